@@ -1,0 +1,18 @@
+"""Motion files (BVH, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
+
+Pure numpy (and bvhio for parsing): this package imports neither `model` nor `tmrcli`, nor torch.
+"""
+
+from formats.errors import FormatError, SkeletonError, TmrError
+from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
+
+__all__ = [
+    "TmrError",
+    "FormatError",
+    "SkeletonError",
+    "SMPL_JOINTS",
+    "NUM_JOINTS",
+    "JOINT_INDEX",
+    "KINEMATIC_CHAINS",
+    "PARENTS",
+]

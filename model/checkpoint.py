@@ -144,9 +144,7 @@ def save_checkpoint(
         "provenance": json.dumps(asdict(provenance), sort_keys=True),
         "has_decoder": json.dumps(has_decoder),
     }
-    # The tensor data does not depend on the metadata, so its digest can be computed first.
-    data_digest = hashlib.sha256(_split(serialize_tensors(tensors, metadata), None)[1]).hexdigest()
-    blob = serialize_tensors(tensors, {**metadata, "weights_sha256": data_digest})
+    blob = _with_checksum(serialize_tensors(tensors, metadata))
     _write_atomic(Path(path), blob)
     return hashlib.sha256(blob).hexdigest()
 
@@ -165,7 +163,8 @@ def load_checkpoint(name_or_path: str | Path, *, device: torch.device | str = "c
     sha256 = hashlib.sha256(blob).hexdigest()
     if expected_sha is not None and sha256 != expected_sha:
         raise CheckpointError(path, "SHA256 mismatch: the shipped checkpoint is damaged", hint="reinstall tmr")
-    metadata, data = _split(blob, path)
+    header, data = _split(blob, path)
+    metadata = header.get("__metadata__", {})
     _check_metadata(metadata, data, path)
     try:
         tensors = load_tensors(blob)
@@ -199,7 +198,7 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str | None]:
     raise CheckpointError(name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file")
 
 
-def _split(blob: bytes, path: Path | None) -> tuple[dict[str, str], bytes]:
+def _split(blob: bytes, path: Path | None) -> tuple[dict[str, Any], bytes]:
     """safetensors layout: an 8-byte little-endian header size, a JSON header, then the tensor data."""
     if len(blob) < 8:
         raise CheckpointError(path, "not a tmr checkpoint (file too short)")
@@ -212,7 +211,17 @@ def _split(blob: bytes, path: Path | None) -> tuple[dict[str, str], bytes]:
         raise CheckpointError(path, "not a tmr checkpoint (unreadable safetensors header)") from None
     if not isinstance(header, dict) or not isinstance(header.get("__metadata__", {}), dict):
         raise CheckpointError(path, "not a tmr checkpoint (malformed safetensors header)")
-    return header.get("__metadata__", {}), blob[8 + header_size :]
+    return header, blob[8 + header_size :]
+
+
+def _with_checksum(blob: bytes) -> bytes:
+    """Add the tensor data's SHA256 to the metadata and write the header with sorted keys, so that the
+    same weights always give the same bytes (safetensors orders metadata arbitrarily)."""
+    header, data = _split(blob, None)
+    header["__metadata__"]["weights_sha256"] = hashlib.sha256(data).hexdigest()
+    text = json.dumps(header, sort_keys=True, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # safetensors aligns the data to 8 bytes with trailing spaces
+    return struct.pack("<Q", len(text)) + text + data
 
 
 def _check_metadata(metadata: dict[str, str], data: bytes, path: Path) -> None:

@@ -95,9 +95,11 @@ class TextBackbone:
         location = resolve_text_model(name_or_path)
         try:
             with _quiet_transformers():
-                self._tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
                 self._model = AutoModel.from_pretrained(location, local_files_only=True)
-        except OSError as error:
+                self._tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+        # transformers reports missing or unusable files as OSError, and a folder it cannot build a
+        # tokenizer from as ValueError.
+        except (OSError, ValueError) as error:
             raise TextModelError(
                 location,
                 f"cannot load a text model from local files ({str(error).splitlines()[0]})",

@@ -18,10 +18,11 @@ import importlib.util
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from model.batching import Padded, length_sorted_batches
+from model.batching import Padded, length_sorted_batches, lengths_to_mask
 from model.config import DEFAULT_TEXT_MODEL, TMRConfig
 from model.errors import TextModelError
 
@@ -142,19 +143,30 @@ class TextBackbone:
         """Forget every cached text."""
         self._cache.clear()
 
-    @torch.inference_mode()
-    def _run(self, texts: list[str], batch_size: int) -> list[Tensor]:
+    # no_grad rather than inference_mode: cached features must stay usable as inputs of a training step.
+    @torch.no_grad()
+    def padded_batches(self, texts: Sequence[str], batch_size: int | None = None) -> Iterator[tuple[np.ndarray, Padded]]:
+        """Uncached, for inference: yields (indices into `texts`, their token features padded
+        (b, L, width) with mask, on the backbone's device), in batches of similar token counts."""
         if not texts:
-            return []
-        tokens = self._tokenizer(texts, truncation=True, max_length=self.max_length)
-        ids, attention = tokens["input_ids"], tokens["attention_mask"]
+            return
+        ids = self._tokenizer(list(texts), truncation=True, max_length=self.max_length)["input_ids"]
+        for batch in length_sorted_batches([len(i) for i in ids], batch_size or self.batch_size):
+            rows = [ids[i] for i in batch]
+            # Right padding, so absolute positions start at 0 for every text.
+            input_ids = np.full((len(rows), max(map(len, rows))), self._tokenizer.pad_token_id or 0, dtype=np.int64)
+            for row, tokens in enumerate(rows):
+                input_ids[row, : len(tokens)] = tokens
+            mask = lengths_to_mask([len(r) for r in rows])  # (b, L)
+            hidden = self._model(
+                input_ids=torch.from_numpy(input_ids).to(self.device), attention_mask=mask.long().to(self.device)
+            ).last_hidden_state  # (b, L, width)
+            yield batch, Padded(hidden.float(), mask.to(self.device))
+
+    def _run(self, texts: list[str], batch_size: int) -> list[Tensor]:
         out: list[Tensor] = [torch.empty(0)] * len(texts)
-        for batch in length_sorted_batches([len(i) for i in ids], batch_size):
-            padded = self._tokenizer.pad(
-                {"input_ids": [ids[i] for i in batch], "attention_mask": [attention[i] for i in batch]},
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self._model(**padded).last_hidden_state.float().cpu()  # (b, L, width)
+        for batch, padded in self.padded_batches(texts, batch_size):
+            hidden, lengths = padded.x.cpu(), padded.lengths.tolist()
             for row, index in enumerate(batch):
-                out[index] = hidden[row, : len(ids[index])].clone()
+                out[index] = hidden[row, : lengths[row]].clone()
         return out

@@ -4,6 +4,7 @@ Pure numpy (and bvhio for parsing): this package imports neither `model` nor `tm
 """
 
 from formats.errors import FormatError, SkeletonError, TmrError
+from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map
 from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
 __all__ = [
@@ -15,4 +16,9 @@ __all__ = [
     "JOINT_INDEX",
     "KINEMATIC_CHAINS",
     "PARENTS",
+    "MOTION_SUFFIXES",
+    "Motion",
+    "load_motion",
+    "read_skeleton_map",
+    "find_motion_files",
 ]

@@ -4,6 +4,16 @@ Pure numpy (and bvhio for parsing): this package imports neither `model` nor `tm
 """
 
 from formats.errors import FormatError, SkeletonError, TmrError
+from formats.features import (
+    FEATURE_DIM,
+    FEATURE_FPS,
+    canonicalize_joints,
+    extract_features,
+    features_from_canonical,
+    features_to_joints,
+    mirror_features,
+    mirror_joints,
+)
 from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map
 from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
@@ -16,6 +26,14 @@ __all__ = [
     "JOINT_INDEX",
     "KINEMATIC_CHAINS",
     "PARENTS",
+    "FEATURE_DIM",
+    "FEATURE_FPS",
+    "canonicalize_joints",
+    "features_from_canonical",
+    "extract_features",
+    "features_to_joints",
+    "mirror_joints",
+    "mirror_features",
     "MOTION_SUFFIXES",
     "Motion",
     "load_motion",

@@ -12,19 +12,21 @@ from pathlib import Path
 import numpy as np
 
 from formats.amass import amass_joints, is_amass
+from formats.checks import check_frames_finite
 from formats.errors import FormatError
-from formats.resample import HUMANML3D_FPS
+from formats.features import FEATURE_DIM, FEATURE_FPS
 from formats.skeleton import NUM_JOINTS
 from formats.units import Placement
 
 __all__ = ["SourceMotion", "SMPL_FAMILY_JOINT_COUNTS", "read_motion_array"]
 
-FEATURE_DIM = 263
 # Joint arrays of the SMPL family all start with the 22 body joints: SMPL 24, SMPL-H 52, SMPL-X 55.
 SMPL_FAMILY_JOINT_COUNTS = (NUM_JOINTS, 24, 52, 55)
 _JOINT_KEYS = ("joints", "positions")
 _FPS_KEYS = ("fps", "mocap_framerate", "mocap_frame_rate", "framerate")
 _AMASS_PLACEMENT = Placement(unit="m", up="+z", is_mirrored=False)
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK"
 _SHAPES = "(T, 22|24|52|55, 3) joint positions or (T, 263) HumanML3D features"
 
 
@@ -45,7 +47,7 @@ def read_motion_array(path: Path, *, fps: float | None, body_model: Path | None)
     Raises FormatError for unreadable files, pickled objects, wrong shapes and non-finite values.
     """
     loaded = _load(path)
-    default_fps = HUMANML3D_FPS if fps is None else fps
+    default_fps = FEATURE_FPS if fps is None else fps
     if isinstance(loaded, np.ndarray):
         return _from_array(path, loaded, default_fps)
     if is_amass(loaded):
@@ -64,18 +66,29 @@ def read_motion_array(path: Path, *, fps: float | None, body_model: Path | None)
 def _load(path: Path) -> np.ndarray | dict[str, np.ndarray]:
     """The array of a .npy, or every array of a .npz (read now, so the archive is closed at once)."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if isinstance(loaded, np.lib.npyio.NpzFile):
-            with loaded:
-                return {key: loaded[key] for key in loaded.files}
-        return loaded
+        with open(path, "rb") as file:
+            magic = file.read(len(_NPY_MAGIC))
+            if not magic:
+                raise FormatError(path, "the file is empty")
+            if not magic.startswith((_NPY_MAGIC, _ZIP_MAGIC)):
+                raise FormatError(path, "not a NumPy .npy or .npz file")
+            file.seek(0)
+            loaded = np.load(file, allow_pickle=False)
+            if isinstance(loaded, np.lib.npyio.NpzFile):
+                with loaded:
+                    return {key: loaded[key] for key in loaded.files}
+            return loaded
     except FileNotFoundError:
         raise FormatError(path, "file not found") from None
     except IsADirectoryError:
         raise FormatError(path, "is a folder, not a motion file") from None
     except EOFError:
-        raise FormatError(path, "the file is empty or truncated") from None
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise FormatError(path, "the file is truncated") from None
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise FormatError(path, "holds Python objects (pickled data), which tmr never loads; save plain numeric arrays") from None
+        raise FormatError(path, f"not a readable NumPy file: {error}") from None
+    except (OSError, zipfile.BadZipFile) as error:
         raise FormatError(path, f"not a readable NumPy file: {error}") from None
 
 
@@ -84,7 +97,7 @@ def _from_array(path: Path, array: np.ndarray, fps: float, name: str = "the arra
     if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise FormatError(path, f"{name} holds {array.dtype} values, not numbers")
     if array.ndim == 2 and array.shape[1] == FEATURE_DIM and array.shape[0] > 0:
-        return SourceMotion(None, _finite(path, array), HUMANML3D_FPS, None)
+        return SourceMotion(None, _finite(path, array), FEATURE_FPS, None)
     if array.ndim == 3 and array.shape[1] in SMPL_FAMILY_JOINT_COUNTS and array.shape[2] == 3 and array.shape[0] > 0:
         joints = _finite(path, array[:, :NUM_JOINTS])
         return SourceMotion(joints, None, fps, None)
@@ -103,7 +116,5 @@ def _stated_fps(path: Path, arrays: dict[str, np.ndarray], default: float) -> fl
 
 def _finite(path: Path, array: np.ndarray) -> np.ndarray:
     values = np.asarray(array, dtype=np.float64)
-    bad = ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
-    if bad.any():
-        raise FormatError(path, f"frame {int(np.argmax(bad))} holds a value that is NaN or infinite")
+    check_frames_finite(path, values)
     return values

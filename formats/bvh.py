@@ -1,9 +1,9 @@
-"""BVH files: the hierarchy, the MOTION block, and world joint positions by forward kinematics.
+"""BVH files: read the hierarchy and the MOTION block, and compute world joint positions.
 
 We parse BVH ourselves rather than through bvhio: bvhio loops forever on a hierarchy cut short (its line
 reader never sees the end of the file), and its per-frame evaluation reads about 2,600 frames/s on a
-100-joint rig, far too slow for a library. The MOTION block is read by numpy in one call and the
-kinematics are vectorised over frames.
+100-joint rig, far too slow for a library. Here the MOTION rows are read by numpy in one call, only
+the columns the wanted joints need, and the kinematics are vectorised over frames.
 """
 
 from __future__ import annotations
@@ -17,24 +17,26 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.bvh_hierarchy import channel_layout, parse_hierarchy
+from formats.checks import check_frames_finite
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics
 
 __all__ = ["BvhClip", "read_bvh", "joint_positions"]
 
-_AXES = {"x": 0, "y": 1, "z": 2}
 _MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
 _TIMING = re.compile(rb"\A\s*Frames:[ \t]*(\S+)[ \t]*\r?\n\s*Frame[ \t]+Time:[ \t]*(\S+)[ \t]*\r?(?:\n|\Z)")
+# Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
+_CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 
 
 @dataclass(frozen=True)
 class BvhClip:
-    """A parsed BVH file: its joints (file order, parents first) and the raw MOTION values.
+    """A BVH file's joints (file order, parents first), channel layout, timing and MOTION rows.
 
-    `position_columns[j, a]` is the MOTION column holding joint j's position on axis a, or -1 when the
-    joint has no such channel (then its OFFSET is used). `rotation_columns[j, k]` and
-    `rotation_axes[j, k]` give joint j's k-th rotation channel in the order listed in the file (-1 when
-    the joint has fewer than three).
+    `position_columns[j, a]` is the MOTION column of joint j's position on axis a, or -1 (then its
+    OFFSET is used); `rotation_columns[j, k]` and `rotation_axes[j, k]` give joint j's k-th rotation
+    channel in the order the file lists them (-1 when it has fewer than three).
     """
 
     path: Path
@@ -44,65 +46,68 @@ class BvhClip:
     position_columns: np.ndarray  # (J, 3) int
     rotation_columns: np.ndarray  # (J, 3) int
     rotation_axes: np.ndarray  # (J, 3) int, 0=x 1=y 2=z
+    num_channels: int
+    num_frames: int
     frame_time: float  # seconds
-    values: np.ndarray  # (T, C) float64, degrees for rotations
+    motion: bytes  # the MOTION rows, unparsed: `joint_positions` reads only the columns it needs
 
     @property
     def fps(self) -> float:
         return 1.0 / self.frame_time
 
-    @property
-    def num_frames(self) -> int:
-        return self.values.shape[0]
-
-
-@dataclass
-class _Joint:
-    name: str
-    parent: int
-    offset: tuple[float, float, float] | None = None
-    channels: tuple[str, ...] | None = None
-
 
 def read_bvh(path: Path) -> BvhClip:
-    """Parse a BVH file. Raises FormatError (with the path and a reason) for anything that is not a
-    complete, finite BVH: empty, binary, truncated, a frame count that disagrees with the data."""
+    """Read a BVH file's hierarchy, timing and MOTION rows; the values are parsed by `joint_positions`.
+
+    Raises FormatError (with the path and a reason) for an empty, binary or truncated file, a
+    hierarchy that is not BVH, or MOTION rows that disagree with the header.
+    """
     raw = _read_bytes(path)
+    start = raw[:4096]
+    if len(start.translate(None, _CONTROL_BYTES)) != len(start):
+        raise FormatError(path, "binary data, not a BVH text file")
     motion = _MOTION.search(raw)
     if motion is None:
         raise FormatError(path, "no MOTION section: the file is truncated or is not a BVH file")
-    header = _decode(path, raw[: motion.start()])
-    joints = _parse_hierarchy(path, header)
-    columns = _channel_columns(path, joints)
-    frame_count, frame_time, body = _parse_timing(path, raw[motion.end() :])
-    values = _parse_values(path, body, frame_count, columns.num_channels)
-    offsets = np.array([joint.offset for joint in joints], dtype=np.float64)
-    if not np.isfinite(offsets).all():
-        raise FormatError(path, "a joint OFFSET is not a finite number")
+    joints = parse_hierarchy(path, _decode(raw[: motion.start()]))
+    layout = channel_layout(path, joints)
+    frame_count, frame_time, rows = _parse_timing(path, raw[motion.end() :])
+    _check_rows(path, rows, frame_count, layout.num_channels)
     return BvhClip(
         path=path,
         names=tuple(joint.name for joint in joints),
         parents=tuple(joint.parent for joint in joints),
-        offsets=offsets,
-        position_columns=columns.positions,
-        rotation_columns=columns.rotations,
-        rotation_axes=columns.axes,
+        offsets=np.array([joint.offset for joint in joints], dtype=np.float64),
+        position_columns=layout.positions,
+        rotation_columns=layout.rotations,
+        rotation_axes=layout.axes,
+        num_channels=layout.num_channels,
+        num_frames=frame_count,
         frame_time=frame_time,
-        values=values,
+        motion=rows,
     )
 
 
 def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
     """World positions (T, len(joints), 3), in file units, of the requested joints.
 
-    Forward kinematics runs only over the requested joints and their ancestors: a 100-joint rig with
-    fingers and face bones needs about a quarter of its joints for the SMPL skeleton.
+    Only the MOTION columns that move them are parsed (their translations and their ancestors'
+    rotations), and forward kinematics runs only over them and their ancestors: a 100-joint rig with
+    fingers and face bones needs about a quarter of its columns for the SMPL skeleton. Raises
+    FormatError when a value read is not a finite number.
     """
     needed = _with_ancestors(clip.parents, joints)
     local = {joint: i for i, joint in enumerate(needed)}
     parents = [local.get(clip.parents[joint], -1) for joint in needed]
-    rotations = _local_rotations(clip, needed)
-    translations = _local_translations(clip, needed)
+    # A joint's own rotation moves only its children: the leaves (head, hands, toes) need none.
+    has_child = np.isin(needed, [clip.parents[joint] for joint in needed])
+    rotation_columns = np.where(has_child[:, None], clip.rotation_columns[needed], -1)
+    position_columns = clip.position_columns[needed]
+    values = _parse_values(clip, np.concatenate([rotation_columns.ravel(), position_columns.ravel()]))
+    angles = np.where(rotation_columns >= 0, values[:, np.maximum(rotation_columns, 0)], 0.0)
+    rotations = euler_to_matrix(np.radians(angles), clip.rotation_axes[needed])
+    # Position channels replace the OFFSET axis by axis (Bandai-Namco has them on every joint).
+    translations = np.where(position_columns >= 0, values[:, np.maximum(position_columns, 0)], clip.offsets[needed])
     positions = forward_kinematics(parents, rotations, translations)
     return positions[:, [local[joint] for joint in joints]]
 
@@ -113,7 +118,7 @@ def _read_bytes(path: Path) -> bytes:
     except FileNotFoundError:
         raise FormatError(path, "file not found") from None
     except IsADirectoryError:
-        raise FormatError(path, "is a folder, not a BVH file") from None
+        raise FormatError(path, "is a folder, not a motion file") from None
     except OSError as error:
         raise FormatError(path, f"cannot read the file: {error.strerror or error}") from None
     if not raw.strip():
@@ -121,126 +126,12 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
-def _decode(path: Path, header: bytes) -> str:
-    if b"\x00" in header:
-        raise FormatError(path, "binary data where a BVH text hierarchy was expected")
+def _decode(header: bytes) -> str:
     try:
         return header.decode("utf-8-sig")
     except UnicodeDecodeError:
-        try:
-            # Older exporters write joint names in a local 8-bit code page; the structure is ASCII.
-            return header.decode("latin-1")
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
-            raise FormatError(path, "the hierarchy is not text") from None
-
-
-def _parse_hierarchy(path: Path, header: str) -> list[_Joint]:
-    """Joints of the HIERARCHY block, in file order; End Sites are skipped (they carry no channels)."""
-    lines = [line.strip() for line in header.splitlines()]
-    lines = [line for line in lines if line]
-    if not lines or lines[0].split()[0] != "HIERARCHY":
-        raise FormatError(path, "not a BVH file: it does not start with HIERARCHY")
-    joints: list[_Joint] = []
-    stack: list[int] = []  # open blocks: joint index, or -2 for an End Site
-    pending: _Joint | int | None = None
-    for number, line in enumerate(lines[1:], start=2):
-        keyword, _, rest = line.partition(" ")
-        keyword = keyword.upper()
-        if keyword in ("ROOT", "JOINT"):
-            name = rest.strip()
-            if not name:
-                raise FormatError(path, f"hierarchy line {number}: {keyword} without a name")
-            if keyword == "JOINT" and not stack:
-                raise FormatError(path, f"hierarchy line {number}: JOINT {name} outside any joint")
-            parent = stack[-1] if stack and stack[-1] >= 0 else -1
-            pending = _Joint(name=name, parent=parent)
-        elif keyword == "END":
-            pending = -2
-        elif keyword == "{":
-            if pending is None:
-                raise FormatError(path, f"hierarchy line {number}: '{{' without a joint")
-            if isinstance(pending, _Joint):
-                joints.append(pending)
-                stack.append(len(joints) - 1)
-            else:
-                stack.append(-2)
-            pending = None
-        elif keyword == "}":
-            if not stack:
-                raise FormatError(path, f"hierarchy line {number}: unbalanced '}}'")
-            stack.pop()
-        elif keyword == "OFFSET":
-            _set_offset(path, number, joints, stack, rest)
-        elif keyword == "CHANNELS":
-            _set_channels(path, number, joints, stack, rest)
-        else:
-            raise FormatError(path, f"hierarchy line {number}: unexpected {line[:40]!r}")
-    if stack or pending is not None:
-        raise FormatError(path, "the hierarchy ends inside a joint: the file is truncated or malformed")
-    if not joints:
-        raise FormatError(path, "the hierarchy has no joints")
-    for joint in joints:
-        if joint.offset is None:
-            raise FormatError(path, f"joint {joint.name} has no OFFSET")
-    return joints
-
-
-def _set_offset(path: Path, number: int, joints: list[_Joint], stack: list[int], rest: str) -> None:
-    fields = rest.split()
-    try:
-        offset = tuple(float(field) for field in fields)
-    except ValueError:
-        offset = ()
-    if len(offset) != 3:
-        raise FormatError(path, f"hierarchy line {number}: OFFSET needs three numbers, got {rest.strip()!r}")
-    if not stack:
-        raise FormatError(path, f"hierarchy line {number}: OFFSET outside any joint")
-    if stack[-1] >= 0:
-        joints[stack[-1]].offset = offset  # type: ignore[assignment]
-
-
-def _set_channels(path: Path, number: int, joints: list[_Joint], stack: list[int], rest: str) -> None:
-    fields = rest.split()
-    if not stack or stack[-1] < 0:
-        raise FormatError(path, f"hierarchy line {number}: CHANNELS outside a joint")
-    if not fields or not fields[0].isdigit() or int(fields[0]) != len(fields) - 1:
-        raise FormatError(path, f"hierarchy line {number}: the CHANNELS count does not match the channel names")
-    names = tuple(field.lower() for field in fields[1:])
-    for name in names:
-        if len(name) != 9 or name[0] not in _AXES or name[1:] not in ("position", "rotation"):
-            raise FormatError(path, f"hierarchy line {number}: unknown channel {name!r}")
-    if len(set(names)) != len(names):
-        raise FormatError(path, f"hierarchy line {number}: a channel is listed twice")
-    joints[stack[-1]].channels = names
-
-
-@dataclass(frozen=True)
-class _Columns:
-    positions: np.ndarray
-    rotations: np.ndarray
-    axes: np.ndarray
-    num_channels: int
-
-
-def _channel_columns(path: Path, joints: list[_Joint]) -> _Columns:
-    """Where each joint's channels sit in a MOTION row (rows list joints' channels in file order)."""
-    positions = np.full((len(joints), 3), -1, dtype=np.intp)
-    rotations = np.full((len(joints), 3), -1, dtype=np.intp)
-    axes = np.zeros((len(joints), 3), dtype=np.intp)
-    column = 0
-    for j, joint in enumerate(joints):
-        count = 0
-        for channel in joint.channels or ():
-            axis = _AXES[channel[0]]
-            if channel.endswith("position"):
-                positions[j, axis] = column
-            else:
-                rotations[j, count], axes[j, count] = column, axis
-                count += 1
-            column += 1
-    if column == 0:
-        raise FormatError(path, "the hierarchy declares no channels")
-    return _Columns(positions, rotations, axes, column)
+        # Older exporters write joint names in a local 8-bit code page; the structure is ASCII.
+        return header.decode("latin-1")
 
 
 def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
@@ -259,25 +150,37 @@ def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
     return frame_count, frame_time, motion[match.end() :]
 
 
-def _parse_values(path: Path, body: bytes, frame_count: int, num_channels: int) -> np.ndarray:
-    """The MOTION rows as a (T, C) array; one frame per line, as BVH requires."""
-    if b"\x00" in body:
-        raise FormatError(path, "binary data in the MOTION block")
+def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int) -> None:
+    """One frame per line, as many lines as the header says, and whole first and last rows (a file
+    cut short usually ends inside a row). Rows in between are checked when they are parsed."""
+    lines = [line for line in rows.split(b"\n") if line.strip()]
+    if len(lines) != frame_count:
+        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {len(lines)}")
+    for which, line in (("first", lines[0]), ("last", lines[-1])):
+        count = len(line.split())
+        if count != num_channels:
+            raise FormatError(
+                path,
+                f"the {which} frame holds {count} values but the hierarchy declares {num_channels} channels "
+                "(truncated file?)",
+            )
+
+
+def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
+    """The MOTION rows as a (T, C) array in which only `columns` and the last column are read; the
+    others stay zero. Reading the last column checks that every row has all its values."""
+    used = np.union1d(columns[columns >= 0], [clip.num_channels - 1])
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # an empty block warns; it is reported below instead
-            values = np.loadtxt(io.BytesIO(body), dtype=np.float64, ndmin=2)
+            warnings.simplefilter("ignore")
+            parsed = np.loadtxt(io.BytesIO(clip.motion), dtype=np.float64, usecols=used, ndmin=2)
     except ValueError as error:
-        raise FormatError(path, f"the MOTION block is malformed (truncated file?): {error}") from None
-    if values.shape[0] != frame_count:
-        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {values.shape[0]}")
-    if values.shape[1] != num_channels:
-        raise FormatError(
-            path, f"the hierarchy declares {num_channels} channels but MOTION rows hold {values.shape[1]} values"
-        )
-    bad = ~np.isfinite(values).all(axis=1)
-    if bad.any():
-        raise FormatError(path, f"frame {int(np.argmax(bad))} holds a value that is NaN or infinite")
+        if "invalid column index" in str(error):
+            raise FormatError(clip.path, "a frame holds fewer values than the hierarchy declares (corrupted file?)") from None
+        raise FormatError(clip.path, f"the MOTION block is malformed: {error}") from None
+    check_frames_finite(clip.path, parsed)
+    values = np.zeros((parsed.shape[0], clip.num_channels))
+    values[:, used] = parsed
     return values
 
 
@@ -288,17 +191,3 @@ def _with_ancestors(parents: Sequence[int], joints: Sequence[int]) -> list[int]:
             needed.add(joint)
             joint = parents[joint]
     return sorted(needed)  # file order puts parents first
-
-
-def _local_rotations(clip: BvhClip, joints: list[int]) -> np.ndarray:
-    columns = clip.rotation_columns[joints]  # (J, 3)
-    angles = np.where(columns >= 0, clip.values[:, np.maximum(columns, 0)], 0.0)  # (T, J, 3)
-    return euler_to_matrix(np.radians(angles), clip.rotation_axes[joints])
-
-
-def _local_translations(clip: BvhClip, joints: list[int]) -> np.ndarray:
-    """OFFSETs, replaced axis by axis by position channels where a joint has them (Bandai-Namco puts
-    them on every joint; for the root they carry the translation)."""
-    columns = clip.position_columns[joints]
-    channel_values = clip.values[:, np.maximum(columns, 0)]  # (T, J, 3)
-    return np.where(columns >= 0, channel_values, clip.offsets[joints])

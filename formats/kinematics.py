@@ -10,54 +10,34 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["axis_rotations", "euler_to_matrix", "axis_angle_to_matrix", "forward_kinematics"]
+from formats.rotations import qmul, quat_to_matrix
 
-# Cross-product matrix of the unit vector along x, y and z: K[a] @ v == cross(e_a, v).
-_CROSS = np.array(
-    [
-        [[0, 0, 0], [0, 0, -1], [0, 1, 0]],
-        [[0, 0, 1], [0, 0, 0], [-1, 0, 0]],
-        [[0, -1, 0], [1, 0, 0], [0, 0, 0]],
-    ],
-    dtype=np.float64,
-)
-_CROSS_SQUARED = _CROSS @ _CROSS
-
-
-def axis_rotations(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
-    """Rotations by `angles` (radians, shape S) about the coordinate axes `axes` (0=x, 1=y, 2=z, shape
-    broadcastable to S); returns (*S, 3, 3), by Rodrigues' formula on a coordinate axis."""
-    sin = np.sin(angles)[..., None, None]
-    one_minus_cos = (1.0 - np.cos(angles))[..., None, None]
-    return np.eye(3) + sin * _CROSS[axes] + one_minus_cos * _CROSS_SQUARED[axes]
+__all__ = ["euler_to_matrix", "axis_angle_to_matrix", "forward_kinematics"]
 
 
 def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
     """Compose Euler rotations in the listed order, as BVH does: R = R(axes[0]) @ R(axes[1]) @ ...
 
-    `angles` is (..., K) in radians and `axes` (..., K) or broadcastable; each of the K rotations is
-    about its own axis, so every joint may have its own order (CMU files mix ZYX and ZXY).
-    Returns (..., 3, 3).
+    `angles` is (..., K) in radians and `axes` (..., K) of 0=x, 1=y, 2=z, broadcastable to it, so
+    every joint may have its own order (CMU files mix ZYX and ZXY). Returns (..., 3, 3). The product is
+    taken on quaternions, which is cheaper than on matrices and converted once.
     """
-    rotations = axis_rotations(angles, axes)
-    result = rotations[..., 0, :, :]
+    half = angles / 2.0
+    quats = np.empty(angles.shape + (4,))
+    quats[..., 0] = np.cos(half)
+    quats[..., 1:] = np.sin(half)[..., None] * np.eye(3)[axes]
+    result = quats[..., 0, :]
     for k in range(1, angles.shape[-1]):
-        result = result @ rotations[..., k, :, :]
-    return result
+        result = qmul(result, quats[..., k, :])
+    return quat_to_matrix(result)
 
 
 def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
     """Axis-angle vectors (..., 3), angle = norm in radians, to rotation matrices (..., 3, 3)."""
-    angle = np.linalg.norm(rotvec, axis=-1)
-    safe = np.where(angle < 1e-12, 1.0, angle)
-    axis = rotvec / safe[..., None]
-    cross = np.zeros(rotvec.shape[:-1] + (3, 3))
-    cross[..., 0, 1], cross[..., 0, 2] = -axis[..., 2], axis[..., 1]
-    cross[..., 1, 0], cross[..., 1, 2] = axis[..., 2], -axis[..., 0]
-    cross[..., 2, 0], cross[..., 2, 1] = -axis[..., 1], axis[..., 0]
-    sin = np.sin(angle)[..., None, None]
-    one_minus_cos = (1.0 - np.cos(angle))[..., None, None]
-    return np.eye(3) + sin * cross + one_minus_cos * (cross @ cross)
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    # sin(angle/2) / angle, written with sinc so a zero rotation needs no special case.
+    scale = 0.5 * np.sinc(angle / (2.0 * np.pi))
+    return quat_to_matrix(np.concatenate([np.cos(angle / 2.0), rotvec * scale], axis=-1))
 
 
 def forward_kinematics(parents: Sequence[int], rotations: np.ndarray, translations: np.ndarray) -> np.ndarray:

@@ -16,7 +16,8 @@ import numpy as np
 from formats.arrays import SourceMotion, read_motion_array
 from formats.bvh import joint_positions, read_bvh
 from formats.errors import FormatError
-from formats.resample import HUMANML3D_FPS, resample
+from formats.features import FEATURE_FPS
+from formats.resample import resample
 from formats.rigs import map_skeleton, read_skeleton_map
 from formats.skeleton import NUM_JOINTS
 from formats.units import detect_placement
@@ -24,6 +25,8 @@ from formats.units import detect_placement
 __all__ = ["MOTION_SUFFIXES", "Motion", "load_motion", "read_skeleton_map", "find_motion_files"]
 
 MOTION_SUFFIXES = (".bvh", ".npz", ".npy")
+# Farther than this from the origin (metres), coordinates are garbage, not a person moving.
+_MAX_DISTANCE = 1e4
 # Two frames make the shortest motion that has a velocity, hence one row of features.
 _MIN_FRAMES = 2
 
@@ -49,7 +52,7 @@ class Motion:
     @property
     def duration(self) -> float:
         """Seconds."""
-        return self.num_frames / HUMANML3D_FPS
+        return self.num_frames / FEATURE_FPS
 
 
 def load_motion(
@@ -112,11 +115,11 @@ def _normalise(path: Path, source: SourceMotion) -> np.ndarray:
     joints = source.joints
     assert joints is not None and joints.shape[1:] == (NUM_JOINTS, 3)
     placement = source.placement or detect_placement(joints)
-    joints = resample(placement.apply(joints), source.fps, HUMANML3D_FPS)
+    joints = resample(placement.apply(joints), source.fps, FEATURE_FPS)
     if joints.shape[0] < _MIN_FRAMES:
         raise FormatError(path, f"too short: {joints.shape[0]} frame at 20 fps; at least {_MIN_FRAMES} are needed")
     if np.ptp(joints[0], axis=0).max() < 1e-3:
         raise FormatError(path, "every joint sits at the same point: the skeleton has no size")
-    if not np.isfinite(joints).all():
-        raise FormatError(path, "the motion holds values that are NaN or infinite")
+    if not np.isfinite(joints).all() or np.abs(joints).max() > _MAX_DISTANCE:
+        raise FormatError(path, f"joint positions are infinite or farther than {_MAX_DISTANCE:g} m from the origin")
     return joints.astype(np.float32)

@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["HUMANML3D_FPS", "resampled_length", "resample"]
-
-HUMANML3D_FPS = 20.0
+__all__ = ["resampled_length", "resample"]
 
 
-def resampled_length(num_frames: int, source_fps: float, target_fps: float = HUMANML3D_FPS) -> int:
+def resampled_length(num_frames: int, source_fps: float, target_fps: float) -> int:
     """Frames at `target_fps` covering the same duration (num_frames / source_fps), at least one."""
     return max(1, int(round(num_frames * target_fps / source_fps)))
 
 
-def resample(frames: np.ndarray, source_fps: float, target_fps: float = HUMANML3D_FPS) -> np.ndarray:
+def resample(frames: np.ndarray, source_fps: float, target_fps: float) -> np.ndarray:
     """Linearly interpolate `frames` (T, ...) from `source_fps` to `target_fps`.
 
     Output frame k samples time k / target_fps; times past the last source frame hold that frame.

@@ -68,8 +68,8 @@ def map_skeleton(names: Sequence[str], path: Path, skeleton_map: Mapping[str, st
     Raises SkeletonError listing the SMPL joints that could not be found.
     """
     rigs = (RigMap("user skeleton map", skeleton_map),) if skeleton_map is not None else builtin_rigs()
-    keys = [_normalise(name) for name in names]
-    candidates = [(rig, _resolve(rig, keys)) for rig in rigs]
+    index = _name_index(names)
+    candidates = [(rig, _resolve(rig, index)) for rig in rigs]
     # Best name coverage among the rigs that find every joint they cannot interpolate.
     complete = [(rig, found) for rig, found in candidates if not _missing(found)]
     if complete:
@@ -113,25 +113,29 @@ def read_skeleton_map(path: Path) -> dict[str, str]:
     return joints
 
 
+@lru_cache(maxsize=4096)
 def _normalise(name: str) -> str:
     """Case-folded name without a namespace ('mixamorig:Hips', 'Armature|Hips' -> 'hips')."""
     return name.replace("|", ":").rsplit(":", 1)[-1].strip().lower()
 
 
-def _find(keys: Sequence[str], wanted: str) -> int | None:
-    """Index of the file joint called `wanted`: an exact (case-insensitive) match, else the first joint
-    whose name is `wanted` behind a prefix that ends in a separator ('Character1_Hips' for 'Hips')."""
-    target = _normalise(wanted)
-    if target in keys:
-        return keys.index(target)
-    for index, key in enumerate(keys):
-        if key.endswith(target) and len(key) > len(target) and key[-len(target) - 1] in _SEPARATORS:
-            return index
-    return None
+def _name_index(names: Sequence[str]) -> dict[str, int]:
+    """Lookup from a wanted (normalised) name to the file joint it denotes: every joint under its own
+    name first, then under each suffix that follows a separator ('character1_hips' also answers
+    'hips'); the first joint in file order wins."""
+    keys = [_normalise(name) for name in names]
+    index = {}
+    for i, key in enumerate(keys):
+        index.setdefault(key, i)
+    for i, key in enumerate(keys):
+        for position, char in enumerate(key[:-1]):
+            if char in _SEPARATORS:
+                index.setdefault(key[position + 1 :], i)
+    return index
 
 
-def _resolve(rig: RigMap, keys: Sequence[str]) -> dict[str, int | None]:
-    return {joint: (_find(keys, rig.joints[joint]) if joint in rig.joints else None) for joint in SMPL_JOINTS}
+def _resolve(rig: RigMap, index: Mapping[str, int]) -> dict[str, int | None]:
+    return {joint: index.get(_normalise(rig.joints[joint])) if joint in rig.joints else None for joint in SMPL_JOINTS}
 
 
 def _missing(found: Mapping[str, int | None]) -> list[str]:

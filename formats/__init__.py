@@ -14,6 +14,7 @@ from formats.features import (
     mirror_features,
     mirror_joints,
 )
+from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map
 from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
 __all__ = [
@@ -33,4 +34,9 @@ __all__ = [
     "features_to_joints",
     "mirror_joints",
     "mirror_features",
+    "MOTION_SUFFIXES",
+    "Motion",
+    "load_motion",
+    "read_skeleton_map",
+    "find_motion_files",
 ]

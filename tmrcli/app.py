@@ -14,6 +14,7 @@ from typer.core import TyperGroup
 from formats.errors import TmrError
 from tmrcli import __version__
 from tmrcli.console import print_error
+from tmrcli.convert import convert
 
 __all__ = ["app", "main"]
 
@@ -55,6 +56,9 @@ def _root(
 
     Example: tmr index ./mocap && tmr search "a person jumps twice"
     """
+
+
+app.command()(convert)
 
 
 def main() -> None:

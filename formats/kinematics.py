@@ -1,0 +1,61 @@
+"""Rotation matrices and forward kinematics, vectorised over frames.
+
+Motion libraries hold thousands of files, so nothing here loops over frames in Python: every function
+takes a leading frame axis and loops, at most, over joints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from formats.rotations import qmul, quat_to_matrix
+
+__all__ = ["euler_to_matrix", "axis_angle_to_matrix", "forward_kinematics"]
+
+
+def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
+    """Compose Euler rotations in the listed order, as BVH does: R = R(axes[0]) @ R(axes[1]) @ ...
+
+    `angles` is (..., K) in radians and `axes` (..., K) of 0=x, 1=y, 2=z, broadcastable to it, so
+    every joint may have its own order (CMU files mix ZYX and ZXY). Returns (..., 3, 3). The product is
+    taken on quaternions, which is cheaper than on matrices and converted once.
+    """
+    half = angles / 2.0
+    quats = np.empty(angles.shape + (4,))
+    quats[..., 0] = np.cos(half)
+    quats[..., 1:] = np.sin(half)[..., None] * np.eye(3)[axes]
+    result = quats[..., 0, :]
+    for k in range(1, angles.shape[-1]):
+        result = qmul(result, quats[..., k, :])
+    return quat_to_matrix(result)
+
+
+def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle vectors (..., 3), angle = norm in radians, to rotation matrices (..., 3, 3)."""
+    angle = np.linalg.norm(rotvec, axis=-1, keepdims=True)
+    # sin(angle/2) / angle, written with sinc so a zero rotation needs no special case.
+    scale = 0.5 * np.sinc(angle / (2.0 * np.pi))
+    return quat_to_matrix(np.concatenate([np.cos(angle / 2.0), rotvec * scale], axis=-1))
+
+
+def forward_kinematics(parents: Sequence[int], rotations: np.ndarray, translations: np.ndarray) -> np.ndarray:
+    """World joint positions (T, J, 3) from local rotations (T, J, 3, 3) and translations (T, J, 3).
+
+    `parents[j]` is the index of joint j's parent (-1 for a root) and precedes j. A joint sits at its
+    parent's position plus the parent's world rotation applied to the joint's local translation; a root
+    sits at its own translation.
+    """
+    num_frames, num_joints = translations.shape[:2]
+    world_rotations = np.empty((num_frames, num_joints, 3, 3))
+    positions = np.empty((num_frames, num_joints, 3))
+    for joint, parent in enumerate(parents):
+        if parent < 0:
+            world_rotations[:, joint] = rotations[:, joint]
+            positions[:, joint] = translations[:, joint]
+            continue
+        parent_rotation = world_rotations[:, parent]
+        world_rotations[:, joint] = parent_rotation @ rotations[:, joint]
+        positions[:, joint] = positions[:, parent] + np.einsum("tij,tj->ti", parent_rotation, translations[:, joint])
+    return positions

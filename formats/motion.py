@@ -1,0 +1,125 @@
+"""Any motion file (BVH, NPZ, NPY) to the 22 SMPL joints in metres, Y up, at 20 fps.
+
+`load_motion` is the one entry point: it reads the file, maps its skeleton onto the SMPL joints,
+normalises units and axes, and resamples to HumanML3D's 20 fps. Canonicalisation (floor, origin,
+facing) and features are the next step, in `formats.features`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from formats.arrays import SourceMotion, read_motion_array
+from formats.bvh import joint_positions, read_bvh
+from formats.errors import FormatError
+from formats.features import FEATURE_FPS
+from formats.resample import resample
+from formats.rigs import map_skeleton, read_skeleton_map
+from formats.skeleton import NUM_JOINTS
+from formats.units import detect_placement
+
+__all__ = ["MOTION_SUFFIXES", "Motion", "load_motion", "read_skeleton_map", "find_motion_files"]
+
+MOTION_SUFFIXES = (".bvh", ".npz", ".npy")
+# Farther than this from the origin (metres), coordinates are garbage, not a person moving.
+_MAX_DISTANCE = 1e4
+# Two frames make the shortest motion that has a velocity, hence one row of features.
+_MIN_FRAMES = 2
+
+
+@dataclass(frozen=True)
+class Motion:
+    """One motion file, read. Exactly one of `joints` and `feats` is set.
+
+    joints: (T, 22, 3) float32, metres, Y up, 20 fps, in the file's own placement (not canonicalised).
+    feats: (T, 263) float32 when the file already held HumanML3D features.
+    """
+
+    path: Path
+    source_fps: float
+    joints: np.ndarray | None
+    feats: np.ndarray | None
+
+    @property
+    def num_frames(self) -> int:
+        """Frames at 20 fps (rows of `feats` for a feature file)."""
+        return (self.joints if self.joints is not None else self.feats).shape[0]  # type: ignore[union-attr]
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.num_frames / FEATURE_FPS
+
+
+def load_motion(
+    path: Path,
+    *,
+    skeleton_map: Mapping[str, str] | None = None,
+    fps: float | None = None,
+    body_model: Path | None = None,
+) -> Motion:
+    """Read a motion file into SMPL joints (metres, Y up, 20 fps), or its HumanML3D features as they are.
+
+    skeleton_map: SMPL joint name -> joint name in the file, for a rig no built-in map knows (BVH).
+    fps: the frame rate of a file that states none (a bare .npy); 20 fps when not given.
+    body_model: a SMPL-family body model folder (or .npz), needed for AMASS pose files.
+    Raises FormatError or SkeletonError, naming the file and the reason.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".bvh":
+        source = _read_bvh_motion(path, skeleton_map)
+    elif suffix in (".npy", ".npz"):
+        source = read_motion_array(path, fps=fps, body_model=body_model)
+    else:
+        raise FormatError(path, f"unsupported file type {suffix or '(none)'}; expected {', '.join(MOTION_SUFFIXES)}")
+    if source.feats is not None:
+        return Motion(path, source.fps, None, source.feats.astype(np.float32))
+    return Motion(path, source.fps, _normalise(path, source), None)
+
+
+def find_motion_files(paths: Iterable[Path]) -> list[Path]:
+    """Motion files among `paths`: files as given, folders searched recursively; sorted, no duplicates.
+
+    Inside folders, hidden files and folders (names starting with '.') are skipped, as are files
+    whose suffix is not in MOTION_SUFFIXES.
+    """
+    found: set[Path] = set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.update(
+                file
+                for file in path.rglob("*")
+                if file.suffix.lower() in MOTION_SUFFIXES
+                and file.is_file()
+                and not any(part.startswith(".") for part in file.relative_to(path).parts)
+            )
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:
+    clip = read_bvh(path)
+    mapping = map_skeleton(clip.names, path, skeleton_map)
+    joints = mapping.apply(joint_positions(clip, mapping.sources))
+    return SourceMotion(joints, None, clip.fps, None)
+
+
+def _normalise(path: Path, source: SourceMotion) -> np.ndarray:
+    """Metres, Y up, 20 fps, float32; rejects motions too short or too degenerate to describe."""
+    joints = source.joints
+    assert joints is not None and joints.shape[1:] == (NUM_JOINTS, 3)
+    placement = source.placement or detect_placement(joints)
+    joints = resample(placement.apply(joints), source.fps, FEATURE_FPS)
+    if joints.shape[0] < _MIN_FRAMES:
+        raise FormatError(path, f"too short: {joints.shape[0]} frame at 20 fps; at least {_MIN_FRAMES} are needed")
+    if np.ptp(joints[0], axis=0).max() < 1e-3:
+        raise FormatError(path, "every joint sits at the same point: the skeleton has no size")
+    if not np.isfinite(joints).all() or np.abs(joints).max() > _MAX_DISTANCE:
+        raise FormatError(path, f"joint positions are infinite or farther than {_MAX_DISTANCE:g} m from the origin")
+    return joints.astype(np.float32)

@@ -1,0 +1,110 @@
+"""`tmr convert`: motion files to HumanML3D 263-d features (and canonical joints), one .npy each."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tmrcli.console import err, print_error
+
+if TYPE_CHECKING:
+    from tmrcli.conversion import ConvertJob, ConvertReport, LoadOptions
+
+__all__ = ["convert"]
+
+
+def convert(
+    inputs: Annotated[
+        list[Path], typer.Argument(exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")],
+    joints: Annotated[
+        bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
+    ] = False,
+    skeleton_map: Annotated[
+        Optional[Path],
+        typer.Option(exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."),
+    ] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")] = None,
+    body_model: Annotated[
+        Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
+) -> None:
+    """Convert motion files to HumanML3D features: OUTDIR/<path in the input folder>/<stem>.npy, (T-1, 263) float32.
+
+    Example: tmr convert ./mocap -o ./features --joints
+    """
+    from tmrcli.conversion import convert_files
+
+    options = _load_options(skeleton_map, fps, body_model)
+    jobs = _plan(inputs, output, joints)
+    with _progress(len(jobs)) as advance:
+        report = convert_files(jobs, options, on_done=advance)
+    _render(report, output, json_)
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+def _load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
+    from formats import SkeletonError, read_skeleton_map
+    from tmrcli.conversion import LoadOptions
+
+    if fps is not None and not fps > 0:
+        raise typer.BadParameter("must be a positive number of frames per second", param_hint="--fps")
+    mapping = None
+    if skeleton_map is not None:
+        try:
+            mapping = read_skeleton_map(skeleton_map)
+        except SkeletonError as error:
+            raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
+    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
+
+
+def _plan(inputs: list[Path], output: Path, joints: bool) -> list[ConvertJob]:
+    from tmrcli.conversion import is_motion_file, plan_conversion
+
+    if output.exists() and not output.is_dir():
+        raise typer.BadParameter(f"{output} exists and is not a folder", param_hint="--output")
+    for path in inputs:
+        if path.is_file() and not is_motion_file(path):
+            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint="INPUT")
+    jobs = plan_conversion(inputs, output, with_joints=joints)
+    if not jobs:
+        raise typer.BadParameter("no .bvh, .npz or .npy files found", param_hint="INPUT")
+    return jobs
+
+
+@contextmanager
+def _progress(total: int) -> Iterator[Callable[[ConvertJob], None]]:
+    """A Rich progress bar on stderr; yields the callback that advances it by one file."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, TextColumn("{task.description}"), console=err, transient=True) as bar:
+        task = bar.add_task("", total=total)
+        yield lambda job: bar.update(task, advance=1, description=job.source.name)
+
+
+def _render(report: ConvertReport, output: Path, json_: bool) -> None:
+    """A summary and one line per failed file on stderr; with --json, the results on stdout."""
+    frames = sum(item.frames for item in report.converted)
+    seconds = sum(item.seconds for item in report.converted)
+    total = len(report.converted) + len(report.failed)
+    err.print(
+        f"converted {len(report.converted)} of {total} files into {output} ({frames} frames, {seconds:.1f} s of motion)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    for failure in report.failed:
+        print_error(failure.input, failure.reason)
+    if json_:
+        payload = {"converted": [asdict(item) for item in report.converted], "failed": [asdict(item) for item in report.failed]}
+        typer.echo(json.dumps(payload, indent=2))

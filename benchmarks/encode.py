@@ -71,17 +71,21 @@ def _machine(device: torch.device) -> str:
     name = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        lines = cpuinfo.read_text().splitlines()
+        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
         name = names[0] if names else name
     return f"{name}, {torch.get_num_threads()} threads"
 
 
-def measure(device: torch.device, checkpoint: Checkpoint, texts: list[str], repeats: int) -> list[tuple[str, int, float]]:
+def measure(
+    device: torch.device, checkpoint: Checkpoint, texts: list[str], repeats: int
+) -> list[tuple[str, int, float]]:
     """(kind, batch size, items per second) for texts and motions on `device`."""
-    backbone = TextBackbone(checkpoint.config.text_model, max_length=checkpoint.config.max_text_length, device=device, cache=False)
+    config = checkpoint.config
+    backbone = TextBackbone(config.text_model, max_length=config.max_text_length, device=device, cache=False)
     retriever = Retriever(checkpoint, backbone=backbone, device=device)
     rng = np.random.default_rng(0)
-    motions = [rng.normal(size=(CLIP_FRAMES, checkpoint.config.n_feats)).astype(np.float32) for _ in range(max(ITEMS.values()))]
+    motions = [rng.normal(size=(CLIP_FRAMES, config.n_feats)).astype(np.float32) for _ in range(max(ITEMS.values()))]
     rows = []
     for batch_size in BATCH_SIZES:
         count = ITEMS[batch_size]

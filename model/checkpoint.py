@@ -195,7 +195,9 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str | None]:
     if path.suffix or len(path.parts) > 1:
         raise CheckpointError(path, "no such file")
     known = ", ".join(available_checkpoints()) or "none yet"
-    raise CheckpointError(name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file")
+    raise CheckpointError(
+        name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file"
+    )
 
 
 def _split(blob: bytes, path: Path | None) -> tuple[dict[str, Any], bytes]:
@@ -231,7 +233,8 @@ def _check_metadata(metadata: dict[str, str], data: bytes, path: Path) -> None:
     if not version.isdigit():
         raise CheckpointError(path, f"bad format version {version!r}")
     if int(version) > FORMAT_VERSION:
-        raise CheckpointError(path, f"format version {version} is newer than this tmr reads ({FORMAT_VERSION})", hint="upgrade tmr")
+        reason = f"format version {version} is newer than this tmr reads ({FORMAT_VERSION})"
+        raise CheckpointError(path, reason, hint="upgrade tmr")
     if hashlib.sha256(data).hexdigest() != metadata.get("weights_sha256"):
         raise CheckpointError(path, "damaged or truncated: the weights do not match their checksum")
 

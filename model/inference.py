@@ -99,7 +99,9 @@ class Retriever:
         return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
 
     @torch.inference_mode()
-    def _encode(self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]) -> np.ndarray:
+    def _encode(
+        self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]
+    ) -> np.ndarray:
         """Run `encoder` over (indices, padded inputs) batches; rows land at their indices."""
         out = np.zeros((count, self.checkpoint.config.latent_dim), dtype=np.float32)
         for batch, padded in batches:

@@ -145,7 +145,9 @@ class TextBackbone:
 
     # no_grad rather than inference_mode: cached features must stay usable as inputs of a training step.
     @torch.no_grad()
-    def padded_batches(self, texts: Sequence[str], batch_size: int | None = None) -> Iterator[tuple[np.ndarray, Padded]]:
+    def padded_batches(
+        self, texts: Sequence[str], batch_size: int | None = None
+    ) -> Iterator[tuple[np.ndarray, Padded]]:
         """Uncached, for inference: yields (indices into `texts`, their token features padded
         (b, L, width) with mask, on the backbone's device), in batches of similar token counts."""
         if not texts:

@@ -71,9 +71,8 @@ def test_short_training_run_learns(data_dir: Path, one_thread: None) -> None:
     labels = [c["content"] for c in clips]
     normalizer = Normalizer.from_features(feats)
     backbone = minilm()
-    batch = collate_pairs(
-        [normalizer.normalize(f) for f in feats], backbone.token_features(captions), backbone.sentence_embeddings(captions)
-    )
+    motions = [normalizer.normalize(f) for f in feats]
+    batch = collate_pairs(motions, backbone.token_features(captions), backbone.sentence_embeddings(captions))
 
     torch.manual_seed(0)
     model = TMR(SMALL)

@@ -70,8 +70,10 @@ class TextBackbone:
     Parameters
     ----------
     name_or_path: the default name (packaged all-MiniLM-L6-v2), a folder, or a locally cached hub id.
-    max_length: tokens kept per text, [CLS] and [SEP] included; longer texts are truncated.
-    device: where the backbone runs; features are returned (and cached) on the CPU.
+    max_length: tokens kept per text, [CLS] and [SEP] included; longer texts are truncated (never
+        beyond the model's own position limit).
+    device: where the backbone runs. `token_features` returns (and caches) CPU tensors;
+        `padded_batches` leaves its output on the device.
     batch_size: texts per backbone call; texts are sorted by length first so padding stays small.
     cache: keep every text's features, so a text is never run twice (training); False for benchmarks.
     """
@@ -108,6 +110,9 @@ class TextBackbone:
             ) from None
         self._model.eval().requires_grad_(False).to(self.device)
         self.width: int = int(self._model.config.hidden_size)
+        positions = getattr(self._model.config, "max_position_embeddings", None)
+        if isinstance(positions, int):
+            self.max_length = min(self.max_length, positions)
 
     def __repr__(self) -> str:
         return f"TextBackbone({self.name!r}, width={self.width}, max_length={self.max_length})"

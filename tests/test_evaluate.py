@@ -100,3 +100,12 @@ def test_swap_left_right_keeps_case_and_whole_words() -> None:
 def test_every_query_needs_a_correct_item() -> None:
     with pytest.raises(ValueError):
         retrieval_metrics(TOY, np.zeros_like(TOY, dtype=bool))
+
+
+def test_duplicate_correct_items_do_not_count_as_ties() -> None:
+    """Several motions of the query's label with the same score: the query is still answered first."""
+    sim = np.array([[0.7, 0.7, 0.7, 0.2]])
+    correct = np.array([[True, True, False, False]])
+    ranks = retrieval_metrics(sim, correct)
+    assert ranks.r1 == 0.0 and ranks.r2 == 100.0  # one wrong item tied: rank 0.5
+    assert retrieval_metrics(sim, np.array([[True, True, True, False]])).r1 == 100.0

@@ -103,9 +103,9 @@ def test_every_query_needs_a_correct_item() -> None:
 
 
 def test_duplicate_correct_items_do_not_count_as_ties() -> None:
-    """Several motions of the query's label with the same score: the query is still answered first."""
-    sim = np.array([[0.7, 0.7, 0.7, 0.2]])
-    correct = np.array([[True, True, False, False]])
-    ranks = retrieval_metrics(sim, correct)
-    assert ranks.r1 == 0.0 and ranks.r2 == 100.0  # one wrong item tied: rank 0.5
-    assert retrieval_metrics(sim, np.array([[True, True, True, False]])).r1 == 100.0
+    """Several motions of the query's label with the same score: only the wrong ones tie with it."""
+    sim = np.array([[0.7, 0.7, 0.7, 0.7, 0.2]])
+    two_wrong_ties = retrieval_metrics(sim, np.array([[True, True, False, False, False]]))
+    assert (two_wrong_ties.r1, two_wrong_ties.r2) == (0.0, 100.0)  # rank 0 + 2/2
+    no_wrong_ties = retrieval_metrics(sim, np.array([[True, True, True, True, False]]))
+    assert no_wrong_ties.r1 == 100.0

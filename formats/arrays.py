@@ -82,11 +82,14 @@ def _load(path: Path) -> np.ndarray | dict[str, np.ndarray]:
         raise FormatError(path, "file not found") from None
     except IsADirectoryError:
         raise FormatError(path, "is a folder, not a motion file") from None
+    except PermissionError as error:
+        raise FormatError(path, f"cannot read the file: {error.strerror}") from None
     except EOFError:
         raise FormatError(path, "the file is truncated") from None
     except ValueError as error:
         if "allow_pickle" in str(error):
-            raise FormatError(path, "holds Python objects (pickled data), which tmr never loads; save plain numeric arrays") from None
+            reason = "holds Python objects (pickled data), which tmr never loads; save plain numeric arrays"
+            raise FormatError(path, reason) from None
         raise FormatError(path, f"not a readable NumPy file: {error}") from None
     except (OSError, zipfile.BadZipFile) as error:
         raise FormatError(path, f"not a readable NumPy file: {error}") from None
@@ -108,7 +111,8 @@ def _stated_fps(path: Path, arrays: dict[str, np.ndarray], default: float) -> fl
     for key in _FPS_KEYS:
         if key in arrays:
             value = np.asarray(arrays[key]).ravel()
-            if value.size != 1 or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value[0]) or value[0] <= 0:
+            is_rate = value.size == 1 and np.issubdtype(value.dtype, np.number) and np.isfinite(value[0])
+            if not is_rate or value[0] <= 0:
                 raise FormatError(path, f"'{key}' must be one positive frame rate, got {value[:3]}")
             return float(value[0])
     return default

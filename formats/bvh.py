@@ -114,7 +114,8 @@ def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            raw = file.read()
     except FileNotFoundError:
         raise FormatError(path, "file not found") from None
     except IsADirectoryError:
@@ -176,7 +177,8 @@ def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
             parsed = np.loadtxt(io.BytesIO(clip.motion), dtype=np.float64, usecols=used, ndmin=2)
     except ValueError as error:
         if "invalid column index" in str(error):
-            raise FormatError(clip.path, "a frame holds fewer values than the hierarchy declares (corrupted file?)") from None
+            reason = "a frame holds fewer values than the hierarchy declares (corrupted file?)"
+            raise FormatError(clip.path, reason) from None
         raise FormatError(clip.path, f"the MOTION block is malformed: {error}") from None
     check_frames_finite(clip.path, parsed)
     values = np.zeros((parsed.shape[0], clip.num_channels))

@@ -21,4 +21,5 @@ def check_frames_finite(path: Path, values: np.ndarray) -> None:
     flat = values.reshape(values.shape[0], -1)
     bad = ~(np.abs(flat) <= MAX_ABS_VALUE).all(axis=1)  # NaN compares False, so it is caught too
     if bad.any():
-        raise FormatError(path, f"frame {int(np.argmax(bad))} holds a value that is NaN, infinite or beyond ±{MAX_ABS_VALUE:g}")
+        frame = int(np.argmax(bad))
+        raise FormatError(path, f"frame {frame} holds a value that is NaN, infinite or beyond ±{MAX_ABS_VALUE:g}")

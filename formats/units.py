@@ -117,7 +117,9 @@ def _is_mirrored(upright: np.ndarray) -> bool:
     forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-12)
     front = np.zeros_like(forward)
     for side in ("left", "right"):
-        hip, knee, ankle, toes = (upright[:, JOINT_INDEX[f"{side}_{part}"]] for part in ("hip", "knee", "ankle", "foot"))
+        hip, knee, ankle, toes = (
+            upright[:, JOINT_INDEX[f"{side}_{part}"]] for part in ("hip", "knee", "ankle", "foot")
+        )
         front += (toes - ankle) + (knee - (hip + ankle) / 2)
     return bool(np.einsum("tc,tc->t", forward, front).mean() < 0)
 

@@ -21,23 +21,35 @@ __all__ = ["convert"]
 
 def convert(
     inputs: Annotated[
-        list[Path], typer.Argument(exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively.")
+        list[Path],
+        typer.Argument(
+            exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively."
+        ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")
+    ],
     joints: Annotated[
         bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
     ] = False,
     skeleton_map: Annotated[
         Optional[Path],
-        typer.Option(exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."),
+        typer.Option(
+            exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
+        ),
     ] = None,
-    fps: Annotated[Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")] = None,
+    fps: Annotated[
+        Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+    ] = None,
     body_model: Annotated[
-        Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
+        Optional[Path],
+        typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files."),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
 ) -> None:
-    """Convert motion files to HumanML3D features: OUTDIR/<path in the input folder>/<stem>.npy, (T-1, 263) float32.
+    """Convert motion files to HumanML3D features, (T-1, 263) float32 at 20 fps, one .npy per file.
+
+    A file found in an INPUT folder goes to OUTDIR/<its path in that folder>/<stem>.npy.
 
     Example: tmr convert ./mocap -o ./features --joints
     """
@@ -97,14 +109,13 @@ def _render(report: ConvertReport, output: Path, json_: bool) -> None:
     frames = sum(item.frames for item in report.converted)
     seconds = sum(item.seconds for item in report.converted)
     total = len(report.converted) + len(report.failed)
-    err.print(
-        f"converted {len(report.converted)} of {total} files into {output} ({frames} frames, {seconds:.1f} s of motion)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    summary = f"converted {len(report.converted)} of {total} files into {output}"
+    err.print(f"{summary} ({frames} frames, {seconds:.1f} s of motion)", markup=False, highlight=False, soft_wrap=True)
     for failure in report.failed:
         print_error(failure.input, failure.reason)
     if json_:
-        payload = {"converted": [asdict(item) for item in report.converted], "failed": [asdict(item) for item in report.failed]}
+        payload = {
+            "converted": [asdict(item) for item in report.converted],
+            "failed": [asdict(item) for item in report.failed],
+        }
         typer.echo(json.dumps(payload, indent=2))

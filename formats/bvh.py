@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.bvh_hierarchy import channel_layout, parse_hierarchy
-from formats.checks import check_frames_finite
+from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics
 
@@ -113,15 +113,8 @@ def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        with open(path, "rb") as file:
-            raw = file.read()
-    except FileNotFoundError:
-        raise FormatError(path, "file not found") from None
-    except IsADirectoryError:
-        raise FormatError(path, "is a folder, not a motion file") from None
-    except OSError as error:
-        raise FormatError(path, f"cannot read the file: {error.strerror or error}") from None
+    with open_motion_file(path) as file:
+        raw = file.read()
     if not raw.strip():
         raise FormatError(path, "the file is empty")
     return raw

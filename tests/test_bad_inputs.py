@@ -95,16 +95,14 @@ def test_unreadable_file(tmp_path: Path, name: str) -> None:
         load_motion(path)
 
 
-@pytest.mark.parametrize(("module", "name"), [("formats.bvh", "locked.bvh"), ("formats.arrays", "locked.npy")])
-def test_read_errors_from_the_system_are_reported(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str, name: str
-) -> None:
-    """The same as above for any user (root reads files whatever their mode): the reader's `open`
+@pytest.mark.parametrize("name", ["locked.bvh", "locked.npy"])
+def test_read_errors_from_the_system_are_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The same as above for any user (root reads files whatever their mode): the readers' `open`
     fails as the system would."""
 
     def refuse(path: object, mode: str = "r") -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(f"{module}.open", refuse, raising=False)
+    monkeypatch.setattr("formats.checks.open", refuse, raising=False)
     with pytest.raises(FormatError, match="cannot read the file: Permission denied"):
         load_motion(tmp_path / name)

@@ -6,6 +6,7 @@ hierarchy is reported with its line number instead of looping or crashing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,7 @@ class _Parser:
             offset = tuple(float(value) for value in rest.split())
         except ValueError:
             offset = ()
-        if len(offset) != 3 or not np.isfinite(offset).all():
+        if len(offset) != 3 or not all(map(math.isfinite, offset)):
             raise self._error(number, f"OFFSET needs three finite numbers, got {rest[:40]!r}")
         if not self.stack:
             raise self._error(number, "OFFSET outside a joint")

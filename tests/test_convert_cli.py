@@ -86,6 +86,18 @@ def test_bad_files_fail_one_line_each_and_the_good_are_written(data_dir: Path, t
     assert not any(out.rglob("*.tmp")) and not (out / "nan_value.npy").exists()
 
 
+def test_worker_processes_change_nothing_but_speed(data_dir: Path, tmp_path: Path) -> None:
+    inputs = [BAD, data_dir / CGSPEED, data_dir / CC_CLIP]
+    reports = {}
+    for workers in (1, 2):
+        result = _run(*inputs, "-o", tmp_path / f"out{workers}", "--jobs", workers, "--json")
+        assert result.exit_code == 1
+        reports[workers] = json.loads(result.stdout.replace(str(tmp_path / f"out{workers}"), "OUT"))
+    assert reports[1] == reports[2] and len(reports[1]["converted"]) == 4
+    for name in ("131_01.npy", "131_02.npy", "131_03.npy", "002_02.npy"):
+        np.testing.assert_array_equal(np.load(tmp_path / "out1" / name), np.load(tmp_path / "out2" / name))
+
+
 def test_a_failed_conversion_leaves_the_previous_output_intact(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -149,6 +161,7 @@ def test_an_amass_file_needs_the_body_model(tmp_path: Path) -> None:
         (["{good}", "-o", "{out}", "--skeleton-map", "{badmap}"], "'belly' is not an SMPL joint"),
         (["{good}", "-o", "{good}"], "exists and is not a folder"),
         (["{good}"], "Missing option"),
+        (["{good}", "-o", "{out}", "--jobs", "0"], "greater than or equal to 1"),
     ],
 )
 def test_usage_errors_exit_2(

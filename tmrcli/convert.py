@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -45,6 +46,9 @@ def convert(
         Optional[Path],
         typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files."),
     ] = None,
+    jobs: Annotated[
+        Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes; default: one per available core.")
+    ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
 ) -> None:
     """Convert motion files to HumanML3D features, (T-1, 263) float32 at 20 fps, one .npy per file.
@@ -56,12 +60,16 @@ def convert(
     from tmrcli.conversion import convert_files
 
     options = _load_options(skeleton_map, fps, body_model)
-    jobs = _plan(inputs, output, joints)
-    with _progress(len(jobs)) as advance:
-        report = convert_files(jobs, options, on_done=advance)
+    planned = _plan(inputs, output, joints)
+    with _progress(len(planned)) as advance:
+        report = convert_files(planned, options, on_done=advance, workers=jobs or _available_cores())
     _render(report, output, json_)
     if report.failed:
         raise typer.Exit(code=1)
+
+
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:

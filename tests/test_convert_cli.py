@@ -58,6 +58,13 @@ def test_a_folder_converts_into_the_same_layout(library: Path, tmp_path: Path) -
     assert "converted 3 of 3 files" in result.stderr and not _error_lines(result)
 
 
+def test_results_inside_the_input_folder_are_not_read_again(library: Path) -> None:
+    for _ in range(2):
+        result = _run(library, "-o", library / "features")
+        assert result.exit_code == 0 and "converted 3 of 3 files" in result.stderr
+    assert not (library / "features" / "features").exists()
+
+
 def test_json_lists_every_converted_file_and_nothing_else(data_dir: Path, tmp_path: Path) -> None:
     result = _run(data_dir / CGSPEED, data_dir / CC_CLIP, "-o", tmp_path / "out", "--json")
     assert result.exit_code == 0

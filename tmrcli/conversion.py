@@ -80,11 +80,15 @@ class ConvertReport:
 
 def plan_conversion(inputs: Sequence[Path], outdir: Path, *, with_joints: bool) -> list[ConvertJob]:
     """One job per motion file: a file given directly goes to OUTDIR/<stem>.npy, a file found in a
-    given folder to OUTDIR/<its path relative to that folder, with suffix .npy>."""
+    given folder to OUTDIR/<its path relative to that folder, with suffix .npy>. Files already under
+    OUTDIR (earlier results, when OUTDIR lies inside an input folder) are not inputs."""
     jobs = []
+    written = outdir.resolve()
     for given in inputs:
         root = given if given.is_dir() else given.parent
         for source in find_motion_files([given]):
+            if given.is_dir() and written in source.resolve().parents:
+                continue
             relative = source.relative_to(root).with_suffix("")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None

@@ -3,14 +3,15 @@
 Run by hand: `.venv/bin/python benchmarks/convert.py [DATA_DIR] [--runs N] [--workers N]`. Prints the
 machine and its load, then the median over the runs of clips/s and source frames/s, in one process and
 with a pool of worker processes (one per core by default), plus where the time goes in one process.
-Wall-clock figures need an otherwise idle machine; the one-process figure is also given per CPU second
-of this process, which other programs running beside it do not change much.
+Wall-clock figures need an otherwise idle machine, so each line also gives the rate per CPU second
+spent (this process and its workers), which programs running beside it change much less.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import platform
 import statistics
 import time
@@ -33,15 +34,21 @@ def convert(path: Path) -> int:
 
 
 def timed_pass(files: list[Path], workers: int) -> tuple[float, float]:
-    """Wall-clock seconds and this process's CPU seconds for converting every file once."""
-    start, cpu_start = time.perf_counter(), time.process_time()
+    """Wall-clock seconds and CPU seconds (this process and its finished workers) for converting
+    every file once."""
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     if workers == 1:
         for path in files:
             convert(path)
     else:
         with ProcessPoolExecutor(workers) as pool:
             list(pool.map(convert, files, chunksize=8))
-    return time.perf_counter() - start, time.process_time() - cpu_start
+    return time.perf_counter() - start, _cpu_seconds() - cpu_start
+
+
+def _cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def stage_times(files: list[Path]) -> tuple[float, float]:
@@ -81,12 +88,12 @@ def main() -> None:
     for workers in sorted({1, args.workers}):
         runs = [timed_pass(files, workers) for _ in range(args.runs)]
         seconds = statistics.median(wall for wall, _ in runs)
-        line = f"{workers} process(es): {seconds:.2f} s wall, {len(files) / seconds:.0f} clips/s, "
-        line += f"{source_frames / seconds:,.0f} source frames/s"
-        if workers == 1:
-            cpu = statistics.median(cpu for _, cpu in runs)
-            line += f"; per CPU second: {len(files) / cpu:.0f} clips, {source_frames / cpu:,.0f} source frames"
-        print(line)
+        cpu = statistics.median(cpu for _, cpu in runs)
+        print(
+            f"{workers} process(es): {seconds:.2f} s wall, {len(files) / seconds:.0f} clips/s, "
+            f"{source_frames / seconds:,.0f} source frames/s; per CPU second: {len(files) / cpu:.0f} clips, "
+            f"{source_frames / cpu:,.0f} source frames; load average now {os.getloadavg()[0]:.1f}"
+        )
     read, features = stage_times(files)
     print(f"one process, by stage: read+map+resample {read:.2f} s, canonicalise+features {features:.2f} s")
 

@@ -147,10 +147,14 @@ def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
 def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int) -> None:
     """One frame per line, as many lines as the header says, and whole first and last rows (a file
     cut short usually ends inside a row). Rows in between are checked when they are parsed."""
-    lines = [line for line in rows.split(b"\n") if line.strip()]
-    if len(lines) != frame_count:
-        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {len(lines)}")
-    for which, line in (("first", lines[0]), ("last", lines[-1])):
+    rows = rows.strip()
+    count = rows.count(b"\n") + 1 if rows else 0
+    if count != frame_count:  # count again without blank lines, which the parser skips
+        count = sum(1 for line in rows.split(b"\n") if line.strip())
+    if count != frame_count:
+        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {count}")
+    first, last = rows.split(b"\n", 1)[0], rows.rsplit(b"\n", 1)[-1]
+    for which, line in (("first", first), ("last", last)):
         count = len(line.split())
         if count != num_channels:
             raise FormatError(

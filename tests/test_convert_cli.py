@@ -105,6 +105,16 @@ def test_worker_processes_change_nothing_but_speed(data_dir: Path, tmp_path: Pat
         np.testing.assert_array_equal(np.load(tmp_path / "out1" / name), np.load(tmp_path / "out2" / name))
 
 
+def test_an_output_that_cannot_be_written_fails_that_file(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (out / "131_01.npy").mkdir(parents=True)  # a folder where the file should go
+    result = _run(data_dir / CGSPEED, "-o", out)
+    assert result.exit_code == 1
+    source = data_dir / CGSPEED / "131_01.bvh"
+    assert _error_lines(result) == [f"error: {source}: {out / '131_01.npy'}: cannot write the file: Is a directory"]
+    assert (out / "131_02.npy").is_file() and (out / "131_03.npy").is_file()
+
+
 def test_a_failed_conversion_leaves_the_previous_output_intact(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -156,6 +166,11 @@ def test_an_amass_file_needs_the_body_model(tmp_path: Path) -> None:
     result = _run(amass, "-o", tmp_path / "out")
     assert result.exit_code == 1
     assert _error_lines(result)[0].startswith(f"error: {amass}: this is an AMASS file")
+    (tmp_path / "models").mkdir()
+    result = _run(amass, "-o", tmp_path / "out", "--body-model", tmp_path / "models")
+    assert result.exit_code == 1
+    reason = f"{tmp_path / 'models'}: no SMPL-family body model here; looked for neutral/model.npz"
+    assert _error_lines(result) == [f"error: {amass}: {reason}, SMPLH_NEUTRAL.npz, SMPLX_NEUTRAL.npz, SMPL_NEUTRAL.npz"]
 
 
 @pytest.mark.parametrize(

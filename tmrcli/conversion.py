@@ -142,10 +142,13 @@ def _run(
 
 
 def _try_convert(job: ConvertJob, options: LoadOptions) -> ConvertedFile | FailedFile:
+    """The file's conversion, or why it failed; a failure about another file (the body model, an
+    output) names that file in the reason."""
     try:
         return convert_file(job, options)
     except TmrError as error:
-        return FailedFile(str(job.source), error.reason)
+        about_input = error.path in (None, str(job.source))
+        return FailedFile(str(job.source), error.reason if about_input else f"{error.path}: {error.reason}")
 
 
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
@@ -181,7 +184,7 @@ def _save(path: Path, array: np.ndarray) -> None:
     try:
         save_npy_atomic(path, np.asarray(array, dtype=np.float32))
     except OSError as error:
-        raise FormatError(path, f"cannot write {path}: {error.strerror or error}") from None
+        raise FormatError(path, f"cannot write the file: {error.strerror or error}") from None
 
 
 def _outputs(job: ConvertJob) -> list[Path]:

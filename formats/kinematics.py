@@ -20,7 +20,7 @@ def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
 
     `angles` is (..., K) in radians and `axes` (..., K) of 0=x, 1=y, 2=z, broadcastable to it, so
     every joint may have its own order (CMU files mix ZYX and ZXY). Returns (..., 3, 3). The product is
-    taken on quaternions, which is cheaper than on matrices and converted once.
+    taken on quaternions (4 numbers rather than 9) and turned into a matrix once.
     """
     half = angles / 2.0
     quats = np.zeros(angles.shape + (4,))  # (w, x, y, z): a turn about one axis has one non-zero x, y or z

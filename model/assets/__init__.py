@@ -1,0 +1,1 @@
+"""Data files shipped with the model package (caption table, default checkpoint)."""

@@ -1,0 +1,293 @@
+"""The TMR trainer: one straight loop (seed, device, epochs of shuffled batches, validation, checkpoints).
+
+Follows the reference training (REFERENCE.md): AdamW at 1e-4, batches of 32, a random caption per
+motion per epoch, 2-10 s segments, the loss weights of `LossConfig`, wrong negatives filtered with
+sentence embeddings. Adds mirroring (left/right swapped in the motion and the text) as augmentation.
+CUDA when present (bf16 autocast), the CPU otherwise; several GPUs through torchrun (DDP).
+Progress is reported through the callback it is given; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from formats.features import mirror_features
+from model.batching import TrainBatch, collate_pairs
+from model.checkpoint import Checkpoint, Provenance, load_checkpoint, save_checkpoint
+from model.config import DEFAULT_TEXT_MODEL, LossConfig, TMRConfig
+from model.datasets import MotionRecord
+from model.errors import CheckpointError
+from model.evaluate import swap_left_right
+from model.network import TMR
+from model.normalizer import Normalizer
+from model.text import TextBackbone
+from model.validation import RetrievalReport, evaluate_records
+
+__all__ = ["TrainConfig", "TrainData", "EpochReport", "train", "training_samples", "TRAIN_STATE"]
+
+TRAIN_STATE = "train_state.pt"
+LAST = "last.safetensors"
+BEST = "best.safetensors"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; defaults are the reference's, except where noted."""
+
+    epochs: int = 500
+    batch_size: int = 32
+    lr: float = 1e-4
+    weight_decay: float = 0.01  # torch's AdamW default, which the reference keeps
+    min_seconds: float = 2.0  # captions of shorter segments are not trained on
+    max_seconds: float = 10.0  # longer segments are cropped at random to this length
+    mirror_probability: float = 0.5  # chance to train on the mirrored motion with "left"/"right" swapped
+    sentence_model: str = DEFAULT_TEXT_MODEL  # embeds captions to filter wrong negatives
+    val_every: int = 10  # epochs between validation runs (0: never)
+    checkpoint_every: int = 50  # epochs between saved checkpoints (the last epoch is always saved)
+    seed: int = 1234
+    device: str = "auto"  # "auto": CUDA when present, else CPU
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Training and validation motions, and a sentence saying what they are (kept in checkpoints)."""
+
+    train: list[MotionRecord]
+    val: list[MotionRecord]
+    description: str
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """What one epoch did: mean losses, and validation retrieval when it ran."""
+
+    epoch: int
+    epochs: int
+    losses: dict[str, float]
+    seconds: float
+    samples: int
+    validation: RetrievalReport | None = None
+    is_best: bool = False
+
+
+@dataclass
+class _State:
+    epoch: int = 0
+    best_score: float = -math.inf
+    history: list[dict] = field(default_factory=list)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def training_samples(
+    records: list[MotionRecord], config: TrainConfig, rng: np.random.Generator
+) -> list[tuple[np.ndarray, str]]:
+    """One epoch's (features, caption) pairs: a random caption per motion, its segment cropped at
+    random to `max_seconds`, mirrored with probability `mirror_probability`; shuffled."""
+    max_frames = int(round(config.max_seconds * 20))
+    samples = []
+    for record in records:
+        caption = record.captions[rng.integers(len(record.captions))]
+        feats, text = record.segment(caption), caption.text
+        if len(feats) > max_frames:
+            start = int(rng.integers(len(feats) - max_frames + 1))
+            feats = feats[start : start + max_frames]
+        if rng.random() < config.mirror_probability:
+            feats, text = mirror_features(feats), swap_left_right(text)
+        samples.append((feats, text))
+    order = rng.permutation(len(samples))
+    return [samples[i] for i in order]
+
+
+def _all_texts(records: list[MotionRecord], config: TrainConfig) -> list[str]:
+    texts = {c.text for r in records for c in r.captions}
+    if config.mirror_probability > 0:
+        texts |= {swap_left_right(t) for t in texts}
+    return sorted(texts)
+
+
+def _normalizer(records: list[MotionRecord], config: TrainConfig) -> Normalizer:
+    clips = [r.feats for r in records]
+    if config.mirror_probability > 0:
+        clips += [mirror_features(r.feats) for r in records]  # symmetric statistics, as HumanML3D's
+    return Normalizer.from_features(clips)
+
+
+class _TextFeatures:
+    """Token features (backbone) and sentence embeddings (filter model) of every caption, computed
+    once before training so no text is ever run twice."""
+
+    def __init__(self, backbone: TextBackbone, sentence_model: TextBackbone | None, texts: list[str]) -> None:
+        self.tokens = dict(zip(texts, backbone.token_features(texts)))
+        self.sentences = None
+        if sentence_model is not None:
+            self.sentences = dict(zip(texts, sentence_model.sentence_embeddings(texts)))
+
+    def batch(self, feats: list[np.ndarray], texts: list[str], normalizer: Normalizer) -> TrainBatch:
+        motions = [torch.from_numpy(normalizer.normalize(f)) for f in feats]
+        emb = None if self.sentences is None else torch.stack([self.sentences[t] for t in texts])
+        return collate_pairs(motions, [self.tokens[t] for t in texts], emb)
+
+
+def _save_run(run_dir: Path, name: str, model: TMR, normalizer: Normalizer, provenance: Provenance) -> str:
+    return save_checkpoint(run_dir / name, model, normalizer, provenance)
+
+
+def _provenance(data: TrainData, config: TrainConfig, loss: LossConfig, epoch: int) -> Provenance:
+    return Provenance(
+        trained_on=data.description,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        details={"train": dataclasses.asdict(config), "loss": loss.to_dict(), "epochs_done": epoch},
+    )
+
+
+def _save_state(run_dir: Path, optimizer: torch.optim.Optimizer, state: _State, rng: np.random.Generator) -> None:
+    payload = {
+        "optimizer": optimizer.state_dict(),
+        "epoch": state.epoch,
+        "best_score": state.best_score,
+        "history": json.dumps(state.history),
+        "rng": json.dumps(rng.bit_generator.state),
+        "torch_rng": torch.get_rng_state(),
+    }
+    tmp = run_dir / (TRAIN_STATE + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, run_dir / TRAIN_STATE)
+
+
+def _resume(run_dir: Path, model: TMR, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> _State:
+    """Load the last checkpoint's weights and the optimiser, epoch and random state saved with it."""
+    last = load_checkpoint(run_dir / LAST)
+    if not last.has_decoder:
+        raise CheckpointError(run_dir / LAST, "an inference-only checkpoint cannot resume training")
+    model.load_state_dict(last.model.state_dict())
+    try:
+        payload = torch.load(run_dir / TRAIN_STATE, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError) as error:
+        raise CheckpointError(run_dir / TRAIN_STATE, f"cannot read the training state ({error})") from None
+    optimizer.load_state_dict(payload["optimizer"])
+    rng.bit_generator.state = json.loads(payload["rng"])
+    torch.set_rng_state(payload["torch_rng"])
+    return _State(payload["epoch"], payload["best_score"], json.loads(payload["history"]))
+
+
+def _validation_score(report: RetrievalReport) -> float:
+    """One number to pick the best checkpoint by: mean R@1 and R@5 over both directions."""
+    t2m, m2t = report.text_to_motion, report.motion_to_text
+    return (t2m.r1 + m2t.r1 + t2m.r5 + m2t.r5) / 4
+
+
+def _run_epoch(
+    model: TMR,
+    optimizer: torch.optim.Optimizer,
+    samples: list[tuple[np.ndarray, str]],
+    texts: _TextFeatures,
+    normalizer: Normalizer,
+    config: TrainConfig,
+    device: torch.device,
+) -> dict[str, float]:
+    model.train()
+    totals: dict[str, float] = {}
+    batches = 0
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    for start in range(0, len(samples), config.batch_size):
+        chunk = samples[start : start + config.batch_size]
+        if len(chunk) < 2:  # a contrastive batch needs a negative
+            continue
+        batch = texts.batch([f for f, _ in chunk], [t for _, t in chunk], normalizer).to(device)
+        with autocast:
+            losses = model(batch)
+        optimizer.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        optimizer.step()
+        for name, value in losses.items():
+            totals[name] = totals.get(name, 0.0) + float(value.detach())
+        batches += 1
+    return {name: value / max(batches, 1) for name, value in totals.items()}
+
+
+def train(
+    model_config: TMRConfig,
+    loss_config: LossConfig,
+    config: TrainConfig,
+    data: TrainData,
+    run_dir: Path,
+    *,
+    resume: bool = False,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    on_status: Callable[[str], None] | None = None,
+) -> Path:
+    """Train a TMR model on `data`, writing checkpoints to `run_dir`; returns the best checkpoint
+    (by validation retrieval; the last one when there is no validation data)."""
+    status = on_status or (lambda message: None)
+    _seed_everything(config.seed)
+    device = _pick_device(config.device)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(config.seed)
+
+    status(f"loading the text backbone {model_config.text_model}")
+    backbone = TextBackbone(model_config.text_model, max_length=model_config.max_text_length)
+    if backbone.width != model_config.text_width:
+        model_config = dataclasses.replace(model_config, text_width=backbone.width)
+    filter_model = None
+    if loss_config.threshold_selfsim is not None:
+        same = config.sentence_model == model_config.text_model
+        filter_model = backbone if same else TextBackbone(config.sentence_model)
+    texts = _all_texts(data.train, config)
+    status(f"computing token features of {len(texts)} captions")
+    text_features = _TextFeatures(backbone, filter_model, texts)
+    normalizer = _normalizer(data.train, config)
+
+    model = TMR(model_config, loss=loss_config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    state = _resume(run_dir, model, optimizer, rng) if resume else _State()
+    if resume:
+        status(f"resuming after epoch {state.epoch}")
+
+    for epoch in range(state.epoch + 1, config.epochs + 1):
+        started = time.perf_counter()
+        samples = training_samples(data.train, config, rng)
+        losses = _run_epoch(model, optimizer, samples, text_features, normalizer, config, device)
+        report = EpochReport(epoch, config.epochs, losses, time.perf_counter() - started, len(samples))
+        validate = bool(data.val) and config.val_every > 0 and (epoch % config.val_every == 0 or epoch == config.epochs)
+        if validate:
+            checkpoint = Checkpoint(model, normalizer, _provenance(data, config, loss_config, epoch))
+            validation = evaluate_records(checkpoint, backbone, data.val, device=device)
+            score = _validation_score(validation)
+            is_best = score > state.best_score
+            if is_best:
+                state.best_score = score
+                _save_run(run_dir, BEST, model, normalizer, _provenance(data, config, loss_config, epoch))
+            report = dataclasses.replace(report, validation=validation, is_best=is_best)
+        state.epoch = epoch
+        state.history.append({"epoch": epoch, **losses, "score": _validation_score(report.validation) if validate else None})
+        if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+            _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch))
+            _save_state(run_dir, optimizer, state, rng)
+        if on_epoch is not None:
+            on_epoch(report)
+    if not (run_dir / BEST).is_file():
+        _save_run(run_dir, BEST, model, normalizer, _provenance(data, config, loss_config, state.epoch))
+    return run_dir / BEST

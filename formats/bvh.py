@@ -117,6 +117,8 @@ def _read_bytes(path: Path) -> bytes:
         raw = file.read()
     if not raw.strip():
         raise FormatError(path, "the file is empty")
+    if b"\n" not in raw:  # old Mac exports end lines with CR alone
+        raw = raw.replace(b"\r", b"\n")
     return raw
 
 

@@ -101,7 +101,7 @@ class _Parser:
         }
 
     def feed(self, number: int, line: str) -> None:
-        keyword, _, rest = line.partition(" ")
+        keyword, _, rest = line.replace("\t", " ").partition(" ")
         handler = self.handlers.get(keyword.upper())
         if handler is None:
             raise self._error(number, f"unexpected {line[:40]!r}")

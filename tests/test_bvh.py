@@ -66,6 +66,15 @@ def test_a_subset_of_joints_reads_the_same_positions(data_dir: Path) -> None:
     np.testing.assert_allclose(joint_positions(clip, subset), everything[:, subset])
 
 
+@pytest.mark.parametrize("line_end", [b"\n", b"\r\n", b"\r"])
+def test_line_ends_and_tabs_do_not_matter(data_dir: Path, tmp_path: Path, line_end: bytes) -> None:
+    path = data_dir / CLIPS[0]
+    expected = joint_positions(read_bvh(path), [0, 5, 10])
+    variant = tmp_path / "variant.bvh"
+    variant.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b" ", b"\t").replace(b"\n", line_end))
+    np.testing.assert_array_equal(joint_positions(read_bvh(variant), [0, 5, 10]), expected)
+
+
 def test_joint_names_may_hold_spaces() -> None:
     text = "HIERARCHY\nROOT Bip01\n{\nOFFSET 0 0 0\nCHANNELS 3 Xposition Yposition Zposition\nJOINT Bip01 L Thigh\n{\n"
     text += "OFFSET 1 2 3\nCHANNELS 3 Zrotation Xrotation Yrotation\nEnd Site\n{\nOFFSET 0 -1 0\n}\n}\n}\n"

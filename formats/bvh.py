@@ -53,6 +53,7 @@ class BvhClip:
 
     @property
     def fps(self) -> float:
+        """Frames per second, as the Frame Time states."""
         return 1.0 / self.frame_time
 
 

@@ -101,6 +101,7 @@ class _Parser:
         }
 
     def feed(self, number: int, line: str) -> None:
+        """Take one non-blank hierarchy line (its number is for error messages)."""
         keyword, _, rest = line.replace("\t", " ").partition(" ")
         handler = self.handlers.get(keyword.upper())
         if handler is None:
@@ -108,6 +109,7 @@ class _Parser:
         handler(number, keyword.upper(), rest.strip())
 
     def finish(self) -> list[BvhJoint]:
+        """The joints, once every line is in; raises FormatError if the hierarchy is incomplete."""
         if self.stack or self.pending is not None:
             raise FormatError(self.path, "the hierarchy ends inside a joint: the file is truncated or malformed")
         if not self.joints:

@@ -55,10 +55,12 @@ class Placement:
 
     @property
     def scale(self) -> float:
+        """Metres per file unit."""
         return UNIT_SCALES[self.unit]
 
     @property
     def rotation(self) -> np.ndarray:
+        """(3, 3) from file axes to Y up (orthogonal; a mirror of X included for a left-handed file)."""
         rotation = up_rotation(self.up)
         return _MIRROR_X @ rotation if self.is_mirrored else rotation
 

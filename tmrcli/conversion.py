@@ -58,6 +58,8 @@ class ConvertJob:
 
 @dataclass(frozen=True)
 class ConvertedFile:
+    """A file converted: where its features (and joints) went, their rows, its duration and rate."""
+
     input: str
     output: str
     joints_output: str | None
@@ -68,12 +70,16 @@ class ConvertedFile:
 
 @dataclass(frozen=True)
 class FailedFile:
+    """A file not converted, and why, in words a user can act on."""
+
     input: str
     reason: str
 
 
 @dataclass(frozen=True)
 class ConvertReport:
+    """Every input's outcome, in the order of the inputs."""
+
     converted: list[ConvertedFile]
     failed: list[FailedFile]
 

@@ -33,6 +33,8 @@ __all__ = [
     "ConvertReport",
     "plan_conversion",
     "convert_files",
+    "convert_file",
+    "is_motion_file",
 ]
 
 JOINTS_SUFFIX = ".joints.npy"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.bvh_hierarchy import channel_layout, parse_hierarchy
+from formats.bvh_hierarchy import read_skeleton
 from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics
@@ -70,15 +70,15 @@ def read_bvh(path: Path) -> BvhClip:
     motion = _MOTION.search(raw)
     if motion is None:
         raise FormatError(path, "no MOTION section: the file is truncated or is not a BVH file")
-    joints = parse_hierarchy(path, _decode(raw[: motion.start()]))
-    layout = channel_layout(path, joints)
+    skeleton = read_skeleton(path, raw[: motion.start()])
+    layout = skeleton.layout
     frame_count, frame_time, rows = _parse_timing(path, raw[motion.end() :])
     _check_rows(path, rows, frame_count, layout.num_channels)
     return BvhClip(
         path=path,
-        names=tuple(joint.name for joint in joints),
-        parents=tuple(joint.parent for joint in joints),
-        offsets=np.array([joint.offset for joint in joints], dtype=np.float64),
+        names=skeleton.names,
+        parents=skeleton.parents,
+        offsets=skeleton.offsets,
         position_columns=layout.positions,
         rotation_columns=layout.rotations,
         rotation_axes=layout.axes,
@@ -121,14 +121,6 @@ def _read_bytes(path: Path) -> bytes:
     if b"\n" not in raw:  # old Mac exports end lines with CR alone
         raw = raw.replace(b"\r", b"\n")
     return raw
-
-
-def _decode(header: bytes) -> str:
-    try:
-        return header.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Older exporters write joint names in a local 8-bit code page; the structure is ASCII.
-        return header.decode("latin-1")
 
 
 def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:

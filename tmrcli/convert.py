@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -21,35 +22,54 @@ __all__ = ["convert"]
 
 def convert(
     inputs: Annotated[
-        list[Path], typer.Argument(exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively.")
+        list[Path],
+        typer.Argument(
+            exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively."
+        ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")
+    ],
     joints: Annotated[
         bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
     ] = False,
     skeleton_map: Annotated[
         Optional[Path],
-        typer.Option(exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."),
+        typer.Option(
+            exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
+        ),
     ] = None,
-    fps: Annotated[Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")] = None,
+    fps: Annotated[
+        Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+    ] = None,
     body_model: Annotated[
-        Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
+        Optional[Path],
+        typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files."),
+    ] = None,
+    jobs: Annotated[
+        Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes; default: one per available core.")
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
 ) -> None:
-    """Convert motion files to HumanML3D features: OUTDIR/<path in the input folder>/<stem>.npy, (T-1, 263) float32.
+    """Convert motion files to HumanML3D features, (T-1, 263) float32 at 20 fps, one .npy per file.
+
+    A file found in an INPUT folder goes to OUTDIR/<its path in that folder>/<stem>.npy.
 
     Example: tmr convert ./mocap -o ./features --joints
     """
     from tmrcli.conversion import convert_files
 
     options = _load_options(skeleton_map, fps, body_model)
-    jobs = _plan(inputs, output, joints)
-    with _progress(len(jobs)) as advance:
-        report = convert_files(jobs, options, on_done=advance)
+    planned = _plan(inputs, output, joints)
+    with _progress(len(planned)) as advance:
+        report = convert_files(planned, options, on_done=advance, workers=jobs or _available_cores())
     _render(report, output, json_)
     if report.failed:
         raise typer.Exit(code=1)
+
+
+def _available_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
@@ -97,14 +117,13 @@ def _render(report: ConvertReport, output: Path, json_: bool) -> None:
     frames = sum(item.frames for item in report.converted)
     seconds = sum(item.seconds for item in report.converted)
     total = len(report.converted) + len(report.failed)
-    err.print(
-        f"converted {len(report.converted)} of {total} files into {output} ({frames} frames, {seconds:.1f} s of motion)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    summary = f"converted {len(report.converted)} of {total} files into {output}"
+    err.print(f"{summary} ({frames} frames, {seconds:.1f} s of motion)", markup=False, highlight=False, soft_wrap=True)
     for failure in report.failed:
         print_error(failure.input, failure.reason)
     if json_:
-        payload = {"converted": [asdict(item) for item in report.converted], "failed": [asdict(item) for item in report.failed]}
+        payload = {
+            "converted": [asdict(item) for item in report.converted],
+            "failed": [asdict(item) for item in report.failed],
+        }
         typer.echo(json.dumps(payload, indent=2))

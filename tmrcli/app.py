@@ -15,6 +15,8 @@ from formats.errors import TmrError
 from tmrcli import __version__
 from tmrcli.console import print_error
 from tmrcli.convert import convert
+from tmrcli.eval_command import evaluate
+from tmrcli.train_command import train
 
 __all__ = ["app", "main"]
 
@@ -59,6 +61,8 @@ def _root(
 
 
 app.command()(convert)
+app.command()(train)
+app.command("eval")(evaluate)
 
 
 def main() -> None:

@@ -17,11 +17,13 @@ import contextlib
 import importlib.util
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import Tensor
 
-from model.batching import Padded, length_sorted_batches
+from model.bert import BertEncoder, BertTokenizer, load_bert
+from model.batching import Padded, length_sorted_batches, lengths_to_mask
 from model.config import DEFAULT_TEXT_MODEL, TMRConfig
 from model.errors import TextModelError
 
@@ -84,8 +86,6 @@ class TextBackbone:
         batch_size: int = 64,
         cache: bool = True,
     ) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
         self.name = str(name_or_path)
         self.max_length = max_length
         self.device = torch.device(device)
@@ -93,20 +93,10 @@ class TextBackbone:
         self.use_cache = cache
         self._cache: dict[str, Tensor] = {}
         location = resolve_text_model(name_or_path)
-        try:
-            with _quiet_transformers():
-                self._model = AutoModel.from_pretrained(location, local_files_only=True)
-                self._tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
-        # transformers reports missing or unusable files as OSError, and a folder it cannot build a
-        # tokenizer from as ValueError.
-        except (OSError, ValueError) as error:
-            raise TextModelError(
-                location,
-                f"cannot load a text model from local files ({str(error).splitlines()[0]})",
-                hint="pass the folder of a local transformers model (for example distilbert-base-uncased)",
-            ) from None
-        self._model.eval().requires_grad_(False).to(self.device)
-        self.width: int = int(self._model.config.hidden_size)
+        fast = load_bert(location, max_length) if Path(location).is_dir() else None
+        self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(location, max_length)
+        self._encoder.model.to(self.device)
+        self.width: int = self._encoder.width
 
     def __repr__(self) -> str:
         return f"TextBackbone({self.name!r}, width={self.width}, max_length={self.max_length})"
@@ -146,15 +136,69 @@ class TextBackbone:
     def _run(self, texts: list[str], batch_size: int) -> list[Tensor]:
         if not texts:
             return []
-        tokens = self._tokenizer(texts, truncation=True, max_length=self.max_length)
-        ids, attention = tokens["input_ids"], tokens["attention_mask"]
+        ids = self._encoder.encode(texts)
         out: list[Tensor] = [torch.empty(0)] * len(texts)
         for batch in length_sorted_batches([len(i) for i in ids], batch_size):
-            padded = self._tokenizer.pad(
-                {"input_ids": [ids[i] for i in batch], "attention_mask": [attention[i] for i in batch]},
-                return_tensors="pt",
-            ).to(self.device)
-            hidden = self._model(**padded).last_hidden_state.float().cpu()  # (b, L, width)
+            rows = [torch.tensor(ids[i]) for i in batch]
+            padded = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self._encoder.pad_id)
+            mask = lengths_to_mask([len(r) for r in rows]).long()  # (b, L) 1 on tokens, 0 on padding
+            hidden = self._encoder(padded.to(self.device), mask.to(self.device)).float().cpu()  # (b, L, width)
             for row, index in enumerate(batch):
                 out[index] = hidden[row, : len(ids[index])].clone()
         return out
+
+
+class _Encoder(Protocol):
+    """What the backbone needs from a text model: token ids per text, the padding id, hidden states."""
+
+    model: torch.nn.Module
+    pad_id: int
+    width: int
+
+    def encode(self, texts: list[str]) -> list[list[int]]: ...
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor: ...
+
+
+class _PlainBert:
+    """BERT-type folders run in plain torch (`model/bert.py`): no transformers import, ~2 s faster."""
+
+    def __init__(self, model: BertEncoder, tokenizer: BertTokenizer) -> None:
+        self.model, self._tokenizer = model, tokenizer
+        self.pad_id, self.width = tokenizer.pad_id, model.width
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self._tokenizer.encode(texts)
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return self.model(input_ids, attention_mask)
+
+
+class _TransformersEncoder:
+    """Any other local transformers folder (for example distilbert-base-uncased), through AutoModel."""
+
+    def __init__(self, location: str, max_length: int) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            with _quiet_transformers():
+                self.model = AutoModel.from_pretrained(location, local_files_only=True)
+                self._tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+        # transformers reports missing or unusable files as OSError, and a folder it cannot build a
+        # tokenizer from as ValueError.
+        except (OSError, ValueError) as error:
+            raise TextModelError(
+                location,
+                f"cannot load a text model from local files ({str(error).splitlines()[0]})",
+                hint="pass the folder of a local transformers model (for example distilbert-base-uncased)",
+            ) from None
+        self.model.eval().requires_grad_(False)
+        self._max_length = max_length
+        self.pad_id = int(self._tokenizer.pad_token_id or 0)
+        self.width = int(self.model.config.hidden_size)
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self._tokenizer(texts, truncation=True, max_length=self._max_length)["input_ids"]
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

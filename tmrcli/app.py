@@ -15,6 +15,8 @@ from formats.errors import TmrError
 from tmrcli import __version__
 from tmrcli.console import print_error
 from tmrcli.convert import convert
+from tmrcli.library_cli import index, info
+from tmrcli.query_cli import caption, localize, search
 
 __all__ = ["app", "main"]
 
@@ -59,6 +61,11 @@ def _root(
 
 
 app.command()(convert)
+app.command()(index)
+app.command()(search)
+app.command()(caption)
+app.command()(localize)
+app.command()(info)
 
 
 def main() -> None:

@@ -121,8 +121,9 @@ def _is_under(path: str, roots: Sequence[Path]) -> bool:
 def discover(paths: Sequence[Path], known: Mapping[str, FileRecord], *, prune: bool, previous: Sequence[str] = ()) -> IndexPlan:
     """Stage 1: the motion files under `paths` (or, with none, the files already held, plus `previous`
     ones of a library being rebuilt), compared with what the library `known`s."""
-    roots = [Path(p).resolve() for p in paths]
-    found = [str(p.resolve()) for p in find_motion_files(roots)] if roots else []
+    # Absolute, but symlinks kept: results show paths as the user knows them.
+    roots = [Path(os.path.abspath(p)) for p in paths]
+    found = [os.path.abspath(p) for p in find_motion_files(roots)] if roots else []
     held_here = [p for p in known if not roots or _is_under(p, roots)]
     wanted = dict.fromkeys([*found, *held_here, *previous])
     gone = [p for p in wanted if not os.path.exists(p)]

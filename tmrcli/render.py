@@ -196,14 +196,16 @@ class IndexBar:
         self._entries = 0
 
     def __enter__(self) -> IndexBar:
-        self._bar.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._bar.stop()
+        if self._bar.live.is_started:
+            self._bar.stop()
 
     def start(self, files: int) -> None:
+        """Shown only once there is work (a run that fails before never draws a bar)."""
         self._bar.update(self._task, total=files)
+        self._bar.start()
 
     def advance(self, files: int, entries: int) -> None:
         self._entries += entries

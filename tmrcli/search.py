@@ -7,6 +7,7 @@ windows of one long take; the hit's start and end say where in the take the matc
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,9 +89,10 @@ def search_library(
             scored += _score_rows(generation, replaced, query, None)
     best: dict[str, _Scored] = {}
     for item in scored:
-        if item.path != exclude and item.score >= min_score and (item.path not in best or item.score > best[item.path].score):
+        if item.path != exclude and (item.path not in best or item.score > best[item.path].score):
             best[item.path] = item
-    ranked = sorted(best.values(), key=lambda s: (-s.score, s.path))[:k]
+    # Scores are shown to 4 decimals; --min-score compares with what people see.
+    ranked = [s for s in sorted(best.values(), key=lambda s: (-s.score, s.path)) if round(s.score, 4) >= min_score][:k]
     return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
 
 
@@ -114,5 +116,5 @@ def find_motions(
             query, exclude = retriever.encode_texts([text or ""])[0], None
         else:
             _, feats, _ = read_features(like, options or LoadOptions())
-            query, exclude = embed_whole(retriever, feats), str(like.resolve())
+            query, exclude = embed_whole(retriever, feats), os.path.abspath(like)
         return search_library(view, query, k, min_score=min_score, exclude=exclude)

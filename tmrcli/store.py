@@ -107,7 +107,7 @@ class MotionStore:
 
     def _try_open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
         before = _inode(self.path)
-        base = stack.enter_context(open_generation(self.path)) if before is not None else None
+        base = _open_base(stack, self.path, lineage) if before is not None else None
         names = sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
         segments = [stack.enter_context(open_generation(name)) for name in names]
         if _inode(self.path) != before:
@@ -121,6 +121,16 @@ class MotionStore:
         live = [s for s in segments if s.header.lineage == wanted and s.header.seq > after]
         pending = [s.header for s in segments if s.header.lineage != wanted]
         return Snapshot(self, base, live, pending)
+
+
+def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> Generation | None:
+    """The base; in a rebuild's view (`lineage` given) a damaged base is simply not part of it."""
+    try:
+        return stack.enter_context(open_generation(path))
+    except StoreError:
+        if lineage is None:
+            raise
+        return None
 
 
 def _inode(path: Path) -> int | None:

@@ -91,11 +91,22 @@ def collate_pairs(
 
 
 def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]:
-    """Indices cut into batches of similar lengths, so padding stays small (longest first).
+    """Indices cut into batches of similar lengths, longest first, so padding stays small.
 
-    The concatenated batches are a permutation of range(len(lengths)); callers scatter results back.
+    A batch holds at most `batch_size` items and at most `batch_size` x (mean length) padded rows:
+    the few longest items of a long-tailed list then go in smaller batches instead of padding a full
+    one (which also bounds memory). The concatenated batches are a permutation of
+    range(len(lengths)); callers scatter results back.
     """
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, not {batch_size}")
-    order = np.argsort(-np.asarray(lengths, dtype=np.int64), kind="stable")
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    lengths = np.asarray(lengths, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    budget = batch_size * max(float(lengths.mean()), 1.0) if len(lengths) else 0.0
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = int(min(batch_size, max(1, budget // longest)))
+        batches.append(order[start : start + size])
+        start += size
+    return batches

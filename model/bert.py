@@ -83,6 +83,7 @@ class BertEncoder(nn.Module):
         self.embedding_norm = nn.LayerNorm(s.hidden_size, eps=s.layer_norm_eps)
         self.layers = nn.ModuleList(_Layer(s) for _ in range(s.num_hidden_layers))
         self.width = s.hidden_size
+        self.max_positions = s.max_position_embeddings
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """(b, L) ids and (b, L) 1/0 mask -> (b, L, width) float32."""
@@ -128,22 +129,22 @@ def _rename(key: str) -> str | None:
 
 
 class BertTokenizer:
-    """A `tokenizers` fast tokenizer from `tokenizer.json`: [CLS] ... [SEP], truncated, unpadded."""
+    """A `tokenizers` fast tokenizer from `tokenizer.json`: [CLS] ... [SEP], unpadded."""
 
-    def __init__(self, path: Path, max_length: int) -> None:
+    def __init__(self, path: Path) -> None:
         from tokenizers import Tokenizer
 
         self._tokenizer = Tokenizer.from_file(str(path))
         self._tokenizer.no_padding()
-        self._tokenizer.enable_truncation(max_length)
         self.pad_id = int(self._tokenizer.token_to_id("[PAD]") or 0)
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        """One list of token ids per text."""
+    def encode(self, texts: list[str], max_length: int) -> list[list[int]]:
+        """One list of token ids per text, at most `max_length` ([CLS] and [SEP] included)."""
+        self._tokenizer.enable_truncation(max_length)
         return [encoding.ids for encoding in self._tokenizer.encode_batch(texts)]
 
 
-def load_bert(folder: str | Path, max_length: int) -> tuple[BertEncoder, BertTokenizer] | None:
+def load_bert(folder: str | Path) -> tuple[BertEncoder, BertTokenizer] | None:
     """The encoder (eval mode, frozen) and tokenizer of a local BERT-type folder, or None when the folder
     is not one this module can run (another model type, no safetensors weights, no tokenizer.json)."""
     from safetensors.torch import load_file
@@ -160,4 +161,4 @@ def load_bert(folder: str | Path, max_length: int) -> tuple[BertEncoder, BertTok
     encoder = BertEncoder(BertSettings.from_config(config))
     weights = {new: value for key, value in load_file(str(files[1])).items() if (new := _rename(key)) is not None}
     encoder.load_state_dict(weights, strict=True)
-    return encoder.eval().requires_grad_(False), BertTokenizer(files[2], max_length)
+    return encoder.eval().requires_grad_(False), BertTokenizer(files[2])

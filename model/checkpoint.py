@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +33,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as serialize_tensors
 
+from formats.atomic import write_atomic
 from model.config import TMRConfig
 from model.errors import CheckpointError
 from model.network import TMR
@@ -145,7 +144,7 @@ def save_checkpoint(
         "has_decoder": json.dumps(has_decoder),
     }
     blob = _with_checksum(serialize_tensors(tensors, metadata))
-    _write_atomic(Path(path), blob)
+    write_atomic(Path(path), lambda file: file.write(blob))
     return hashlib.sha256(blob).hexdigest()
 
 
@@ -195,7 +194,9 @@ def _locate(name_or_path: str | Path) -> tuple[Path, str | None]:
     if path.suffix or len(path.parts) > 1:
         raise CheckpointError(path, "no such file")
     known = ", ".join(available_checkpoints()) or "none yet"
-    raise CheckpointError(name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file")
+    raise CheckpointError(
+        name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file"
+    )
 
 
 def _split(blob: bytes, path: Path | None) -> tuple[dict[str, Any], bytes]:
@@ -231,7 +232,8 @@ def _check_metadata(metadata: dict[str, str], data: bytes, path: Path) -> None:
     if not version.isdigit():
         raise CheckpointError(path, f"bad format version {version!r}")
     if int(version) > FORMAT_VERSION:
-        raise CheckpointError(path, f"format version {version} is newer than this tmr reads ({FORMAT_VERSION})", hint="upgrade tmr")
+        reason = f"format version {version} is newer than this tmr reads ({FORMAT_VERSION})"
+        raise CheckpointError(path, reason, hint="upgrade tmr")
     if hashlib.sha256(data).hexdigest() != metadata.get("weights_sha256"):
         raise CheckpointError(path, "damaged or truncated: the weights do not match their checksum")
 
@@ -272,19 +274,3 @@ def load_state_strict(model: TMR, tensors: dict[str, torch.Tensor], path: Path) 
     if problems:
         raise CheckpointError(path, "weights do not match the stored config: " + "; ".join(problems))
     model.load_state_dict(tensors)
-
-
-def _write_atomic(path: Path, blob: bytes) -> None:
-    """Temp file in the same folder, fsync, rename: a crash never leaves a half-written checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp's 0600 would make a shipped checkpoint unreadable to others
-        with os.fdopen(handle, "wb") as out:
-            out.write(blob)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

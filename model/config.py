@@ -96,7 +96,13 @@ class LossConfig:
         return _from_dict(cls, data)
 
 
-_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "float | None": (int, float, type(None))}
+_TYPES = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "float | None": (int, float, type(None)),
+}
 
 
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:

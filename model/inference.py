@@ -7,7 +7,7 @@ The lower-level torch `TMR` returns raw mu.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +74,8 @@ class Retriever:
 
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
-        features = self.backbone.token_features(texts, batch_size)
-        return self._encode(features, self.model.encode_texts, batch_size)
+        batches = self.backbone.padded_batches(texts, batch_size)
+        return self._encode(len(texts), batches, self.model.encode_texts)
 
     def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """(T_i, n_feats) raw (unnormalised) features at the checkpoint's fps -> (N, latent_dim) unit-norm
@@ -87,7 +87,11 @@ class Retriever:
             if not np.isfinite(feats).all():
                 raise ValueError(f"motion {i}: features contain NaN or infinity")
         normalised = [torch.from_numpy(self.checkpoint.normalizer.normalize(f)) for f in motions]
-        return self._encode(normalised, self.model.encode_motions, batch_size)
+        batches = (
+            (batch, Padded.from_sequences([normalised[i] for i in batch]))
+            for batch in length_sorted_batches([len(m) for m in motions], batch_size)
+        )
+        return self._encode(len(motions), batches, self.model.encode_motions)
 
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -95,12 +99,14 @@ class Retriever:
         return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
 
     @torch.inference_mode()
-    def _encode(self, sequences: list[Tensor], encoder: Callable[[Padded], Tensor], batch_size: int) -> np.ndarray:
-        out = np.zeros((len(sequences), self.checkpoint.config.latent_dim), dtype=np.float32)
-        for batch in length_sorted_batches([len(s) for s in sequences], batch_size):
-            padded = Padded.from_sequences([sequences[i] for i in batch]).to(self.device)
-            mu = torch.nn.functional.normalize(encoder(padded), dim=-1)  # (b, latent_dim)
-            out[batch] = mu.float().cpu().numpy()
+    def _encode(
+        self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]
+    ) -> np.ndarray:
+        """Run `encoder` over (indices, padded inputs) batches; rows land at their indices."""
+        out = np.zeros((count, self.checkpoint.config.latent_dim), dtype=np.float32)
+        for batch, padded in batches:
+            mu = encoder(padded.to(self.device))  # (b, latent_dim)
+            out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
         return out
 
     def _check_width(self, backbone: TextBackbone) -> None:

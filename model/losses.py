@@ -52,10 +52,16 @@ class TMROutputs:
     motion_recons: Tensor  # (B, T, F) motion decoded from motion_z, zero on padding
 
 
+def _at_least_float32(x: Tensor) -> Tensor:
+    return x.to(torch.promote_types(x.dtype, torch.float32))
+
+
 def kl_divergence(q: Gaussian, p: Gaussian) -> Tensor:
-    """KL(q || p) between diagonal Gaussians, averaged over batch and dimensions (as the reference)."""
-    log_ratio = q.logvar - p.logvar
-    per_dim = 0.5 * (torch.exp(log_ratio) + (p.mu - q.mu) ** 2 / torch.exp(p.logvar) - 1.0 - log_ratio)
+    """KL(q || p) between diagonal Gaussians, averaged over batch and dimensions (as the reference).
+    Computed in float32 at least, also under mixed-precision autocast."""
+    q_mu, q_logvar, p_mu, p_logvar = (_at_least_float32(t) for t in (q.mu, q.logvar, p.mu, p.logvar))
+    log_ratio = q_logvar - p_logvar
+    per_dim = 0.5 * (torch.exp(log_ratio) + (p_mu - q_mu) ** 2 / torch.exp(p_logvar) - 1.0 - log_ratio)
     return per_dim.mean()
 
 
@@ -82,8 +88,9 @@ class InfoNCEWithFiltering(nn.Module):
         return (score > self.threshold) & off_diagonal
 
     def get_logits(self, text_z: Tensor, motion_z: Tensor, sentence_emb: Tensor | None = None) -> Tensor:
-        """(B, B) text-to-motion logits cos / temperature, -inf on filtered pairs; rows are texts."""
-        logits = cosine_similarity(text_z, motion_z) / self.temperature
+        """(B, B) text-to-motion logits cos / temperature, -inf on filtered pairs; rows are texts.
+        Computed in float32 at least: in bfloat16 a logit of 10 would be off by up to 0.04."""
+        logits = cosine_similarity(_at_least_float32(text_z), _at_least_float32(motion_z)) / self.temperature
         filtered = self.filtered_pairs(sentence_emb)
         if filtered is not None:
             logits = logits.masked_fill(filtered, float("-inf"))

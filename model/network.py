@@ -202,7 +202,9 @@ class TMR(nn.Module):
     `forward(batch)` is the training step's loss computation.
     """
 
-    def __init__(self, config: TMRConfig | None = None, *, loss: LossConfig | None = None, with_decoder: bool = True) -> None:
+    def __init__(
+        self, config: TMRConfig | None = None, *, loss: LossConfig | None = None, with_decoder: bool = True
+    ) -> None:
         super().__init__()
         self.config = config if config is not None else TMRConfig()
         self.text_encoder = ActorEncoder(self.config.text_width, self.config)

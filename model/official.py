@@ -119,7 +119,7 @@ def import_official_run(run_dir: str | Path, *, stats_dir: str | Path) -> Checkp
 def _tmr_config(run_config: dict[str, Any], path: Path) -> TMRConfig:
     parts = {name: _get(run_config, ("model", name), None) for name in OFFICIAL_MODULES}
     if not all(isinstance(part, dict) for part in parts.values()):
-        raise CheckpointError(path, "not a TMR run config: model.text_encoder / motion_encoder / motion_decoder missing")
+        raise CheckpointError(path, "not a TMR run config: no model.text_encoder, motion_encoder, motion_decoder")
     try:
         shared = {key: parts["motion_encoder"][key] for key in _SHARED_KEYS}
         differing = [k for k in _SHARED_KEYS if any(part.get(k) != shared[k] for part in parts.values())]

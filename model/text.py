@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -71,8 +72,10 @@ class TextBackbone:
     Parameters
     ----------
     name_or_path: the default name (packaged all-MiniLM-L6-v2), a folder, or a locally cached hub id.
-    max_length: tokens kept per text, [CLS] and [SEP] included; longer texts are truncated.
-    device: where the backbone runs; features are returned (and cached) on the CPU.
+    max_length: tokens kept per text, [CLS] and [SEP] included; longer texts are truncated (never
+        beyond the model's own position limit).
+    device: where the backbone runs. `token_features` returns (and caches) CPU tensors;
+        `padded_batches` leaves its output on the device.
     batch_size: texts per backbone call; texts are sorted by length first so padding stays small.
     cache: keep every text's features, so a text is never run twice (training); False for benchmarks.
     """
@@ -93,10 +96,12 @@ class TextBackbone:
         self.use_cache = cache
         self._cache: dict[str, Tensor] = {}
         location = resolve_text_model(name_or_path)
-        fast = load_bert(location, max_length) if Path(location).is_dir() else None
-        self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(location, max_length)
+        fast = load_bert(location) if Path(location).is_dir() else None
+        self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(location)
         self._encoder.model.to(self.device)
         self.width: int = self._encoder.width
+        if self._encoder.max_positions is not None:
+            self.max_length = min(self.max_length, self._encoder.max_positions)
 
     def __repr__(self) -> str:
         return f"TextBackbone({self.name!r}, width={self.width}, max_length={self.max_length})"
@@ -132,19 +137,32 @@ class TextBackbone:
         """Forget every cached text."""
         self._cache.clear()
 
-    @torch.inference_mode()
-    def _run(self, texts: list[str], batch_size: int) -> list[Tensor]:
+    # no_grad rather than inference_mode: cached features must stay usable as inputs of a training step.
+    @torch.no_grad()
+    def padded_batches(
+        self, texts: Sequence[str], batch_size: int | None = None
+    ) -> Iterator[tuple[np.ndarray, Padded]]:
+        """Uncached, for inference: yields (indices into `texts`, their token features padded
+        (b, L, width) with mask, on the backbone's device), in batches of similar token counts."""
         if not texts:
-            return []
-        ids = self._encoder.encode(texts)
+            return
+        ids = self._encoder.encode(list(texts), self.max_length)
+        for batch in length_sorted_batches([len(i) for i in ids], batch_size or self.batch_size):
+            rows = [ids[i] for i in batch]
+            # Right padding, so absolute positions start at 0 for every text.
+            input_ids = np.full((len(rows), max(map(len, rows))), self._encoder.pad_id, dtype=np.int64)
+            for row, tokens in enumerate(rows):
+                input_ids[row, : len(tokens)] = tokens
+            mask = lengths_to_mask([len(r) for r in rows])  # (b, L)
+            hidden = self._encoder(torch.from_numpy(input_ids).to(self.device), mask.long().to(self.device))  # (b, L, width)
+            yield batch, Padded(hidden.float(), mask.to(self.device))
+
+    def _run(self, texts: list[str], batch_size: int) -> list[Tensor]:
         out: list[Tensor] = [torch.empty(0)] * len(texts)
-        for batch in length_sorted_batches([len(i) for i in ids], batch_size):
-            rows = [torch.tensor(ids[i]) for i in batch]
-            padded = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self._encoder.pad_id)
-            mask = lengths_to_mask([len(r) for r in rows]).long()  # (b, L) 1 on tokens, 0 on padding
-            hidden = self._encoder(padded.to(self.device), mask.to(self.device)).float().cpu()  # (b, L, width)
+        for batch, padded in self.padded_batches(texts, batch_size):
+            hidden, lengths = padded.x.cpu(), padded.lengths.tolist()
             for row, index in enumerate(batch):
-                out[index] = hidden[row, : len(ids[index])].clone()
+                out[index] = hidden[row, : lengths[row]].clone()
         return out
 
 
@@ -154,8 +172,9 @@ class _Encoder(Protocol):
     model: torch.nn.Module
     pad_id: int
     width: int
+    max_positions: int | None
 
-    def encode(self, texts: list[str]) -> list[list[int]]: ...
+    def encode(self, texts: list[str], max_length: int) -> list[list[int]]: ...
 
     def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor: ...
 
@@ -165,10 +184,10 @@ class _PlainBert:
 
     def __init__(self, model: BertEncoder, tokenizer: BertTokenizer) -> None:
         self.model, self._tokenizer = model, tokenizer
-        self.pad_id, self.width = tokenizer.pad_id, model.width
+        self.pad_id, self.width, self.max_positions = tokenizer.pad_id, model.width, model.max_positions
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        return self._tokenizer.encode(texts)
+    def encode(self, texts: list[str], max_length: int) -> list[list[int]]:
+        return self._tokenizer.encode(texts, max_length)
 
     def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         return self.model(input_ids, attention_mask)
@@ -177,7 +196,7 @@ class _PlainBert:
 class _TransformersEncoder:
     """Any other local transformers folder (for example distilbert-base-uncased), through AutoModel."""
 
-    def __init__(self, location: str, max_length: int) -> None:
+    def __init__(self, location: str) -> None:
         from transformers import AutoModel, AutoTokenizer
 
         try:
@@ -193,12 +212,13 @@ class _TransformersEncoder:
                 hint="pass the folder of a local transformers model (for example distilbert-base-uncased)",
             ) from None
         self.model.eval().requires_grad_(False)
-        self._max_length = max_length
         self.pad_id = int(self._tokenizer.pad_token_id or 0)
         self.width = int(self.model.config.hidden_size)
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        self.max_positions = positions if isinstance(positions, int) else None
 
-    def encode(self, texts: list[str]) -> list[list[int]]:
-        return self._tokenizer(texts, truncation=True, max_length=self._max_length)["input_ids"]
+    def encode(self, texts: list[str], max_length: int) -> list[list[int]]:
+        return self._tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
 
     def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

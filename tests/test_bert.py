@@ -19,13 +19,13 @@ def test_plain_bert_matches_transformers() -> None:
     from transformers import AutoModel, AutoTokenizer
 
     folder = resolve_text_model("all-MiniLM-L6-v2")
-    loaded = load_bert(folder, max_length=16)
+    loaded = load_bert(folder)
     assert loaded is not None
     encoder, tokenizer = loaded
     reference = AutoModel.from_pretrained(folder, local_files_only=True).eval()
     reference_tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     expected = reference_tokenizer(TEXTS, truncation=True, max_length=16, padding=True, return_tensors="pt")
-    ids = tokenizer.encode(TEXTS)
+    ids = tokenizer.encode(TEXTS, 16)
     assert ids == [row[: int(m.sum())].tolist() for row, m in zip(expected["input_ids"], expected["attention_mask"])]
     with torch.inference_mode():
         want = reference(**expected).last_hidden_state
@@ -38,5 +38,5 @@ def test_other_model_types_are_left_to_transformers(tmp_path) -> None:
     (tmp_path / "config.json").write_text('{"model_type": "distilbert"}')
     (tmp_path / "model.safetensors").write_bytes(b"")
     (tmp_path / "tokenizer.json").write_text("{}")
-    assert load_bert(tmp_path, max_length=8) is None
-    assert load_bert(tmp_path / "missing", max_length=8) is None
+    assert load_bert(tmp_path) is None
+    assert load_bert(tmp_path / "missing") is None

@@ -16,7 +16,9 @@ from model import CheckpointError, Normalizer, Provenance, file_sha256, load_che
 from model.checkpoint import _Registered
 from tests.model_helpers import TINY, tiny_model
 
-PROVENANCE = Provenance(trained_on="test clips", commit="abc1234", created="2026-01-01T00:00:00Z", details={"epochs": 3})
+PROVENANCE = Provenance(
+    trained_on="test clips", commit="abc1234", created="2026-01-01T00:00:00Z", details={"epochs": 3}
+)
 
 
 def _stats() -> Normalizer:

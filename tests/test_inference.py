@@ -42,9 +42,8 @@ def test_motion_embeddings_apply_the_normaliser_and_keep_input_order() -> None:
     for motion, row in zip(motions, emb):
         np.testing.assert_allclose(retriever.encode_motions([motion])[0], row, atol=1e-5)
     # The normaliser is applied: a model fed pre-normalised features with identity stats agrees.
-    plain = Retriever(
-        Checkpoint(retriever.model, Normalizer.identity(263), Provenance(trained_on="nothing")), backbone=minilm(), device="cpu"
-    )
+    identity = Checkpoint(retriever.model, Normalizer.identity(263), Provenance(trained_on="nothing"))
+    plain = Retriever(identity, backbone=minilm(), device="cpu")
     normalised = [retriever.checkpoint.normalizer.normalize(m) for m in motions]
     np.testing.assert_allclose(plain.encode_motions(normalised), emb, atol=1e-5)
 

@@ -16,7 +16,9 @@ from tests.model_helpers import tiny_model
 def _direct_infonce(text: np.ndarray, motion: np.ndarray, tau: float, removed: set[tuple[int, int]]) -> float:
     """Eq. (1) written out with loops, skipping removed (text, motion) pairs in both denominators."""
     n = len(text)
-    cos = [[float(text[i] @ motion[j] / np.linalg.norm(text[i]) / np.linalg.norm(motion[j])) for j in range(n)] for i in range(n)]
+    unit_text = [t / np.linalg.norm(t) for t in text]
+    unit_motion = [m / np.linalg.norm(m) for m in motion]
+    cos = [[float(unit_text[i] @ unit_motion[j]) for j in range(n)] for i in range(n)]
     total = 0.0
     for i in range(n):
         rows = sum(math.exp(cos[i][j] / tau) for j in range(n) if (i, j) not in removed)
@@ -87,7 +89,9 @@ def test_kl_matches_torch_distributions() -> None:
     q = Gaussian(torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64))
     p = Gaussian(torch.randn(3, 4, dtype=torch.float64), torch.randn(3, 4, dtype=torch.float64))
     normal = torch.distributions.Normal
-    expected = torch.distributions.kl_divergence(normal(q.mu, (0.5 * q.logvar).exp()), normal(p.mu, (0.5 * p.logvar).exp()))
+    expected = torch.distributions.kl_divergence(
+        normal(q.mu, (0.5 * q.logvar).exp()), normal(p.mu, (0.5 * p.logvar).exp())
+    )
     assert kl_divergence(q, p).item() == pytest.approx(expected.mean().item(), rel=1e-12)
     assert kl_divergence(q, q).item() == pytest.approx(0.0, abs=1e-12)
 

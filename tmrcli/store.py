@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.atomic import fsync_directory
 from tmrcli.errors import StoreError
 from tmrcli.generation import (
     EntrySource,
@@ -43,7 +44,6 @@ from tmrcli.generation import (
     Generation,
     Header,
     StoreRecord,
-    fsync_directory,
     open_generation,
     write_generation,
 )

@@ -33,6 +33,9 @@ __all__ = [
     "similarity_curve",
     "temporal_iou",
     "non_max_suppression",
+    "MotionWindows",
+    "embed_windows",
+    "localize_query",
     "localize",
     "localize_file",
 ]
@@ -102,19 +105,41 @@ def non_max_suppression(spans: np.ndarray, scores: np.ndarray, top: int, iou: fl
     return kept
 
 
-def localize(retriever: Retriever, feats: np.ndarray, duration: float, text: str, top: int) -> Localization:
-    """Embed every window of `feats` (T, 263) of a motion lasting `duration` s and score it against `text`."""
+@dataclass(frozen=True)
+class MotionWindows:
+    """Every window of one motion, embedded: spans (n, 2) in feature rows, the stride, (n, dim) embeddings."""
+
+    spans: np.ndarray
+    stride: int
+    embeddings: np.ndarray
+    rows: int
+    duration: float
+
+
+def embed_windows(retriever: Retriever, feats: np.ndarray, duration: float) -> MotionWindows:
+    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s."""
+    spans, stride = multiscale_spans(len(feats))
+    embeddings = retriever.encode_motions([feats[a:b] for a, b in spans])
+    return MotionWindows(spans, stride, embeddings, len(feats), duration)
+
+
+def localize_query(windows: MotionWindows, query: np.ndarray, top: int) -> Localization:
+    """Score every window against a text embedding (dim,): the best segments and the curve."""
     from model.similarity import cosine_to_score
 
-    rows = len(feats)
-    spans, stride = multiscale_spans(rows)
-    windows = retriever.encode_motions([feats[a:b] for a, b in spans])
-    scores = cosine_to_score(windows @ retriever.encode_texts([text])[0])
+    scores = cosine_to_score(windows.embeddings @ query)
+    spans = windows.spans
     best = non_max_suppression(spans, scores, top)
     segments = [
         Segment(round(spans[i, 0] / FEATURE_FPS, 2), round(spans[i, 1] / FEATURE_FPS, 2), round(float(scores[i]), 4)) for i in best
     ]
-    return Localization(segments, similarity_curve(spans, scores, rows, stride), round(duration, 2))
+    curve = similarity_curve(spans, scores, windows.rows, windows.stride)
+    return Localization(segments, curve, round(windows.duration, 2))
+
+
+def localize(retriever: Retriever, feats: np.ndarray, duration: float, text: str, top: int) -> Localization:
+    """Where `text` happens in `feats` (T, 263), a motion lasting `duration` s."""
+    return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top)
 
 
 def localize_file(path: Path, text: str, checkpoint: str, top: int, options: LoadOptions | None = None) -> Localization:

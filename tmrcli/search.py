@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from model.similarity import cosine_to_score
-from tmrcli.ann import ann_candidates, ann_for_base
+from tmrcli.ann import ann_candidates
 from tmrcli.conversion import LoadOptions, read_features
 from tmrcli.embedding import embed_whole
 from tmrcli.errors import StoreError
@@ -24,7 +24,7 @@ from tmrcli.store import MotionStore, Snapshot
 
 __all__ = ["check_checkpoint", "search_library", "find_motions"]
 
-_FIRST_CANDIDATES = 64  # per wanted hit: windows of one take crowd the nearest neighbours
+_FIRST_CANDIDATES = 8  # per wanted hit: windows of one take crowd the nearest neighbours
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def _base_scored(snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: i
     """HNSW candidates of the base, widened until they name k files (or cover the whole base)."""
     base = snapshot.base
     assert base is not None
-    index = ann_for_base(base, snapshot.store.ann_path(base.header.file_id))
+    index = snapshot.ann_index()
     want = _FIRST_CANDIDATES * max(k, 1)
     while True:
         scored = _score_rows(base, replaced, query, ann_candidates(index, query, want))

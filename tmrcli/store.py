@@ -30,7 +30,8 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +150,15 @@ class Snapshot:
     base: Generation | None
     segments: list[Generation]
     pending: list[Header]
+    _ann: Any = field(default=None, repr=False)
+
+    def ann_index(self) -> Any:  # hnswlib.Index
+        """The base's HNSW index, loaded (or rebuilt) once per snapshot."""
+        from tmrcli.ann import ann_for_base
+
+        if self._ann is None and self.base is not None:
+            self._ann = ann_for_base(self.base, self.store.ann_path(self.base.header.file_id))
+        return self._ann
 
     @property
     def generations(self) -> list[Generation]:

@@ -1,0 +1,87 @@
+"""Retrieval quality with the shipped default model, on held-out clips and held-out sentences:
+search finds the right motion, caption names the right action, localisation finds the right stretch.
+
+These need the trained default model (checkpoint name `default`). Until it is registered they are
+skipped, with that reason in the test summary; they are never run against a random model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tmrcli.app import app
+
+
+@pytest.fixture(scope="module")
+def default_model() -> str:
+    from model import available_checkpoints
+
+    if "default" not in available_checkpoints():
+        pytest.skip("quality tests need the trained default model, which is not registered yet (checkpoint name 'default')")
+    return "default"
+
+
+def _label(path: str) -> str:
+    return Path(path).stem.split("_")[1]  # dataset-2_<content>_<style>_<take>
+
+
+@pytest.fixture(scope="module")
+def heldout_library(default_model: str, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 70 held-out clips (test split) indexed with the default model."""
+    folder = tmp_path_factory.mktemp("heldout")
+    for line in (data_dir / "splits" / "test.txt").read_text().split():
+        (folder / Path(line).name).symlink_to(data_dir / line)
+    store = tmp_path_factory.mktemp("store") / "library.h5"
+    result = CliRunner().invoke(app, ["index", str(folder), "--store", str(store), "--checkpoint", default_model])
+    assert result.exit_code == 0, result.output
+    return store
+
+
+def test_search_finds_motions_of_the_queried_action(heldout_library: Path, default_model: str) -> None:
+    from benchmarks.localization import heldout_queries
+
+    top1 = top5 = total = 0
+    for label, texts in heldout_queries().items():
+        for text in texts:
+            result = CliRunner().invoke(
+                app, ["search", text, "-k", "5", "--store", str(heldout_library), "--checkpoint", default_model, "--json"]
+            )
+            labels = [_label(hit["path"]) for hit in json.loads(result.stdout)]
+            top1 += labels[0] == label
+            top5 += label in labels
+            total += 1
+    # 10 labels, 7 clips each: chance is 10% for top-1.
+    assert top1 / total >= 0.5, f"top-1 label accuracy {top1 / total:.2f}"
+    assert top5 / total >= 0.8, f"top-5 label hit rate {top5 / total:.2f}"
+
+
+def test_caption_names_the_action(data_dir: Path, default_model: str) -> None:
+    from model.bank import default_text_bank
+    from model.corpus import read_caption_table
+    from tmrcli.captioning import bank_embeddings, caption_motion
+    from tmrcli.conversion import LoadOptions, read_features
+    from tmrcli.embedding import embed_whole
+    from model import load_retriever
+
+    sentence_label = {text: label for label, texts in read_caption_table()["content"].items() for text in texts}
+    retriever = load_retriever(default_model)
+    bank = default_text_bank()
+    bank_emb = bank_embeddings(retriever, bank)
+    hits = total = 0
+    for line in (data_dir / "splits" / "test.txt").read_text().split():
+        _, feats, _ = read_features(data_dir / line, LoadOptions())
+        captions = caption_motion(embed_whole(retriever, feats), bank, bank_emb, 5)
+        hits += _label(line) in {sentence_label.get(c.text) for c in captions}
+        total += 1
+    assert hits / total >= 0.7, f"a sentence of the right action in the top 5 for {hits / total:.2f} of clips"
+
+
+def test_localisation_finds_the_stretch_of_the_queried_action(data_dir: Path, default_model: str) -> None:
+    from benchmarks.localization import run_experiment, summarise
+
+    summary = summarise(run_experiment(default_model, data_dir, count=6))
+    assert summary["hit_rate_iou_0.5"] >= 0.8, summary

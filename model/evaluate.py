@@ -48,7 +48,8 @@ def ranks_of_best_correct(sim: np.ndarray, correct: np.ndarray) -> np.ndarray:
     """The 0-based rank of the best-scoring correct item for each query (row).
 
     `sim` is (queries, gallery); `correct` a boolean matrix of the same shape, with at least one True
-    per row. Items tied with it count half, as the reference's averaging tie-break does.
+    per row. Wrong items tied with it count half, as the reference's averaging tie-break does; other
+    correct items never push it down.
     """
     sim = np.asarray(sim, dtype=np.float64)
     correct = np.asarray(correct, dtype=bool)
@@ -57,8 +58,8 @@ def ranks_of_best_correct(sim: np.ndarray, correct: np.ndarray) -> np.ndarray:
     if not correct.any(axis=1).all():
         raise ValueError("every query needs at least one correct item")
     best = np.where(correct, sim, -np.inf).max(axis=1, keepdims=True)
-    better = (sim > best).sum(axis=1)
-    ties = (sim == best).sum(axis=1) - 1
+    better = (sim > best).sum(axis=1)  # all wrong: `best` is the highest correct score
+    ties = ((sim == best) & ~correct).sum(axis=1)
     return better + ties / 2.0
 
 

@@ -100,3 +100,12 @@ def test_swap_left_right_keeps_case_and_whole_words() -> None:
 def test_every_query_needs_a_correct_item() -> None:
     with pytest.raises(ValueError):
         retrieval_metrics(TOY, np.zeros_like(TOY, dtype=bool))
+
+
+def test_duplicate_correct_items_do_not_count_as_ties() -> None:
+    """Several motions of the query's label with the same score: only the wrong ones tie with it."""
+    sim = np.array([[0.7, 0.7, 0.7, 0.7, 0.2]])
+    two_wrong_ties = retrieval_metrics(sim, np.array([[True, True, False, False, False]]))
+    assert (two_wrong_ties.r1, two_wrong_ties.r2) == (0.0, 100.0)  # rank 0 + 2/2
+    no_wrong_ties = retrieval_metrics(sim, np.array([[True, True, True, True, False]]))
+    assert no_wrong_ties.r1 == 100.0

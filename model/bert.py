@@ -59,6 +59,7 @@ class _Layer(nn.Module):
         self.output_norm = nn.LayerNorm(width, eps=s.layer_norm_eps)
 
     def forward(self, x: Tensor, bias: Tensor) -> Tensor:
+        """(b, L, width) hidden states, (b, 1, 1, L) additive attention bias -> (b, L, width)."""
         b, length, width = x.shape
 
         def split(t: Tensor) -> Tensor:  # (b, L, width) -> (b, heads, L, width / heads)

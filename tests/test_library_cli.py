@@ -55,7 +55,7 @@ def test_index_reports_what_it_did(indexed: tuple[Path, dict], tiny_checkpoint: 
     assert report["checkpoint_sha256"] == file_sha256(tiny_checkpoint) and report["store"] == str(store)
 
 
-def test_info_says_what_the_library_holds(indexed: tuple[Path, dict]) -> None:
+def test_info_says_what_the_library_holds(indexed: tuple[Path, dict], other_checkpoint: Path) -> None:
     store, report = indexed
     result = _run("info", "--store", store, "--json")
     assert result.exit_code == 0, result.output
@@ -63,8 +63,11 @@ def test_info_says_what_the_library_holds(indexed: tuple[Path, dict]) -> None:
     assert info["files"] == 13 and info["entries"] == report["entries"] and info["windows"] == report["entries"] - 13
     assert info["checkpoint_sha256"] == report["checkpoint_sha256"] and info["dim"] == 32
     assert info["ann_index"] == "ready" and info["segments"] == 0 and info["bytes_on_disk"] > 0
+    assert info["matches_checkpoint"] is None
     human = _run("info", "--store", store)
     assert "files" in human.stdout and "13" in human.stdout
+    asked = json.loads(_run("info", "--store", store, "--json", checkpoint=other_checkpoint).stdout)
+    assert asked["matches_checkpoint"] is False
 
 
 def test_search_json_is_ranked_hits_one_per_file(indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tmrcli.console import err, print_error
-from tmrcli.options import BodyModelOption, FpsOption, JsonOption, SkeletonMapOption, load_options
+from tmrcli.options import BodyModelOption, FpsOption, JsonOption, SkeletonMapOption, check_motion_paths, load_options
 
 if TYPE_CHECKING:
     from tmrcli.conversion import ConvertJob, ConvertReport
@@ -49,13 +49,11 @@ def convert(
 
 
 def _plan(inputs: list[Path], output: Path, joints: bool) -> list[ConvertJob]:
-    from tmrcli.conversion import is_motion_file, plan_conversion
+    from tmrcli.conversion import plan_conversion
 
     if output.exists() and not output.is_dir():
         raise typer.BadParameter(f"{output} exists and is not a folder", param_hint="--output")
-    for path in inputs:
-        if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint="INPUT")
+    check_motion_paths(inputs, "INPUT")
     jobs = plan_conversion(inputs, output, with_joints=joints)
     if not jobs:
         raise typer.BadParameter("no .bvh, .npz or .npy files found", param_hint="INPUT")

@@ -29,10 +29,17 @@ class LibraryInfo:
     ann_index: str  # "ready", "missing" (built by the next search) or "none" (empty library)
     pending_rebuild: int
     updated: str | None
+    matches_checkpoint: bool | None  # whether --checkpoint made these embeddings (None: not asked)
 
 
-def library_info(store: MotionStore) -> LibraryInfo:
-    """Read the library (no lock needed) and sum it up; StoreError when missing or damaged."""
+def library_info(store: MotionStore, checkpoint: str | None = None) -> LibraryInfo:
+    """Read the library (no lock needed) and sum it up; StoreError when missing or damaged.
+    With `checkpoint` (a name or path), also whether that model made the library's embeddings."""
+    sha256 = None
+    if checkpoint is not None:
+        from model import load_checkpoint
+
+        sha256 = load_checkpoint(checkpoint).sha256
     with store.snapshot() as view:
         files = view.live_files()
         entries = sum(int(mask.sum()) for _, mask, _ in view.live_entries())
@@ -56,4 +63,5 @@ def library_info(store: MotionStore) -> LibraryInfo:
             ann_index=ann,
             pending_rebuild=pending,
             updated=max(created) if created else None,
+            matches_checkpoint=None if sha256 is None else sha256 == view.checkpoint_sha256,
         )

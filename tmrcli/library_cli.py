@@ -16,6 +16,7 @@ from tmrcli.options import (
     JsonOption,
     SkeletonMapOption,
     StoreOption,
+    check_motion_paths,
     load_options,
     store_path,
 )
@@ -48,13 +49,10 @@ def index(
     Example: tmr index ~/mocap --prune
     """
     from model import load_retriever
-    from tmrcli.conversion import is_motion_file
     from tmrcli.pipeline import IndexRequest, run_index
     from tmrcli.render import IndexBar, render_index_report
 
-    for path in paths or []:
-        if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint="PATH")
+    check_motion_paths(paths or [], "PATH")
     library = store_path(store)
     if not paths and not library.exists():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
@@ -67,7 +65,14 @@ def index(
         raise typer.Exit(code=1)
 
 
-def info(store: StoreOption = None, json_: JsonOption = False) -> None:
+def info(
+    store: StoreOption = None,
+    checkpoint: Annotated[
+        Optional[str],
+        typer.Option(envvar="TMR_CHECKPOINT", show_envvar=True, metavar="NAME|PATH", help="Also say whether the library was made by this model."),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
     """What the library holds: files, entries, the model that embedded them, size on disk.
 
     Example: tmr info --json
@@ -76,4 +81,4 @@ def info(store: StoreOption = None, json_: JsonOption = False) -> None:
     from tmrcli.render import render_info
     from tmrcli.store import MotionStore
 
-    render_info(library_info(MotionStore(store_path(store))), json_)
+    render_info(library_info(MotionStore(store_path(store)), checkpoint), json_)

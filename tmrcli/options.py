@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_CHECKPOINT",
     "store_path",
     "load_options",
+    "check_motion_paths",
 ]
 
 DEFAULT_CHECKPOINT = "default"
@@ -79,3 +80,12 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
         except SkeletonError as error:
             raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
     return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
+
+
+def check_motion_paths(paths: list[Path], param_hint: str) -> None:
+    """A file given by name must be a motion file (folders are searched); a usage error otherwise."""
+    from tmrcli.conversion import is_motion_file
+
+    for path in paths:
+        if path.is_file() and not is_motion_file(path):
+            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)

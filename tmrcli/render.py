@@ -161,6 +161,8 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         ("search index", info.ann_index),
         ("updated", info.updated or "-"),
     ]
+    if info.matches_checkpoint is not None:
+        rows.append(("--checkpoint", "made these embeddings" if info.matches_checkpoint else "did NOT make these embeddings (tmr index --rebuild)"))
     if info.pending_rebuild:
         rows.append(("rebuild", f"unfinished: {info.pending_rebuild} files re-embedded; run tmr index --rebuild to finish"))
     for name, value in rows:
@@ -208,6 +210,7 @@ class IndexBar:
         self._bar.start()
 
     def advance(self, files: int, entries: int) -> None:
+        """`files` more done, `entries` more embedded (the rate shown counts entries: clips and windows)."""
         self._entries += entries
         elapsed = self._bar.tasks[0].elapsed or 0.0
         rate = f"{self._entries / elapsed:.1f} clips/s" if elapsed > 0 else ""

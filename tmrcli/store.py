@@ -67,6 +67,7 @@ class MotionStore:
         return self.path.is_file()
 
     def segment_path(self, seq: int) -> Path:
+        """Where the segment with this sequence number lives."""
         return self.folder / f"{seq:08d}.h5"
 
     def ann_path(self, file_id: str) -> Path:
@@ -162,15 +163,18 @@ class Snapshot:
 
     @property
     def generations(self) -> list[Generation]:
+        """The base (if any) then the live segments, oldest first."""
         return ([self.base] if self.base is not None else []) + self.segments
 
     @property
     def checkpoint_sha256(self) -> str | None:
+        """SHA256 of the checkpoint that made every embedding here (None: nothing written yet)."""
         generations = self.generations
         return generations[0].header.checkpoint_sha256 if generations else None
 
     @property
     def dim(self) -> int | None:
+        """Width of the embeddings (None: nothing written yet)."""
         generations = self.generations
         return generations[0].header.dim if generations else None
 

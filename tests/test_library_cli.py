@@ -202,7 +202,8 @@ def test_a_damaged_library_is_one_line_and_a_hint(data_dir: Path, tmp_path: Path
         assert _errors(result) == [result.stderr.splitlines()[0]] and _errors(result)[0].startswith(f"error: {store}: ")
         assert "hint: run `tmr index --rebuild PATH...`" in result.stderr and result.stdout == ""
     fixed = _run("index", tmp_path / "mocap", "--rebuild", "--store", store, checkpoint=tiny_checkpoint)
-    assert fixed.exit_code == 0 and _run("search", "walk", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
+    assert fixed.exit_code == 0 and "the previous library could not be read" in fixed.stderr
+    assert _run("search", "walk", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
 
 
 def test_no_library_yet_and_usage_errors(tmp_path: Path, tiny_checkpoint: Path) -> None:

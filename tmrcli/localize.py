@@ -1,7 +1,7 @@
 """`tmr localize`: where in a long motion a text happens (moment retrieval, paper section 4.5).
 
 Windows of several sizes (2, 3, 4 and 6 s: inside the 2-10 s range TMR was trained on) slide over the
-motion every 0.25 s (coarser for very long motions, so at most `MAX_WINDOWS` are embedded). Each
+motion every 0.25 s (coarser beyond about 35 s, so that at most `MAX_WINDOWS` are embedded). Each
 window is scored against the text; the similarity curve gives every moment the mean score of the
 windows that cover it; the segments are the best windows after non-maximum suppression on temporal
 IoU, so the top segments point at different moments.
@@ -42,7 +42,7 @@ __all__ = [
 
 WINDOW_SECONDS = (2.0, 3.0, 4.0, 6.0)
 STRIDE_SECONDS = 0.25
-MAX_WINDOWS = 800
+MAX_WINDOWS = 500
 NMS_IOU = 0.1  # a segment overlapping a better one by more than this is the same moment
 
 

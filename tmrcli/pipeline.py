@@ -79,6 +79,7 @@ class IndexReport:
     missing: int
     entries: int
     failed: list[FailedFile]
+    unreadable_library: str | None = None  # a rebuild over a library it could not read: why
 
 
 class IndexProgress(Protocol):
@@ -229,4 +230,5 @@ def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgre
         missing=len(plan.missing),
         entries=entries,
         failed=plan.failed + failed,
+        unreadable_library=writer.previous_error.reason if writer.previous_error else None,
     )

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from tmrcli.console import err
 from tmrcli.options import (
     DEFAULT_CHECKPOINT,
     BodyModelOption,
@@ -73,7 +74,9 @@ def caption(
     from tmrcli.render import render_captions
 
     options = load_options(skeleton_map, fps, body_model)
-    render_captions(caption_file(file, checkpoint, k, texts=texts, options=options), json_)
+    with err.status("describing the motion"):
+        captions = caption_file(file, checkpoint, k, texts=texts, options=options)
+    render_captions(captions, json_)
 
 
 def localize(
@@ -94,7 +97,9 @@ def localize(
     from tmrcli.localize import localize_file
     from tmrcli.render import render_localization, save_curve_png
 
-    result = localize_file(file, text, checkpoint, top, load_options(skeleton_map, fps, body_model))
+    options = load_options(skeleton_map, fps, body_model)
+    with err.status("scoring windows of the motion"):
+        result = localize_file(file, text, checkpoint, top, options)
     render_localization(result, json_)
     if plot is not None:
         save_curve_png(result, text, plot)

@@ -226,6 +226,8 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if report.unreadable_library:
+        err.print(f"the previous library could not be read ({report.unreadable_library}); it was replaced", markup=False, highlight=False)
     if report.missing:
         err.print(f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False)
     for failure in report.failed:

@@ -183,9 +183,40 @@ def bench_ann(sizes: list[int], embeddings: np.ndarray, kinds: list[str], n_quer
                 "vectors": kind, "n": n, "M": M, "ef_construction": EF_CONSTRUCTION, "ef": ef_for(10),
                 "build_s": round(build, 1), "recall_at_10": round(float(np.mean(recalls)), 4), "query_ms": _ms(times),
             })  # fmt: skip
+            if kind == "spectrum" and n == max(sizes):
+                rows[-1]["library_search_ms"] = _library_search_at_scale(base, index, queries)
             print(json.dumps(rows[-1]), flush=True)
             del index, base
     return rows
+
+
+def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_file: int = 10) -> float:
+    """`search_library` (HNSW candidates, HDF5 reads, exact re-ranking, one hit per file) on a library
+    holding these vectors, `per_file` entries per file (like windows of long takes)."""
+    from tmrcli.ann import save_ann
+    from tmrcli.generation import FileRecord, StoreRecord
+    from tmrcli.search import search_library
+    from tmrcli.store import MotionStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = MotionStore(Path(folder) / "library.h5")
+        starts = np.arange(per_file, dtype=np.float32) * 2.5
+        records = [
+            StoreRecord(FileRecord(f"/synthetic/{i:07d}.bvh", "0" * 64, 1, 1, 600, 30.0, 30.0), starts, starts + 5, base[i * per_file : (i + 1) * per_file])
+            for i in range(len(base) // per_file)
+        ]  # fmt: skip
+        with store.writer("synthetic", base.shape[1]) as writer:
+            writer.commit(records)
+            writer.compact()
+        with store.snapshot() as view:
+            save_ann(index, store.ann_path(view.base.header.file_id))
+            search_library(view, queries[0], 10)
+            times = []
+            for query in queries:
+                started = time.perf_counter()
+                search_library(view, query, 10)
+                times.append(time.perf_counter() - started)
+    return _ms(times)
 
 
 def _library_embeddings(store: Path) -> np.ndarray:

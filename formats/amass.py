@@ -8,7 +8,6 @@ model is licensed separately, so `tmr` never ships one.
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.checks import load_numpy_file
 from formats.errors import FormatError
 from formats.kinematics import axis_angle_to_matrix, forward_kinematics
 from formats.skeleton import NUM_JOINTS
@@ -65,14 +65,11 @@ def find_body_model(location: Path, gender: str) -> Path:
 @lru_cache(maxsize=4)
 def read_body_model(path: Path) -> BodyModel:
     """Read a body model .npz (J_regressor, v_template, shapedirs, kintree_table), plain arrays only."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in _MODEL_KEYS if key not in archive.files]
-            if missing:
-                raise FormatError(path, f"not a SMPL-family body model: it lacks {', '.join(missing)}")
-            regressor, template, shapedirs, kintree = (np.asarray(archive[key]) for key in _MODEL_KEYS)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        raise FormatError(path, f"cannot read the body model: {error}") from None
+    archive = load_numpy_file(path)
+    missing = [key for key in _MODEL_KEYS if not isinstance(archive, dict) or key not in archive]
+    if missing:
+        raise FormatError(path, f"not a SMPL-family body model .npz: it lacks {', '.join(missing)}")
+    regressor, template, shapedirs, kintree = (np.asarray(archive[key]) for key in _MODEL_KEYS)
     if regressor.ndim != 2 or regressor.shape[0] < NUM_JOINTS or template.shape != (regressor.shape[1], 3):
         raise FormatError(path, "the body model's J_regressor and v_template shapes do not fit together")
     if shapedirs.shape[:2] != template.shape or kintree.ndim != 2 or kintree.shape[1] < NUM_JOINTS:

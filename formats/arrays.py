@@ -5,14 +5,13 @@ Arrays are read with `allow_pickle=False`: a motion file never gets to run code.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from formats.amass import amass_joints, is_amass
-from formats.checks import check_frames_finite
+from formats.checks import check_frames_finite, load_numpy_file
 from formats.errors import FormatError
 from formats.features import FEATURE_DIM, FEATURE_FPS
 from formats.skeleton import NUM_JOINTS
@@ -25,8 +24,6 @@ SMPL_FAMILY_JOINT_COUNTS = (NUM_JOINTS, 24, 52, 55)
 _JOINT_KEYS = ("joints", "positions")
 _FPS_KEYS = ("fps", "mocap_framerate", "mocap_frame_rate", "framerate")
 _AMASS_PLACEMENT = Placement(unit="m", up="+z", is_mirrored=False)
-_NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGIC = b"PK"
 _SHAPES = "(T, 22|24|52|55, 3) joint positions or (T, 263) HumanML3D features"
 
 
@@ -46,7 +43,7 @@ def read_motion_array(path: Path, *, fps: float | None, body_model: Path | None)
 
     Raises FormatError for unreadable files, pickled objects, wrong shapes and non-finite values.
     """
-    loaded = _load(path)
+    loaded = load_numpy_file(path)
     default_fps = FEATURE_FPS if fps is None else fps
     if isinstance(loaded, np.ndarray):
         return _from_array(path, loaded, default_fps)
@@ -61,35 +58,6 @@ def read_motion_array(path: Path, *, fps: float | None, body_model: Path | None)
         f"holds {', '.join(sorted(loaded)) or 'no arrays'}; expected a 'joints' or 'positions' array, "
         "or AMASS 'poses' and 'trans'",
     )
-
-
-def _load(path: Path) -> np.ndarray | dict[str, np.ndarray]:
-    """The array of a .npy, or every array of a .npz (read now, so the archive is closed at once)."""
-    try:
-        with open(path, "rb") as file:
-            magic = file.read(len(_NPY_MAGIC))
-            if not magic:
-                raise FormatError(path, "the file is empty")
-            if not magic.startswith((_NPY_MAGIC, _ZIP_MAGIC)):
-                raise FormatError(path, "not a NumPy .npy or .npz file")
-            file.seek(0)
-            loaded = np.load(file, allow_pickle=False)
-            if isinstance(loaded, np.lib.npyio.NpzFile):
-                with loaded:
-                    return {key: loaded[key] for key in loaded.files}
-            return loaded
-    except FileNotFoundError:
-        raise FormatError(path, "file not found") from None
-    except IsADirectoryError:
-        raise FormatError(path, "is a folder, not a motion file") from None
-    except EOFError:
-        raise FormatError(path, "the file is truncated") from None
-    except ValueError as error:
-        if "allow_pickle" in str(error):
-            raise FormatError(path, "holds Python objects (pickled data), which tmr never loads; save plain numeric arrays") from None
-        raise FormatError(path, f"not a readable NumPy file: {error}") from None
-    except (OSError, zipfile.BadZipFile) as error:
-        raise FormatError(path, f"not a readable NumPy file: {error}") from None
 
 
 def _from_array(path: Path, array: np.ndarray, fps: float, name: str = "the array") -> SourceMotion:
@@ -108,7 +76,8 @@ def _stated_fps(path: Path, arrays: dict[str, np.ndarray], default: float) -> fl
     for key in _FPS_KEYS:
         if key in arrays:
             value = np.asarray(arrays[key]).ravel()
-            if value.size != 1 or not np.issubdtype(value.dtype, np.number) or not np.isfinite(value[0]) or value[0] <= 0:
+            is_rate = value.size == 1 and np.issubdtype(value.dtype, np.number) and np.isfinite(value[0])
+            if not is_rate or value[0] <= 0:
                 raise FormatError(path, f"'{key}' must be one positive frame rate, got {value[:3]}")
             return float(value[0])
     return default

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.bvh_hierarchy import channel_layout, parse_hierarchy
-from formats.checks import check_frames_finite
+from formats.bvh_hierarchy import read_skeleton
+from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics
 
@@ -53,6 +53,7 @@ class BvhClip:
 
     @property
     def fps(self) -> float:
+        """Frames per second, as the Frame Time states."""
         return 1.0 / self.frame_time
 
 
@@ -69,15 +70,15 @@ def read_bvh(path: Path) -> BvhClip:
     motion = _MOTION.search(raw)
     if motion is None:
         raise FormatError(path, "no MOTION section: the file is truncated or is not a BVH file")
-    joints = parse_hierarchy(path, _decode(raw[: motion.start()]))
-    layout = channel_layout(path, joints)
+    skeleton = read_skeleton(path, raw[: motion.start()])
+    layout = skeleton.layout
     frame_count, frame_time, rows = _parse_timing(path, raw[motion.end() :])
     _check_rows(path, rows, frame_count, layout.num_channels)
     return BvhClip(
         path=path,
-        names=tuple(joint.name for joint in joints),
-        parents=tuple(joint.parent for joint in joints),
-        offsets=np.array([joint.offset for joint in joints], dtype=np.float64),
+        names=skeleton.names,
+        parents=skeleton.parents,
+        offsets=skeleton.offsets,
         position_columns=layout.positions,
         rotation_columns=layout.rotations,
         rotation_axes=layout.axes,
@@ -113,25 +114,13 @@ def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise FormatError(path, "file not found") from None
-    except IsADirectoryError:
-        raise FormatError(path, "is a folder, not a motion file") from None
-    except OSError as error:
-        raise FormatError(path, f"cannot read the file: {error.strerror or error}") from None
+    with open_motion_file(path) as file:
+        raw = file.read()
     if not raw.strip():
         raise FormatError(path, "the file is empty")
+    if b"\n" not in raw:  # old Mac exports end lines with CR alone
+        raw = raw.replace(b"\r", b"\n")
     return raw
-
-
-def _decode(header: bytes) -> str:
-    try:
-        return header.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Older exporters write joint names in a local 8-bit code page; the structure is ASCII.
-        return header.decode("latin-1")
 
 
 def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
@@ -153,10 +142,14 @@ def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
 def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int) -> None:
     """One frame per line, as many lines as the header says, and whole first and last rows (a file
     cut short usually ends inside a row). Rows in between are checked when they are parsed."""
-    lines = [line for line in rows.split(b"\n") if line.strip()]
-    if len(lines) != frame_count:
-        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {len(lines)}")
-    for which, line in (("first", lines[0]), ("last", lines[-1])):
+    rows = rows.strip()
+    count = rows.count(b"\n") + 1 if rows else 0
+    if count != frame_count:  # count again without blank lines, which the parser skips
+        count = sum(1 for line in rows.split(b"\n") if line.strip())
+    if count != frame_count:
+        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {count}")
+    first, last = rows.split(b"\n", 1)[0], rows.rsplit(b"\n", 1)[-1]
+    for which, line in (("first", first), ("last", last)):
         count = len(line.split())
         if count != num_channels:
             raise FormatError(
@@ -176,7 +169,8 @@ def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
             parsed = np.loadtxt(io.BytesIO(clip.motion), dtype=np.float64, usecols=used, ndmin=2)
     except ValueError as error:
         if "invalid column index" in str(error):
-            raise FormatError(clip.path, "a frame holds fewer values than the hierarchy declares (corrupted file?)") from None
+            reason = "a frame holds fewer values than the hierarchy declares (corrupted file?)"
+            raise FormatError(clip.path, reason) from None
         raise FormatError(clip.path, f"the MOTION block is malformed: {error}") from None
     check_frames_finite(clip.path, parsed)
     values = np.zeros((parsed.shape[0], clip.num_channels))

@@ -6,15 +6,17 @@ hierarchy is reported with its line number instead of looping or crashing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from formats.errors import FormatError
 
-__all__ = ["BvhJoint", "ChannelLayout", "parse_hierarchy", "channel_layout"]
+__all__ = ["BvhJoint", "ChannelLayout", "BvhSkeleton", "read_skeleton", "parse_hierarchy", "channel_layout"]
 
 _AXES = {"x": 0, "y": 1, "z": 2}
 _END_SITE = -2  # marks an open End Site block on the stack: it has an OFFSET but no channels
@@ -45,7 +47,55 @@ class ChannelLayout:
     num_channels: int
 
 
-def parse_hierarchy(path: Path, text: str) -> list[BvhJoint]:
+@dataclass(frozen=True)
+class BvhSkeleton:
+    """What a HIERARCHY block says: joint names and parents (file order), OFFSETs and channel layout.
+
+    Shared between the clips of one rig (see `read_skeleton`), so its arrays are read-only.
+    """
+
+    names: tuple[str, ...]
+    parents: tuple[int, ...]
+    offsets: np.ndarray  # (J, 3) file units
+    layout: ChannelLayout
+
+
+def read_skeleton(path: Path, header: bytes) -> BvhSkeleton:
+    """The skeleton of a BVH header (the bytes before MOTION); raises FormatError naming `path`.
+
+    A library holds many clips of few rigs, so skeletons are cached by their header: the shared corpus
+    has 11 distinct headers in 639 files.
+    """
+    try:
+        return _cached_skeleton(header)
+    except FormatError as error:
+        raise FormatError(path, error.reason) from None
+
+
+@lru_cache(maxsize=64)
+def _cached_skeleton(header: bytes) -> BvhSkeleton:
+    joints = parse_hierarchy(None, _decode(header))
+    layout = channel_layout(None, joints)
+    offsets = np.array([joint.offset for joint in joints], dtype=np.float64)
+    for array in (offsets, layout.positions, layout.rotations, layout.axes):
+        array.flags.writeable = False
+    return BvhSkeleton(
+        names=tuple(joint.name for joint in joints),
+        parents=tuple(joint.parent for joint in joints),
+        offsets=offsets,
+        layout=layout,
+    )
+
+
+def _decode(header: bytes) -> str:
+    try:
+        return header.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Older exporters write joint names in a local 8-bit code page; the structure is ASCII.
+        return header.decode("latin-1")
+
+
+def parse_hierarchy(path: Path | None, text: str) -> list[BvhJoint]:
     """Joints of the HIERARCHY block, in file order (parents first); End Sites are skipped."""
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines or lines[0][1].split()[0] != "HIERARCHY":
@@ -56,7 +106,7 @@ def parse_hierarchy(path: Path, text: str) -> list[BvhJoint]:
     return parser.finish()
 
 
-def channel_layout(path: Path, joints: list[BvhJoint]) -> ChannelLayout:
+def channel_layout(path: Path | None, joints: list[BvhJoint]) -> ChannelLayout:
     """The MOTION column of every channel of `joints`."""
     positions = np.full((len(joints), 3), -1, dtype=np.intp)
     rotations = np.full((len(joints), 3), -1, dtype=np.intp)
@@ -82,7 +132,7 @@ class _Parser:
     """A small state machine over the hierarchy's lines: a stack of open blocks and the joint (or End
     Site) announced on the previous line, waiting for its '{'."""
 
-    path: Path
+    path: Path | None
     joints: list[BvhJoint] = field(default_factory=list)
     stack: list[int] = field(default_factory=list)  # open blocks: joint index or _END_SITE
     pending: BvhJoint | int | None = None
@@ -100,13 +150,15 @@ class _Parser:
         }
 
     def feed(self, number: int, line: str) -> None:
-        keyword, _, rest = line.partition(" ")
+        """Take one non-blank hierarchy line (its number is for error messages)."""
+        keyword, _, rest = line.replace("\t", " ").partition(" ")
         handler = self.handlers.get(keyword.upper())
         if handler is None:
             raise self._error(number, f"unexpected {line[:40]!r}")
         handler(number, keyword.upper(), rest.strip())
 
     def finish(self) -> list[BvhJoint]:
+        """The joints, once every line is in; raises FormatError if the hierarchy is incomplete."""
         if self.stack or self.pending is not None:
             raise FormatError(self.path, "the hierarchy ends inside a joint: the file is truncated or malformed")
         if not self.joints:
@@ -157,7 +209,7 @@ class _Parser:
             offset = tuple(float(value) for value in rest.split())
         except ValueError:
             offset = ()
-        if len(offset) != 3 or not np.isfinite(offset).all():
+        if len(offset) != 3 or not all(map(math.isfinite, offset)):
             raise self._error(number, f"OFFSET needs three finite numbers, got {rest[:40]!r}")
         if not self.stack:
             raise self._error(number, "OFFSET outside a joint")

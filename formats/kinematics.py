@@ -20,12 +20,13 @@ def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
 
     `angles` is (..., K) in radians and `axes` (..., K) of 0=x, 1=y, 2=z, broadcastable to it, so
     every joint may have its own order (CMU files mix ZYX and ZXY). Returns (..., 3, 3). The product is
-    taken on quaternions, which is cheaper than on matrices and converted once.
+    taken on quaternions (4 numbers rather than 9) and turned into a matrix once.
     """
     half = angles / 2.0
-    quats = np.empty(angles.shape + (4,))
+    quats = np.zeros(angles.shape + (4,))  # (w, x, y, z): a turn about one axis has one non-zero x, y or z
     quats[..., 0] = np.cos(half)
-    quats[..., 1:] = np.sin(half)[..., None] * np.eye(3)[axes]
+    vector_slot = np.broadcast_to(np.asarray(axes)[..., None] + 1, angles.shape + (1,))
+    np.put_along_axis(quats, vector_slot, np.sin(half)[..., None], axis=-1)
     result = quats[..., 0, :]
     for k in range(1, angles.shape[-1]):
         result = qmul(result, quats[..., k, :])

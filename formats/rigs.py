@@ -99,7 +99,8 @@ def read_skeleton_map(path: Path) -> dict[str, str]:
     try:
         table = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        raise SkeletonError(path, f"the skeleton map is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {error}") from None
+        language = "JSON" if path.suffix.lower() == ".json" else "TOML"
+        raise SkeletonError(path, f"the skeleton map is not valid {language}: {error}") from None
     if not isinstance(table, dict) or not table:
         raise SkeletonError(path, "the skeleton map must be a non-empty table of SMPL joint name -> joint name")
     joints: dict[str, str] = {}

@@ -38,6 +38,7 @@ _UP_ROTATIONS = {
     "-x": ((0, 1, 0), (-1, 0, 0), (0, 0, 1)),
 }
 _MIRROR_X = np.diag([-1.0, 1.0, 1.0])
+_SAMPLED_FRAMES = 256
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,12 @@ class Placement:
 
     @property
     def scale(self) -> float:
+        """Metres per file unit."""
         return UNIT_SCALES[self.unit]
 
     @property
     def rotation(self) -> np.ndarray:
+        """(3, 3) from file axes to Y up (orthogonal; a mirror of X included for a left-handed file)."""
         rotation = up_rotation(self.up)
         return _MIRROR_X @ rotation if self.is_mirrored else rotation
 
@@ -76,7 +79,12 @@ def up_rotation(up: str) -> np.ndarray:
 
 
 def detect_placement(joints: np.ndarray) -> Placement:
-    """Guess the unit, up axis and handedness of SMPL joints (T, 22, 3) in file coordinates."""
+    """Guess the unit, up axis and handedness of SMPL joints (T, 22, 3) in file coordinates.
+
+    The cues are averages over the clip; a few hundred frames spread over it give the same answer as
+    every frame, for less work on long clips.
+    """
+    joints = joints[:: max(1, len(joints) // _SAMPLED_FRAMES)]
     up = _detect_up(joints)
     upright = joints @ up_rotation(up).T
     return Placement(unit=_detect_unit(joints), up=up, is_mirrored=_is_mirrored(upright))
@@ -117,7 +125,9 @@ def _is_mirrored(upright: np.ndarray) -> bool:
     forward /= np.maximum(np.linalg.norm(forward, axis=-1, keepdims=True), 1e-12)
     front = np.zeros_like(forward)
     for side in ("left", "right"):
-        hip, knee, ankle, toes = (upright[:, JOINT_INDEX[f"{side}_{part}"]] for part in ("hip", "knee", "ankle", "foot"))
+        hip, knee, ankle, toes = (
+            upright[:, JOINT_INDEX[f"{side}_{part}"]] for part in ("hip", "knee", "ankle", "foot")
+        )
         front += (toes - ankle) + (knee - (hip + ankle) / 2)
     return bool(np.einsum("tc,tc->t", forward, front).mean() < 0)
 

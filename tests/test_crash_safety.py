@@ -30,7 +30,7 @@ def corpus(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _start(corpus: Path, store: Path, checkpoint: Path) -> subprocess.Popen:
     command = [sys.executable, "-c", "from tmrcli.app import main; main()", "index", str(corpus)]
-    command += ["--store", str(store), "--checkpoint", str(checkpoint), "--batch-size", "2", "--workers", "2"]
+    command += ["--store", str(store), "--checkpoint", str(checkpoint), "--batch-size", "2", "--jobs", "2"]
     # Own process group, so the pool's workers can be cleaned up after their parent is killed.
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 

@@ -1,12 +1,13 @@
 """The `tmr convert` pipeline: plan outputs for the input files, convert each, write atomically.
 
-Each file is converted on its own: a file that fails is reported with its reason and the others are
-still written (STYLE.md: batch commands finish the good inputs).
+Each file is converted on its own, in one process or a pool of them: a file that fails is reported with
+its reason and the others are still written (STYLE.md: batch commands finish the good inputs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,7 +34,10 @@ __all__ = [
     "ConvertReport",
     "plan_conversion",
     "convert_files",
+    "convert_file",
+    "is_motion_file",
     "read_features",
+    "failure",
 ]
 
 JOINTS_SUFFIX = ".joints.npy"
@@ -59,6 +63,8 @@ class ConvertJob:
 
 @dataclass(frozen=True)
 class ConvertedFile:
+    """A file converted: where its features (and joints) went, their rows, its duration and rate."""
+
     input: str
     output: str
     joints_output: str | None
@@ -69,23 +75,31 @@ class ConvertedFile:
 
 @dataclass(frozen=True)
 class FailedFile:
+    """A file not converted, and why, in words a user can act on."""
+
     input: str
     reason: str
 
 
 @dataclass(frozen=True)
 class ConvertReport:
+    """Every input's outcome, in the order of the inputs."""
+
     converted: list[ConvertedFile]
     failed: list[FailedFile]
 
 
 def plan_conversion(inputs: Sequence[Path], outdir: Path, *, with_joints: bool) -> list[ConvertJob]:
     """One job per motion file: a file given directly goes to OUTDIR/<stem>.npy, a file found in a
-    given folder to OUTDIR/<its path relative to that folder, with suffix .npy>."""
+    given folder to OUTDIR/<its path relative to that folder, with suffix .npy>. Files already under
+    OUTDIR (earlier results, when OUTDIR lies inside an input folder) are not inputs."""
     jobs = []
+    written = outdir.resolve()
     for given in inputs:
         root = given if given.is_dir() else given.parent
         for source in find_motion_files([given]):
+            if given.is_dir() and written in source.resolve().parents:
+                continue
             relative = source.relative_to(root).with_suffix("")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
@@ -94,25 +108,64 @@ def plan_conversion(inputs: Sequence[Path], outdir: Path, *, with_joints: bool) 
 
 
 def convert_files(
-    jobs: Iterable[ConvertJob], options: LoadOptions, on_done: Callable[[ConvertJob], None] | None = None
+    jobs: Sequence[ConvertJob],
+    options: LoadOptions,
+    on_done: Callable[[ConvertJob], None] | None = None,
+    workers: int = 1,
 ) -> ConvertReport:
-    """Convert every job; a job whose output another job already claims fails instead of overwriting."""
-    converted: list[ConvertedFile] = []
-    failed: list[FailedFile] = []
+    """Convert every job, in `workers` processes; the report keeps the jobs' order.
+
+    A job whose output an earlier job already claims fails instead of overwriting it.
+    """
+    outcomes: list[ConvertedFile | FailedFile | None] = [None] * len(jobs)
     claimed: dict[Path, Path] = {}
-    for job in jobs:
+    runnable = []
+    for index, job in enumerate(jobs):
         clash = next((claimed[path] for path in _outputs(job) if path in claimed), None)
-        if clash is not None:
-            failed.append(FailedFile(str(job.source), f"its output would overwrite the output of {clash}"))
-        else:
+        if clash is None:
             claimed.update((path, job.source) for path in _outputs(job))
-            try:
-                converted.append(convert_file(job, options))
-            except TmrError as error:
-                failed.append(FailedFile(str(job.source), error.reason))
+            runnable.append(index)
+        else:
+            outcomes[index] = FailedFile(str(job.source), f"its output would overwrite the output of {clash}")
+            if on_done is not None:
+                on_done(job)
+    for index, outcome in _run(jobs, runnable, options, workers):
+        outcomes[index] = outcome
         if on_done is not None:
-            on_done(job)
-    return ConvertReport(converted, failed)
+            on_done(jobs[index])
+    return ConvertReport(
+        converted=[item for item in outcomes if isinstance(item, ConvertedFile)],
+        failed=[item for item in outcomes if isinstance(item, FailedFile)],
+    )
+
+
+def _run(
+    jobs: Sequence[ConvertJob], indices: list[int], options: LoadOptions, workers: int
+) -> Iterator[tuple[int, ConvertedFile | FailedFile]]:
+    """(job index, outcome) as each job finishes: here, or in a pool of worker processes."""
+    if workers <= 1 or len(indices) <= 1:
+        yield from ((index, _try_convert(jobs[index], options)) for index in indices)
+        return
+    with ProcessPoolExecutor(min(workers, len(indices))) as pool:
+        futures = {pool.submit(_try_convert, jobs[index], options): index for index in indices}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+
+
+def _try_convert(job: ConvertJob, options: LoadOptions) -> ConvertedFile | FailedFile:
+    """The file's conversion, or why it failed; a failure about another file (the body model, an
+    output) names that file in the reason."""
+    try:
+        return convert_file(job, options)
+    except TmrError as error:
+        return failure(job.source, error)
+
+
+def failure(source: Path | str, error: TmrError) -> FailedFile:
+    """`source` failed because of `error`; a failure about another file (the body model, an output)
+    names that file in the reason."""
+    about_input = error.path in (None, str(source))
+    return FailedFile(str(source), error.reason if about_input else f"{error.path}: {error.reason}")
 
 
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
@@ -152,7 +205,7 @@ def _save(path: Path, array: np.ndarray) -> None:
     try:
         save_npy_atomic(path, np.asarray(array, dtype=np.float32))
     except OSError as error:
-        raise FormatError(path, f"cannot write {path}: {error.strerror or error}") from None
+        raise FormatError(path, f"cannot write the file: {error.strerror or error}") from None
 
 
 def _outputs(job: ConvertJob) -> list[Path]:

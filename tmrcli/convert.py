@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tmrcli.console import err, print_error
-from tmrcli.options import BodyModelOption, FpsOption, JsonOption, SkeletonMapOption, check_motion_paths, load_options
+from tmrcli.options import (
+    BodyModelOption,
+    FpsOption,
+    JobsOption,
+    JsonOption,
+    SkeletonMapOption,
+    available_cores,
+    check_motion_paths,
+    load_options,
+)
 
 if TYPE_CHECKING:
     from tmrcli.conversion import ConvertJob, ConvertReport
@@ -22,27 +31,35 @@ __all__ = ["convert"]
 
 def convert(
     inputs: Annotated[
-        list[Path], typer.Argument(exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively.")
+        list[Path],
+        typer.Argument(
+            exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively."
+        ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="OUTDIR", help="Folder to write the .npy files to.")
+    ],
     joints: Annotated[
         bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
     ] = False,
     skeleton_map: SkeletonMapOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
+    jobs: JobsOption = None,
     json_: JsonOption = False,
 ) -> None:
-    """Convert motion files to HumanML3D features: OUTDIR/<path in the input folder>/<stem>.npy, (T-1, 263) float32.
+    """Convert motion files to HumanML3D features, (T-1, 263) float32 at 20 fps, one .npy per file.
+
+    A file found in an INPUT folder goes to OUTDIR/<its path in that folder>/<stem>.npy.
 
     Example: tmr convert ./mocap -o ./features --joints
     """
     from tmrcli.conversion import convert_files
 
     options = load_options(skeleton_map, fps, body_model)
-    jobs = _plan(inputs, output, joints)
-    with _progress(len(jobs)) as advance:
-        report = convert_files(jobs, options, on_done=advance)
+    planned = _plan(inputs, output, joints)
+    with _progress(len(planned)) as advance:
+        report = convert_files(planned, options, on_done=advance, workers=jobs or available_cores())
     _render(report, output, json_)
     if report.failed:
         raise typer.Exit(code=1)
@@ -76,14 +93,13 @@ def _render(report: ConvertReport, output: Path, json_: bool) -> None:
     frames = sum(item.frames for item in report.converted)
     seconds = sum(item.seconds for item in report.converted)
     total = len(report.converted) + len(report.failed)
-    err.print(
-        f"converted {len(report.converted)} of {total} files into {output} ({frames} frames, {seconds:.1f} s of motion)",
-        markup=False,
-        highlight=False,
-        soft_wrap=True,
-    )
+    summary = f"converted {len(report.converted)} of {total} files into {output}"
+    err.print(f"{summary} ({frames} frames, {seconds:.1f} s of motion)", markup=False, highlight=False, soft_wrap=True)
     for failure in report.failed:
         print_error(failure.input, failure.reason)
     if json_:
-        payload = {"converted": [asdict(item) for item in report.converted], "failed": [asdict(item) for item in report.failed]}
+        payload = {
+            "converted": [asdict(item) for item in report.converted],
+            "failed": [asdict(item) for item in report.failed],
+        }
         typer.echo(json.dumps(payload, indent=2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,9 +12,11 @@ from tmrcli.options import (
     BodyModelOption,
     CheckpointOption,
     FpsOption,
+    JobsOption,
     JsonOption,
     SkeletonMapOption,
     StoreOption,
+    available_cores,
     check_motion_paths,
     load_options,
     store_path,
@@ -37,7 +38,7 @@ def index(
     skeleton_map: SkeletonMapOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
-    workers: Annotated[int, typer.Option(min=1, help="Processes converting files (default: one per CPU core).")] = os.cpu_count() or 2,
+    jobs: JobsOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files embedded and committed together.")] = 64,
     json_: JsonOption = False,
 ) -> None:
@@ -56,7 +57,7 @@ def index(
     library = store_path(store)
     if not paths and not library.exists():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
-    request = IndexRequest(library, paths or [], load_options(skeleton_map, fps, body_model), rebuild, prune, batch_size, workers)
+    request = IndexRequest(library, paths or [], load_options(skeleton_map, fps, body_model), rebuild, prune, batch_size, jobs or available_cores())
     retriever = load_retriever(checkpoint)
     with IndexBar() as bar:
         report = run_index(request, retriever, bar)

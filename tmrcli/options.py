@@ -22,6 +22,8 @@ __all__ = [
     "SkeletonMapOption",
     "FpsOption",
     "BodyModelOption",
+    "JobsOption",
+    "available_cores",
     "DEFAULT_CHECKPOINT",
     "store_path",
     "load_options",
@@ -55,6 +57,14 @@ FpsOption = Annotated[Optional[float], typer.Option(help="Frame rate of files th
 BodyModelOption = Annotated[
     Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
 ]
+JobsOption = Annotated[
+    Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes converting files; default: one per available core.")
+]
+
+
+def available_cores() -> int:
+    """The cores this process may run on (the default number of worker processes)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def store_path(given: Path | None) -> Path:

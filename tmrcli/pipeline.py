@@ -20,7 +20,7 @@ import numpy as np
 
 from formats import TmrError, find_motion_files
 from tmrcli.ann import ensure_ann
-from tmrcli.conversion import FailedFile, LoadOptions, read_features
+from tmrcli.conversion import FailedFile, LoadOptions, failure, read_features
 from tmrcli.embedding import MotionClip, embed_clips
 from tmrcli.generation import FileRecord
 from tmrcli.store import MotionStore, StoreWriter
@@ -149,7 +149,7 @@ def convert_motion(file: MotionFile, options: LoadOptions) -> MotionClip | Faile
     try:
         motion, feats, _ = read_features(Path(file.path), options)
     except TmrError as error:
-        return FailedFile(file.path, error.reason)
+        return failure(file.path, error)
     if not np.isfinite(feats).all():
         return FailedFile(file.path, "the motion gives infinite or NaN features")
     record = FileRecord(

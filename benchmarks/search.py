@@ -49,7 +49,14 @@ QUERIES = [
 
 
 def _machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at start"
 
@@ -67,7 +74,13 @@ def _checkpoint(name: str, folder: Path) -> tuple[str, str]:
 
         torch.manual_seed(0)
         path = folder / "random-default-architecture.tmr"
-        save_checkpoint(path, TMR(TMRConfig(), with_decoder=False), Normalizer.identity(263), Provenance("random"), include_decoder=False)
+        save_checkpoint(
+            path,
+            TMR(TMRConfig(), with_decoder=False),
+            Normalizer.identity(263),
+            Provenance("random"),
+            include_decoder=False,
+        )
         return str(path), f"random-init default architecture ({name!r}: {error.reason})"
 
 
@@ -79,7 +92,16 @@ def _tmr(*args: str) -> subprocess.CompletedProcess:
 def bench_index(data: Path, store: Path, checkpoint: str) -> dict:
     """A fresh `tmr index` of the whole shared corpus."""
     started = time.perf_counter()
-    result = _tmr("index", str(data / "bandai-namco"), str(data / "cmu-mocap"), "--store", str(store), "--checkpoint", checkpoint, "--json")
+    result = _tmr(
+        "index",
+        str(data / "bandai-namco"),
+        str(data / "cmu-mocap"),
+        "--store",
+        str(store),
+        "--checkpoint",
+        checkpoint,
+        "--json",
+    )
     seconds = time.perf_counter() - started
     report = json.loads(result.stdout)
     info = json.loads(_tmr("info", "--store", str(store), "--json").stdout)
@@ -201,10 +223,10 @@ def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_f
     with tempfile.TemporaryDirectory() as folder:
         store = MotionStore(Path(folder) / "library.h5")
         starts = np.arange(per_file, dtype=np.float32) * 2.5
-        records = [
-            StoreRecord(FileRecord(f"/synthetic/{i:07d}.bvh", "0" * 64, 1, 1, 600, 30.0, 30.0), starts, starts + 5, base[i * per_file : (i + 1) * per_file])
-            for i in range(len(base) // per_file)
-        ]  # fmt: skip
+        records = []
+        for i in range(len(base) // per_file):
+            file = FileRecord(f"/synthetic/{i:07d}.bvh", "0" * 64, 1, 1, 600, 30.0, 30.0)
+            records.append(StoreRecord(file, starts, starts + 5, base[i * per_file : (i + 1) * per_file]))
         with store.writer("synthetic", base.shape[1]) as writer:
             writer.commit(records)
             writer.compact()

@@ -116,7 +116,10 @@ def test_kill_9_at_several_points_loses_nothing(corpus: Path, tmp_path: Path, ti
     assert len(_held(store)) == N_FILES and "Traceback" not in err
     assert not list(tmp_path.rglob("*.tmp"))
     with MotionStore(store).snapshot() as view:
-        assert view.segments == [] and store.with_name("library.h5.d").joinpath(f"ann-{view.base.header.file_id}.hnsw").is_file()
+        assert (
+            view.segments == []
+            and store.with_name("library.h5.d").joinpath(f"ann-{view.base.header.file_id}.hnsw").is_file()
+        )
 
 
 def test_two_concurrent_runs_never_corrupt_the_library(corpus: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:

@@ -48,7 +48,13 @@ def indexed(corpus: Path, tiny_checkpoint: Path, tmp_path_factory: pytest.TempPa
 
 def test_index_reports_what_it_did(indexed: tuple[Path, dict], tiny_checkpoint: Path) -> None:
     store, report = indexed
-    assert (report["added"], report["updated"], report["unchanged"], report["removed"], report["failed"]) == (13, 0, 0, 0, [])
+    assert (report["added"], report["updated"], report["unchanged"], report["removed"], report["failed"]) == (
+        13,
+        0,
+        0,
+        0,
+        [],
+    )
     assert report["entries"] > 13  # the long take is also windowed
     from model import file_sha256
 
@@ -70,7 +76,9 @@ def test_info_says_what_the_library_holds(indexed: tuple[Path, dict], other_chec
     assert asked["matches_checkpoint"] is False
 
 
-def test_search_json_is_ranked_hits_one_per_file(indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path) -> None:
+def test_search_json_is_ranked_hits_one_per_file(
+    indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path
+) -> None:
     store, _ = indexed
     result = _run("search", "a person dances", "-k", "5", "--store", store, "--json", checkpoint=tiny_checkpoint)
     assert result.exit_code == 0, result.output
@@ -81,9 +89,22 @@ def test_search_json_is_ranked_hits_one_per_file(indexed: tuple[Path, dict], cor
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)
     assert len({hit["path"] for hit in hits}) == 5 and all(Path(hit["path"]).parent == corpus for hit in hits)
     assert all(0 <= hit["start"] < hit["end"] <= 63.4 for hit in hits)
-    every = json.loads(_run("search", "a person dances", "-k", "50", "--store", store, "--json", checkpoint=tiny_checkpoint).stdout)
+    every = json.loads(
+        _run("search", "a person dances", "-k", "50", "--store", store, "--json", checkpoint=tiny_checkpoint).stdout
+    )
     assert len(every) == 13  # one hit per file, however many windows it has
-    high = json.loads(_run("search", "a person dances", "--min-score", str(scores[2]), "--store", store, "--json", checkpoint=tiny_checkpoint).stdout)
+    high = json.loads(
+        _run(
+            "search",
+            "a person dances",
+            "--min-score",
+            str(scores[2]),
+            "--store",
+            store,
+            "--json",
+            checkpoint=tiny_checkpoint,
+        ).stdout
+    )
     assert [hit["path"] for hit in high] == [hit["path"] for hit in hits[:3]]
 
 
@@ -95,7 +116,9 @@ def test_search_table_shows_rank_score_file_segment_duration(indexed: tuple[Path
     assert header == ["rank", "score", "file", "segment", "duration"] and " s" in result.stdout
 
 
-def test_search_like_an_example_leaves_the_example_out(indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path) -> None:
+def test_search_like_an_example_leaves_the_example_out(
+    indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path
+) -> None:
     store, _ = indexed
     example = sorted(corpus.iterdir())[0]
     result = _run("search", "--like", example, "-k", "20", "--store", store, "--json", checkpoint=tiny_checkpoint)
@@ -133,7 +156,11 @@ def test_localize_gives_segments_curve_and_plot(data_dir: Path, tmp_path: Path, 
     assert times == sorted(times) and times[-1] <= 63.4 and len(times) > 100
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     human = _run("localize", take, "a person kicks", checkpoint=tiny_checkpoint)
-    assert "█" in human.stdout and "63.4 s" in human.stdout and human.stdout.splitlines()[0].split()[:2] == ["rank", "score"]
+    assert (
+        "█" in human.stdout
+        and "63.4 s" in human.stdout
+        and human.stdout.splitlines()[0].split()[:2] == ["rank", "score"]
+    )
 
 
 def test_reindex_after_touching_editing_and_deleting(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
@@ -190,7 +217,9 @@ def test_embeddings_of_another_checkpoint_are_never_mixed(
 
 
 @pytest.mark.parametrize("damage", ["truncated", "junk"])
-def test_a_damaged_library_is_one_line_and_a_hint(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, damage: str) -> None:
+def test_a_damaged_library_is_one_line_and_a_hint(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, damage: str
+) -> None:
     store = tmp_path / "library.h5"
     copy_clips(bandai_clips(data_dir, 3), tmp_path / "mocap")
     assert _run("index", tmp_path / "mocap", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0

@@ -14,7 +14,10 @@ import pytest
 from tmrcli.errors import StoreLockedError
 from tmrcli.lock import StoreLock
 
-HOLD = "import sys, time; from tmrcli.lock import StoreLock; StoreLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)"
+HOLD = (
+    "import sys, time; from tmrcli.lock import StoreLock; "
+    "StoreLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)"
+)
 
 
 def _holder(library: Path) -> subprocess.Popen:

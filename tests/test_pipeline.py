@@ -19,7 +19,9 @@ from tests.store_helpers import bandai_clips, copy_clips, tiny_checkpoint  # noq
 BAD = Path(__file__).parent / "data" / "bad"
 
 
-@pytest.mark.parametrize("rows, size, stride", [(50, 100, 50), (100, 100, 50), (101, 100, 50), (317, 100, 50), (1000, 40, 5)])
+@pytest.mark.parametrize(
+    "rows, size, stride", [(50, 100, 50), (100, 100, 50), (101, 100, 50), (317, 100, 50), (1000, 40, 5)]
+)
 def test_window_spans_cover_everything_with_the_last_flush_to_the_end(rows: int, size: int, stride: int) -> None:
     spans = window_spans(rows, size, stride)
     assert spans[0, 0] == 0 and spans[-1, 1] == rows

@@ -21,7 +21,9 @@ def default_model() -> str:
     from model import available_checkpoints
 
     if "default" not in available_checkpoints():
-        pytest.skip("quality tests need the trained default model, which is not registered yet (checkpoint name 'default')")
+        pytest.skip(
+            "quality tests need the trained default model, which is not registered yet (checkpoint name 'default')"
+        )
     return "default"
 
 
@@ -48,7 +50,8 @@ def test_search_finds_motions_of_the_queried_action(heldout_library: Path, defau
     for label, texts in heldout_queries().items():
         for text in texts:
             result = CliRunner().invoke(
-                app, ["search", text, "-k", "5", "--store", str(heldout_library), "--checkpoint", default_model, "--json"]
+                app,
+                ["search", text, "-k", "5", "--store", str(heldout_library), "--checkpoint", default_model, "--json"],
             )
             labels = [_label(hit["path"]) for hit in json.loads(result.stdout)]
             top1 += labels[0] == label

@@ -147,7 +147,11 @@ def test_leftovers_of_a_killed_writer_are_ignored_then_cleaned(tmp_path: Path) -
     with store.writer(CKPT_A, 8) as writer:
         writer.commit([fake_record("/m/a")])
         writer.finish()
-    half_written = [store.folder / ".00000009.h5.x1.tmp", tmp_path / ".library.h5.x2.tmp", store.folder / ".ann-1.hnsw.x3.tmp"]
+    half_written = [
+        store.folder / ".00000009.h5.x1.tmp",
+        tmp_path / ".library.h5.x2.tmp",
+        store.folder / ".ann-1.hnsw.x3.tmp",
+    ]
     for path in half_written:
         path.write_bytes(b"half")
     assert _held(store) == {"/m/a": 1}

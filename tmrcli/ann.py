@@ -16,7 +16,17 @@ import numpy as np
 from formats.atomic import write_atomic_path
 from tmrcli.generation import Generation
 
-__all__ = ["M", "EF_CONSTRUCTION", "ef_for", "build_ann", "load_ann", "save_ann", "ann_for_base", "ensure_ann", "ann_candidates"]
+__all__ = [
+    "M",
+    "EF_CONSTRUCTION",
+    "ef_for",
+    "build_ann",
+    "load_ann",
+    "save_ann",
+    "ann_for_base",
+    "ensure_ann",
+    "ann_candidates",
+]
 
 # Graph degree and construction beam: recall@10 >= 0.99 against exact search at 1M vectors with
 # `ef_for` below (measured in benchmarks/search.py).
@@ -40,7 +50,9 @@ def build_ann(blocks: Iterable[np.ndarray], count: int, dim: int, threads: int =
     at = 0
     for block in blocks:
         if len(block):
-            index.add_items(np.ascontiguousarray(block, dtype=np.float32), np.arange(at, at + len(block)), num_threads=threads)
+            index.add_items(
+                np.ascontiguousarray(block, dtype=np.float32), np.arange(at, at + len(block)), num_threads=threads
+            )
         at += len(block)
     return index
 
@@ -71,7 +83,9 @@ def ann_for_base(base: Generation, path: Path):  # -> hnswlib.Index
     index = load_ann(path, header.dim, header.entries)
     if index is not None:
         return index
-    blocks = (base.entry_column("embedding", slice(i, i + _BUILD_BLOCK)) for i in range(0, header.entries, _BUILD_BLOCK))
+    blocks = (
+        base.entry_column("embedding", slice(i, i + _BUILD_BLOCK)) for i in range(0, header.entries, _BUILD_BLOCK)
+    )
     index = build_ann(blocks, header.entries, header.dim)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -69,7 +69,9 @@ def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray,
     return [Caption(rank, round(float(scores[i]), 4), texts[i]) for rank, i in enumerate(order, 1)]
 
 
-def caption_file(path: Path, checkpoint: str, k: int, *, texts: Path | None = None, options: LoadOptions | None = None) -> list[Caption]:
+def caption_file(
+    path: Path, checkpoint: str, k: int, *, texts: Path | None = None, options: LoadOptions | None = None
+) -> list[Caption]:
     """`tmr caption`: the k sentences of the bank (the user's file, else the default model's) that best
     describe the motion file at `path`."""
     from model import load_retriever

@@ -21,7 +21,15 @@ from tmrcli.generation import FileRecord, StoreRecord
 if TYPE_CHECKING:
     from model import Retriever
 
-__all__ = ["WHOLE_MAX_SECONDS", "WINDOW_SECONDS", "STRIDE_SECONDS", "MotionClip", "window_spans", "embed_clips", "embed_whole"]
+__all__ = [
+    "WHOLE_MAX_SECONDS",
+    "WINDOW_SECONDS",
+    "STRIDE_SECONDS",
+    "MotionClip",
+    "window_spans",
+    "embed_clips",
+    "embed_whole",
+]
 
 WHOLE_MAX_SECONDS = 12.0
 WINDOW_SECONDS = 5.0

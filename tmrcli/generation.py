@@ -125,7 +125,9 @@ class FileTable:
     @staticmethod
     def of(records: Sequence[FileRecord]) -> FileTable:
         """Records to columns."""
-        columns = {name: np.array([getattr(r, name) for r in records], dtype=dtype) for name, dtype in _FILE_COLUMNS.items()}
+        columns = {
+            name: np.array([getattr(r, name) for r in records], dtype=dtype) for name, dtype in _FILE_COLUMNS.items()
+        }
         return FileTable([r.path for r in records], **columns)
 
     @staticmethod
@@ -183,7 +185,9 @@ def _read_header(path: Path, handle: h5py.File) -> Header:
         raise StoreError(path, "not a tmr library (an HDF5 file without tmr's layout)", hint=REBUILD_HINT)
     version = int(attrs.get("format_version", -1))
     if version > FORMAT_VERSION:
-        raise StoreError(path, f"library format {version} is newer than this tmr reads ({FORMAT_VERSION})", hint="upgrade tmr")
+        raise StoreError(
+            path, f"library format {version} is newer than this tmr reads ({FORMAT_VERSION})", hint="upgrade tmr"
+        )
     try:
         files, entries = handle["files/path"].shape[0], handle["entries/embedding"].shape[0]
         header = Header(
@@ -283,7 +287,9 @@ def write_generation(
         raise StoreError(path, f"cannot write the library ({error.strerror or error})") from None
 
 
-def _write_h5(path: Path, header: Header, files: FileTable, sources: Sequence[EntrySource], removed: Sequence[str]) -> None:
+def _write_h5(
+    path: Path, header: Header, files: FileTable, sources: Sequence[EntrySource], removed: Sequence[str]
+) -> None:
     with h5py.File(path, "w", locking=False) as h5:
         _write_attrs(h5, header)
         _write_files(h5, files)
@@ -320,7 +326,12 @@ def _write_files(h5: h5py.File, files: FileTable) -> None:
 def _write_entries(h5: h5py.File, dim: int, sources: Sequence[EntrySource]) -> None:
     total = sum(source.size() for source in sources)
     group = h5.create_group("entries")
-    shapes = {"file": ((total,), "i4"), "start": ((total,), "f4"), "end": ((total,), "f4"), "embedding": ((total, dim), "f4")}
+    shapes = {
+        "file": ((total,), "i4"),
+        "start": ((total,), "f4"),
+        "end": ((total,), "f4"),
+        "embedding": ((total, dim), "f4"),
+    }
     columns = {name: group.create_dataset(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
     at = 0
     for source in sources:

@@ -28,13 +28,21 @@ __all__ = ["index", "info"]
 def index(
     paths: Annotated[
         Optional[list[Path]],
-        typer.Argument(exists=True, metavar="PATH...", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
-                       "None: check the files the library already holds."),
+        typer.Argument(
+            exists=True,
+            metavar="PATH...",
+            help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
+            "None: check the files the library already holds.",
+        ),
     ] = None,
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
-    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every file (the library's and PATH's) with --checkpoint.")] = False,
-    prune: Annotated[bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")] = False,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Re-embed every file (the library's and PATH's) with --checkpoint.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")
+    ] = False,
     skeleton_map: SkeletonMapOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
@@ -57,7 +65,15 @@ def index(
     library = store_path(store)
     if not paths and not library.exists():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
-    request = IndexRequest(library, paths or [], load_options(skeleton_map, fps, body_model), rebuild, prune, batch_size, jobs or available_cores())
+    request = IndexRequest(
+        library,
+        paths or [],
+        load_options(skeleton_map, fps, body_model),
+        rebuild,
+        prune,
+        batch_size,
+        jobs or available_cores(),
+    )
     retriever = load_retriever(checkpoint)
     with IndexBar() as bar:
         report = run_index(request, retriever, bar)
@@ -70,7 +86,12 @@ def info(
     store: StoreOption = None,
     checkpoint: Annotated[
         Optional[str],
-        typer.Option(envvar="TMR_CHECKPOINT", show_envvar=True, metavar="NAME|PATH", help="Also say whether the library was made by this model."),
+        typer.Option(
+            envvar="TMR_CHECKPOINT",
+            show_envvar=True,
+            metavar="NAME|PATH",
+            help="Also say whether the library was made by this model.",
+        ),
     ] = None,
     json_: JsonOption = False,
 ) -> None:

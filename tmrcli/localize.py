@@ -72,7 +72,9 @@ def multiscale_spans(rows: int, fps: float = FEATURE_FPS) -> tuple[np.ndarray, i
     return np.concatenate([window_spans(rows, size, stride) for size in sizes]), stride
 
 
-def similarity_curve(spans: np.ndarray, scores: np.ndarray, rows: int, stride: int, fps: float = FEATURE_FPS) -> list[CurvePoint]:
+def similarity_curve(
+    spans: np.ndarray, scores: np.ndarray, rows: int, stride: int, fps: float = FEATURE_FPS
+) -> list[CurvePoint]:
     """Per moment, the mean score of the windows covering it, sampled every `stride` rows."""
     total, count = np.zeros(rows + 1), np.zeros(rows + 1)
     np.add.at(total, spans[:, 0], scores)
@@ -131,7 +133,8 @@ def localize_query(windows: MotionWindows, query: np.ndarray, top: int) -> Local
     spans = windows.spans
     best = non_max_suppression(spans, scores, top)
     segments = [
-        Segment(round(spans[i, 0] / FEATURE_FPS, 2), round(spans[i, 1] / FEATURE_FPS, 2), round(float(scores[i]), 4)) for i in best
+        Segment(round(spans[i, 0] / FEATURE_FPS, 2), round(spans[i, 1] / FEATURE_FPS, 2), round(float(scores[i]), 4))
+        for i in best
     ]
     curve = similarity_curve(spans, scores, windows.rows, windows.stride)
     return Localization(segments, curve, round(windows.duration, 2))

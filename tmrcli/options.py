@@ -45,20 +45,29 @@ StoreOption = Annotated[
 CheckpointOption = Annotated[
     str,
     typer.Option(
-        "--checkpoint", envvar="TMR_CHECKPOINT", show_envvar=True, metavar="NAME|PATH", help="The model: a registered name or a checkpoint file."
+        "--checkpoint",
+        envvar="TMR_CHECKPOINT",
+        show_envvar=True,
+        metavar="NAME|PATH",
+        help="The model: a registered name or a checkpoint file.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
 SkeletonMapOption = Annotated[
     Optional[Path],
-    typer.Option(exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."),
+    typer.Option(
+        exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
+    ),
 ]
-FpsOption = Annotated[Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")]
+FpsOption = Annotated[
+    Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+]
 BodyModelOption = Annotated[
     Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
 ]
 JobsOption = Annotated[
-    Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes converting files; default: one per available core.")
+    Optional[int],
+    typer.Option("--jobs", "-j", min=1, help="Worker processes converting files; default: one per available core."),
 ]
 
 

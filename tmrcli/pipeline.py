@@ -28,7 +28,16 @@ from tmrcli.store import MotionStore, StoreWriter
 if TYPE_CHECKING:
     from model import Retriever
 
-__all__ = ["MotionFile", "IndexPlan", "IndexRequest", "IndexReport", "IndexProgress", "discover", "convert_motion", "run_index"]
+__all__ = [
+    "MotionFile",
+    "IndexPlan",
+    "IndexRequest",
+    "IndexReport",
+    "IndexProgress",
+    "discover",
+    "convert_motion",
+    "run_index",
+]
 
 
 @dataclass(frozen=True)
@@ -112,14 +121,20 @@ def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> I
         except OSError as error:
             yield FailedFile(path, f"cannot read the file ({error.strerror or error})")
             continue
-        yield None if stored is not None and stored.content_sha256 == digest else MotionFile(path, stat.st_size, stat.st_mtime_ns, digest)
+        yield (
+            None
+            if stored is not None and stored.content_sha256 == digest
+            else MotionFile(path, stat.st_size, stat.st_mtime_ns, digest)
+        )
 
 
 def _is_under(path: str, roots: Sequence[Path]) -> bool:
     return any(Path(path).is_relative_to(root) for root in roots)
 
 
-def discover(paths: Sequence[Path], known: Mapping[str, FileRecord], *, prune: bool, previous: Sequence[str] = ()) -> IndexPlan:
+def discover(
+    paths: Sequence[Path], known: Mapping[str, FileRecord], *, prune: bool, previous: Sequence[str] = ()
+) -> IndexPlan:
     """Stage 1: the motion files under `paths` (or, with none, the files already held, plus `previous`
     ones of a library being rebuilt), compared with what the library `known`s."""
     # Absolute, but symlinks kept: results show paths as the user knows them.
@@ -153,7 +168,13 @@ def convert_motion(file: MotionFile, options: LoadOptions) -> MotionClip | Faile
     if not np.isfinite(feats).all():
         return FailedFile(file.path, "the motion gives infinite or NaN features")
     record = FileRecord(
-        file.path, file.content_sha256, file.size, file.mtime_ns, int(motion.num_frames), float(motion.source_fps), float(motion.duration)
+        file.path,
+        file.content_sha256,
+        file.size,
+        file.mtime_ns,
+        int(motion.num_frames),
+        float(motion.source_fps),
+        float(motion.duration),
     )
     return MotionClip(record, np.ascontiguousarray(feats, dtype=np.float32))
 
@@ -177,7 +198,9 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
             yield from (future.result() for future in done)
 
 
-def _batches(results: Iterable[MotionClip | FailedFile], size: int) -> Iterator[tuple[list[MotionClip], list[FailedFile]]]:
+def _batches(
+    results: Iterable[MotionClip | FailedFile], size: int
+) -> Iterator[tuple[list[MotionClip], list[FailedFile]]]:
     clips: list[MotionClip] = []
     failed: list[FailedFile] = []
     for result in results:

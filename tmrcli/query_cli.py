@@ -22,13 +22,18 @@ from tmrcli.options import (
 
 __all__ = ["search", "caption", "localize"]
 
-MotionArgument = Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")]
+MotionArgument = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")
+]
 
 
 def search(
     text: Annotated[Optional[str], typer.Argument(help="What to look for, in words.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
-    like: Annotated[Optional[Path], typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Find motions like this one instead.")] = None,
+    like: Annotated[
+        Optional[Path],
+        typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Find motions like this one instead."),
+    ] = None,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
@@ -50,14 +55,19 @@ def search(
     if (text is None) == (like is None):
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     options = load_options(skeleton_map, fps, body_model)
-    hits = find_motions(MotionStore(store_path(store)), checkpoint, k, text=text, like=like, min_score=min_score, options=options)
+    hits = find_motions(
+        MotionStore(store_path(store)), checkpoint, k, text=text, like=like, min_score=min_score, options=options
+    )
     render_hits(hits, json_)
 
 
 def caption(
     file: MotionArgument,
     texts: Annotated[
-        Optional[Path], typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line (default: the model's own).")
+        Optional[Path],
+        typer.Option(
+            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line (default: the model's own)."
+        ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
@@ -83,7 +93,9 @@ def localize(
     file: MotionArgument,
     text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many segments to show.")] = 3,
-    plot: Annotated[Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")] = None,
+    plot: Annotated[
+        Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
+    ] = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
     skeleton_map: SkeletonMapOption = None,
     fps: FpsOption = None,

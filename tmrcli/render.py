@@ -69,7 +69,9 @@ def render_hits(hits: Sequence[SearchHit], json_: bool) -> None:
         return
     table = Table("rank", "score", "file", "segment", "duration", box=None, pad_edge=False)
     for hit in hits:
-        table.add_row(str(hit.rank), f"{hit.score:.3f}", _shown(hit.path), _span(hit.start, hit.end), f"{hit.duration:.1f} s")
+        table.add_row(
+            str(hit.rank), f"{hit.score:.3f}", _shown(hit.path), _span(hit.start, hit.end), f"{hit.duration:.1f} s"
+        )
     table.columns[2].overflow = "fold"
     out.print(table)
 
@@ -116,7 +118,9 @@ def render_localization(result: Localization, json_: bool) -> None:
         return
     table = Table("rank", "score", "segment", "duration", box=None, pad_edge=False)
     for rank, segment in enumerate(result.segments, 1):
-        table.add_row(str(rank), f"{segment.score:.3f}", _span(segment.start, segment.end), f"{segment.end - segment.start:.1f} s")
+        table.add_row(
+            str(rank), f"{segment.score:.3f}", _span(segment.start, segment.end), f"{segment.end - segment.start:.1f} s"
+        )
     out.print(table)
     out.print()
     best = result.segments[0] if result.segments else None
@@ -162,9 +166,18 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         ("updated", info.updated or "-"),
     ]
     if info.matches_checkpoint is not None:
-        rows.append(("--checkpoint", "made these embeddings" if info.matches_checkpoint else "did NOT make these embeddings (tmr index --rebuild)"))
+        rows.append(
+            (
+                "--checkpoint",
+                "made these embeddings"
+                if info.matches_checkpoint
+                else "did NOT make these embeddings (tmr index --rebuild)",
+            )
+        )
     if info.pending_rebuild:
-        rows.append(("rebuild", f"unfinished: {info.pending_rebuild} files re-embedded; run tmr index --rebuild to finish"))
+        rows.append(
+            ("rebuild", f"unfinished: {info.pending_rebuild} files re-embedded; run tmr index --rebuild to finish")
+        )
     for name, value in rows:
         table.add_row(Text(name, style="bold"), value)
     out.print(table)
@@ -182,7 +195,14 @@ class IndexBar:
     """The `tmr index` progress bar on stderr: files done of all, clips (entries) embedded per second, ETA."""
 
     def __init__(self) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
 
         columns = (
             TextColumn("indexing"),
@@ -227,9 +247,15 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         soft_wrap=True,
     )
     if report.unreadable_library:
-        err.print(f"the previous library could not be read ({report.unreadable_library}); it was replaced", markup=False, highlight=False)
+        err.print(
+            f"the previous library could not be read ({report.unreadable_library}); it was replaced",
+            markup=False,
+            highlight=False,
+        )
     if report.missing:
-        err.print(f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False)
+        err.print(
+            f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False
+        )
     for failure in report.failed:
         print_error(failure.input, failure.reason)
     if json_:

@@ -47,7 +47,9 @@ def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
         )
 
 
-def _score_rows(generation: Generation, replaced: set[str], query: np.ndarray, rows: np.ndarray | None) -> list[_Scored]:
+def _score_rows(
+    generation: Generation, replaced: set[str], query: np.ndarray, rows: np.ndarray | None
+) -> list[_Scored]:
     """Exact scores (cos + 1) / 2 of the given entry rows (all when None), without replaced files."""
     embeddings = generation.entry_column("embedding", rows)
     if not len(embeddings):
@@ -62,7 +64,9 @@ def _score_rows(generation: Generation, replaced: set[str], query: np.ndarray, r
     ]
 
 
-def _base_scored(snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: int, exclude: str | None) -> list[_Scored]:
+def _base_scored(
+    snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: int, exclude: str | None
+) -> list[_Scored]:
     """HNSW candidates of the base, widened until they name k files (or cover the whole base)."""
     base = snapshot.base
     assert base is not None
@@ -93,7 +97,10 @@ def search_library(
             best[item.path] = item
     # Scores are shown to 4 decimals; --min-score compares with what people see.
     ranked = [s for s in sorted(best.values(), key=lambda s: (-s.score, s.path)) if round(s.score, 4) >= min_score][:k]
-    return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
+    return [
+        SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2))
+        for rank, s in enumerate(ranked, 1)
+    ]
 
 
 def find_motions(

@@ -98,7 +98,9 @@ class MotionStore:
             except FileNotFoundError:
                 attempt.close()
                 if not self.exists() and lineage is None:
-                    raise StoreError(self.path, "no library here yet", hint="index your motion files: tmr index PATH...") from None
+                    raise StoreError(
+                        self.path, "no library here yet", hint="index your motion files: tmr index PATH..."
+                    ) from None
                 continue  # a writer compacted between listing and opening: read the new state
             except BaseException:
                 attempt.close()
@@ -250,7 +252,9 @@ class StoreWriter:
         if not records and not removed:
             return
         files = FileTable.of([r.file for r in records])
-        header = self._header("segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records))
+        header = self._header(
+            "segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records)
+        )
         source = EntrySource(file_map=np.arange(len(records)), records=records)
         write_generation(self.store.segment_path(self._next_seq), header, files, [source], removed)
         self._next_seq += 1
@@ -317,7 +321,9 @@ class StoreWriter:
         try:
             with self.store.snapshot() as current:
                 self.previous = list(current.live_files().paths)
-                pending = [h for h in current.pending if h.checkpoint_sha256 == self.checkpoint_sha256 and h.dim == self.dim]
+                pending = [
+                    h for h in current.pending if h.checkpoint_sha256 == self.checkpoint_sha256 and h.dim == self.dim
+                ]
         except StoreError as error:
             self.previous_error, pending = error, []
         # Resume the newest interrupted rebuild made with this checkpoint, else start a new lineage.
@@ -344,7 +350,9 @@ class StoreWriter:
 
     def _header(self, kind: str, seq: int, *, files: int, entries: int) -> Header:
         created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        return Header(kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries)
+        return Header(
+            kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries
+        )
 
     def _remove_included(self, seq: int) -> None:
         """After a compaction up to `seq`: drop the segments it includes (all lineages: a finished

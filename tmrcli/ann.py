@@ -32,7 +32,7 @@ __all__ = [
 # `ef_for` below (measured in benchmarks/search.py).
 M = 16
 EF_CONSTRUCTION = 200
-_MIN_EF = 128
+_MIN_EF = 256
 _BUILD_BLOCK = 65536
 
 

@@ -7,7 +7,6 @@ killed run keeps every batch it finished and the next run skips those files by t
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -99,17 +98,11 @@ class IndexProgress(Protocol):
     def advance(self, files: int, entries: int) -> None: ...
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> Iterator[MotionFile | FailedFile | None]:
     """A MotionFile for each new or changed file, None for an unchanged one, FailedFile when unreadable.
     Size and mtime equal to the stored ones mean unchanged; otherwise the content hash decides."""
+    from model.checkpoint import file_sha256  # here: worker processes import this module without torch
+
     for path in paths:
         try:
             stat = os.stat(path)
@@ -117,7 +110,7 @@ def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> I
             if stored is not None and (stored.size, stored.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 yield None
                 continue
-            digest = _sha256(path)
+            digest = file_sha256(path)
         except OSError as error:
             yield FailedFile(path, f"cannot read the file ({error.strerror or error})")
             continue

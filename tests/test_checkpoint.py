@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 import model.checkpoint as checkpoint_module
 from model import CheckpointError, Normalizer, Provenance, file_sha256, load_checkpoint, save_checkpoint
 from model.checkpoint import _Registered
-from tests.model_helpers import TINY, tiny_model
+from model_helpers import TINY, tiny_model
 
 PROVENANCE = Provenance(
     trained_on="test clips", commit="abc1234", created="2026-01-01T00:00:00Z", details={"epochs": 3}

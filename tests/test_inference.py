@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from model import Checkpoint, Normalizer, Provenance, Retriever, TextModelError, load_retriever, save_checkpoint
-from tests.model_helpers import TINY, minilm, tiny_model
+from model_helpers import TINY, minilm, tiny_model
 
 TEXTS = ["a person walks forward", "kick", "someone jumps twice and then waves with the left hand", "a man bows", "run"]
 

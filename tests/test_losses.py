@@ -10,7 +10,7 @@ import torch
 
 from model import LossConfig, Padded, TrainBatch
 from model.losses import Gaussian, InfoNCEWithFiltering, kl_divergence
-from tests.model_helpers import tiny_model
+from model_helpers import tiny_model
 
 
 def _direct_infonce(text: np.ndarray, motion: np.ndarray, tau: float, removed: set[tuple[int, int]]) -> float:

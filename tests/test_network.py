@@ -11,7 +11,7 @@ from torch import nn
 
 from model import CheckpointError, Padded, TMRConfig, TrainBatch
 from model.network import DecoderLayer, EncoderLayer, PositionalEncoding, sinusoidal_table
-from tests.model_helpers import TINY, tiny_model
+from model_helpers import TINY, tiny_model
 
 
 def _padded_mask(lengths: list[int]) -> torch.Tensor:

@@ -211,3 +211,17 @@ def test_missing_files_and_inference_only_runs(official, tmp_path: Path) -> None
     (copy / "config.json").write_text(json.dumps({"model": {}}))
     with pytest.raises(CheckpointError, match="not a TMR run config"):
         import_official_run(copy, stats_dir=stats)
+
+
+def test_reads_the_reference_statistics_files(official, data_dir: Path, tmp_path: Path) -> None:
+    """TMR's own stats/{dataset}/guoh3dfeats: the .pt files its code saved, or their .npy copies."""
+    run, _, _ = official
+    for dataset in ("humanml3d", "kitml"):
+        stats = data_dir / "humanml3d-ref" / "tmr" / "stats" / dataset / "guoh3dfeats"
+        pt_only = tmp_path / dataset
+        pt_only.mkdir()
+        for name in ("mean.pt", "std.pt"):
+            (pt_only / name).write_bytes((stats / name).read_bytes())
+        normalizer = import_official_run(run, stats_dir=pt_only).normalizer
+        np.testing.assert_array_equal(normalizer.mean, np.load(stats / "mean.npy"))
+        np.testing.assert_array_equal(normalizer.std, np.load(stats / "std.npy"))

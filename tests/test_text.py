@@ -9,7 +9,7 @@ import torch
 
 from model import TextBackbone, TextModelError
 from model.text import resolve_text_model
-from tests.model_helpers import minilm
+from model_helpers import minilm
 
 
 def test_default_backbone_is_the_packaged_minilm() -> None:

@@ -19,7 +19,7 @@ from formats.features import extract_features
 from formats.motion import load_motion
 from model import TMR, Normalizer, TMRConfig, collate_pairs
 from model.evaluate import label_correctness, retrieval_metrics
-from tests.model_helpers import minilm
+from model_helpers import minilm
 
 CONTENTS = ("bow", "bye", "byebye", "dash", "guide", "run", "walk", "walk-back", "walk-left", "walk-right")
 STYLES = ("normal", "happy", "tired")

@@ -18,7 +18,7 @@ def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     import torch
 
     from model import TMR, Normalizer, Provenance, TMRConfig, save_checkpoint
-    from tests.conftest import DATA
+    from conftest import DATA
 
     stats = DATA / "humanml3d-ref" / "tmr" / "stats" / "humanml3d" / "guoh3dfeats"
     torch.manual_seed(seed)

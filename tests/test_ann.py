@@ -8,7 +8,7 @@ import numpy as np
 
 from tmrcli.ann import ann_candidates, ann_for_base, build_ann, load_ann, save_ann
 from tmrcli.store import MotionStore
-from tests.store_helpers import fake_record
+from store_helpers import fake_record
 
 
 def _unit(rng: np.random.Generator, n: int, dim: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import pytest
 
 from tmrcli.errors import StoreError
 from tmrcli.store import MotionStore
-from tests.store_helpers import bandai_clips, tiny_checkpoint  # noqa: F401 (fixture)
+from store_helpers import bandai_clips, tiny_checkpoint  # noqa: F401 (fixture)
 
 N_FILES = 24
 

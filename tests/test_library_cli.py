@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tmrcli.app import app
-from tests.store_helpers import bandai_clips, copy_clips, other_checkpoint, tiny_checkpoint  # noqa: F401 (fixtures)
+from store_helpers import bandai_clips, copy_clips, other_checkpoint, tiny_checkpoint  # noqa: F401 (fixtures)
 
 BAD = Path(__file__).parent / "data" / "bad"
 LONG_TAKE = "bandai-namco/dataset-1/data/dataset-1_dance-short_normal_001.bvh"  # 63 s

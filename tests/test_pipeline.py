@@ -14,7 +14,7 @@ from tmrcli.conversion import FailedFile, LoadOptions
 from tmrcli.embedding import MotionClip, embed_clips, embed_whole, window_spans
 from tmrcli.generation import FileRecord
 from tmrcli.pipeline import MotionFile, convert_motion, discover
-from tests.store_helpers import bandai_clips, copy_clips, tiny_checkpoint  # noqa: F401 (fixture)
+from store_helpers import bandai_clips, copy_clips, tiny_checkpoint  # noqa: F401 (fixture)
 
 BAD = Path(__file__).parent / "data" / "bad"
 

@@ -7,8 +7,10 @@ skipped, with that reason in the test summary; they are never run against a rand
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from typer.testing import CliRunner
@@ -25,6 +27,16 @@ def default_model() -> str:
             "quality tests need the trained default model, which is not registered yet (checkpoint name 'default')"
         )
     return "default"
+
+
+def _benchmark() -> ModuleType:
+    """benchmarks/localization.py (held-out queries, long motions made of held-out clips)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "localization.py"
+    spec = importlib.util.spec_from_file_location("localization_benchmark", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _label(path: str) -> str:
@@ -44,10 +56,8 @@ def heldout_library(default_model: str, data_dir: Path, tmp_path_factory: pytest
 
 
 def test_search_finds_motions_of_the_queried_action(heldout_library: Path, default_model: str) -> None:
-    from benchmarks.localization import heldout_queries
-
     top1 = top5 = total = 0
-    for label, texts in heldout_queries().items():
+    for label, texts in _benchmark().heldout_queries().items():
         for text in texts:
             result = CliRunner().invoke(
                 app,
@@ -84,7 +94,6 @@ def test_caption_names_the_action(data_dir: Path, default_model: str) -> None:
 
 
 def test_localisation_finds_the_stretch_of_the_queried_action(data_dir: Path, default_model: str) -> None:
-    from benchmarks.localization import run_experiment, summarise
-
-    summary = summarise(run_experiment(default_model, data_dir, count=6))
+    benchmark = _benchmark()
+    summary = benchmark.summarise(benchmark.run_experiment(default_model, data_dir, count=6))
     assert summary["hit_rate_iou_0.5"] >= 0.8, summary

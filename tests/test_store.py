@@ -12,7 +12,7 @@ import pytest
 from tmrcli.errors import StoreError
 from tmrcli.generation import FileTable, open_generation
 from tmrcli.store import MotionStore
-from tests.store_helpers import fake_record
+from store_helpers import fake_record
 
 CKPT_A, CKPT_B = "a" * 64, "b" * 64
 

@@ -147,6 +147,7 @@ class Generation:
         self.path = path
         self.header = header
         self._h5 = handle
+        self._spans: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
 
     def file_table(self) -> FileTable:
         """Every file row."""
@@ -167,6 +168,13 @@ class Generation:
         """Paths this segment drops."""
         with _damage_is_store_error(self.path):
             return [os.fsdecode(p) for p in self._h5["removed"][...]]
+
+    def entry_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(file, start, end) of every entry, read once (12 bytes an entry) and kept: searches then
+        read only the embeddings and paths of their candidates."""
+        if self._spans is None:
+            self._spans = (self.entry_column("file"), self.entry_column("start"), self.entry_column("end"))
+        return self._spans
 
     def entry_column(self, name: str, rows: np.ndarray | slice | None = None) -> np.ndarray:
         """One entries/ column (file, start, end, embedding), all rows or the given increasing rows."""

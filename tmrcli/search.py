@@ -47,34 +47,38 @@ def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
         )
 
 
-def _score_rows(
-    generation: Generation, replaced: set[str], query: np.ndarray, rows: np.ndarray | None
+def _best_per_file(
+    generation: Generation, replaced: set[str], query: np.ndarray, rows: np.ndarray | None, limit: int, exclude: str | None
 ) -> list[_Scored]:
-    """Exact scores (cos + 1) / 2 of the given entry rows (all when None), without replaced files."""
-    embeddings = generation.entry_column("embedding", rows)
-    if not len(embeddings):
+    """Exact scores (cos + 1) / 2 of the given entry rows (all when None): each file's best entry, best
+    first, at most `limit` files, leaving out replaced files and `exclude`. Reads the embeddings of
+    the rows and the paths of the files it returns, nothing else."""
+    files, starts, ends = generation.entry_spans()
+    rows = np.arange(len(files)) if rows is None else rows
+    if not len(rows):
         return []
-    scores = cosine_to_score(embeddings @ query)
-    paths = generation.paths_at(generation.entry_column("file", rows))
-    starts, ends = generation.entry_column("start", rows), generation.entry_column("end", rows)
-    return [
-        _Scored(path, float(start), float(end), float(score))
-        for path, start, end, score in zip(paths, starts, ends, scores)
-        if path not in replaced
+    scores = cosine_to_score(generation.entry_column("embedding", rows) @ query)
+    order = np.argsort(-scores, kind="stable")
+    _, first = np.unique(files[rows[order]], return_index=True)
+    best = order[np.sort(first)][: limit + len(replaced) + 1]  # each file's best row, best first
+    paths = generation.paths_at(files[rows[best]])
+    kept = [
+        _Scored(path, float(starts[rows[i]]), float(ends[rows[i]]), float(scores[i]))
+        for i, path in zip(best, paths)
+        if path not in replaced and path != exclude
     ]
+    return kept[:limit]
 
 
-def _base_scored(
-    snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: int, exclude: str | None
-) -> list[_Scored]:
+def _base_scored(snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: int, exclude: str | None) -> list[_Scored]:
     """HNSW candidates of the base, widened until they name k files (or cover the whole base)."""
     base = snapshot.base
     assert base is not None
     index = snapshot.ann_index()
     want = _FIRST_CANDIDATES * max(k, 1)
     while True:
-        scored = _score_rows(base, replaced, query, ann_candidates(index, query, want))
-        if len({s.path for s in scored} - {exclude}) >= k or want >= base.header.entries:
+        scored = _best_per_file(base, replaced, query, ann_candidates(index, query, want), k, exclude)
+        if len(scored) >= k or want >= base.header.entries:
             return scored
         want *= 4
 
@@ -86,21 +90,15 @@ def search_library(
     `exclude` leaves one path out (the example of a query by example)."""
     scored: list[_Scored] = []
     for generation, replaced in zip(snapshot.generations, snapshot.replaced_after()):
-        if generation is snapshot.base:
-            if generation.header.entries:
-                scored += _base_scored(snapshot, replaced, query, k, exclude)
-        else:
-            scored += _score_rows(generation, replaced, query, None)
-    best: dict[str, _Scored] = {}
-    for item in scored:
-        if item.path != exclude and (item.path not in best or item.score > best[item.path].score):
-            best[item.path] = item
+        if generation is not snapshot.base:
+            scored += _best_per_file(generation, replaced, query, None, k, exclude)
+        elif generation.header.entries:
+            scored += _base_scored(snapshot, replaced, query, k, exclude)
+    # A path is live in one generation only, so each appears once; best first, ties by path.
+    ranked = sorted(scored, key=lambda s: (-s.score, s.path))
     # Scores are shown to 4 decimals; --min-score compares with what people see.
-    ranked = [s for s in sorted(best.values(), key=lambda s: (-s.score, s.path)) if round(s.score, 4) >= min_score][:k]
-    return [
-        SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2))
-        for rank, s in enumerate(ranked, 1)
-    ]
+    ranked = [s for s in ranked if round(s.score, 4) >= min_score][:k]
+    return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
 
 
 def find_motions(

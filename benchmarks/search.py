@@ -123,11 +123,11 @@ def bench_index(data: Path, store: Path, checkpoint: str) -> dict:
 def bench_warm(store: Path, checkpoint: str) -> dict:
     """Text encoding + library search in one warm process (each query a new text: no cache)."""
     from model import load_retriever
-    from tmrcli.search import search_library
+    from tmrcli.search import one_thread, search_library
     from tmrcli.store import MotionStore
 
     retriever = load_retriever(checkpoint)
-    with MotionStore(store).snapshot() as view:
+    with MotionStore(store).snapshot() as view, one_thread():  # as `tmr search` runs
         search_library(view, retriever.encode_texts(["warm up"])[0], 10)
         encode, lookup = [], []
         for text in QUERIES:

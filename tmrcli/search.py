@@ -24,7 +24,7 @@ from tmrcli.generation import Generation
 from tmrcli.results import SearchHit
 from tmrcli.store import MotionStore, Snapshot
 
-__all__ = ["check_checkpoint", "search_library", "find_motions"]
+__all__ = ["check_checkpoint", "search_library", "find_motions", "one_thread"]
 
 _FIRST_CANDIDATES = 8  # per wanted hit: windows of one take crowd the nearest neighbours
 
@@ -104,7 +104,7 @@ def search_library(
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
     """One query is too small to share between threads: a single thread is about as fast on an idle
     machine and several times faster on a busy one (no waiting for a second core)."""
     import torch
@@ -130,7 +130,7 @@ def find_motions(
     """`tmr search`: embed the text (or the example motion `like`) and search the library with it."""
     from model import load_retriever
 
-    with store.snapshot() as view, _one_thread():
+    with store.snapshot() as view, one_thread():
         retriever = load_retriever(checkpoint)
         check_checkpoint(view, retriever.sha256)
         if like is None:

@@ -123,11 +123,12 @@ def bench_index(data: Path, store: Path, checkpoint: str) -> dict:
 def bench_warm(store: Path, checkpoint: str) -> dict:
     """Text encoding + library search in one warm process (each query a new text: no cache)."""
     from model import load_retriever
-    from tmrcli.search import one_thread, search_library
+    from tmrcli.embedding import torch_threads
+    from tmrcli.search import search_library
     from tmrcli.store import MotionStore
 
     retriever = load_retriever(checkpoint)
-    with MotionStore(store).snapshot() as view, one_thread():  # as `tmr search` runs
+    with MotionStore(store).snapshot() as view, torch_threads(1):  # as `tmr search` runs
         search_library(view, retriever.encode_texts(["warm up"])[0], 10)
         encode, lookup = [], []
         for text in QUERIES:
@@ -252,7 +253,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--uniform-sizes", type=int, nargs="*", default=[100_000])
     args = parser.parse_args()
     print("machine:", _machine(), flush=True)
@@ -264,7 +265,8 @@ def main() -> None:
         print("warm search:", json.dumps(bench_warm(store, checkpoint)), flush=True)
         print("cold tmr search:", json.dumps(bench_cold(store, checkpoint)), flush=True)
         embeddings = _library_embeddings(store)
-    bench_ann(args.sizes, embeddings, ["spectrum"])
+    if args.sizes:
+        bench_ann(args.sizes, embeddings, ["spectrum"])
     if args.uniform_sizes:
         bench_ann(args.uniform_sizes, embeddings, ["uniform"])
 

@@ -6,6 +6,7 @@ its reason and the others are still written (STYLE.md: batch commands finish the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ __all__ = [
     "is_motion_file",
     "read_features",
     "failure",
+    "available_cores",
 ]
 
 JOINTS_SUFFIX = ".joints.npy"
@@ -194,6 +196,11 @@ def read_features(
         return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
     canonical = canonicalize_joints(motion.joints)
     return motion, features_from_canonical(canonical), canonical
+
+
+def available_cores() -> int:
+    """The cores this process may run on (the default number of worker processes)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def is_motion_file(path: Path) -> bool:

@@ -18,7 +18,6 @@ from tmrcli.options import (
     JobsOption,
     JsonOption,
     SkeletonMapOption,
-    available_cores,
     check_motion_paths,
     load_options,
 )
@@ -54,7 +53,7 @@ def convert(
 
     Example: tmr convert ./mocap -o ./features --joints
     """
-    from tmrcli.conversion import convert_files
+    from tmrcli.conversion import available_cores, convert_files
 
     options = load_options(skeleton_map, fps, body_model)
     planned = _plan(inputs, output, joints)

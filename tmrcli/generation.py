@@ -233,10 +233,13 @@ def open_generation(path: Path) -> Iterator[Generation]:
     FileNotFoundError passes through: a segment can vanish between listing and opening when a
     writer compacts the library, and the caller retries with a fresh listing.
     """
-    if not path.exists():
-        raise FileNotFoundError(path)
-    with _damage_is_store_error(path):
+    try:
         handle = h5py.File(path, "r", locking=False)
+    except OSError as error:
+        if not path.exists():  # deleted by a compaction since it was listed
+            raise FileNotFoundError(path) from None
+        with _damage_is_store_error(path):
+            raise error from None
     try:
         with _damage_is_store_error(path):
             header = _read_header(path, handle)

@@ -16,7 +16,6 @@ from tmrcli.options import (
     JsonOption,
     SkeletonMapOption,
     StoreOption,
-    available_cores,
     check_motion_paths,
     load_options,
     store_path,
@@ -58,6 +57,7 @@ def index(
     Example: tmr index ~/mocap --prune
     """
     from model import load_retriever
+    from tmrcli.conversion import available_cores
     from tmrcli.pipeline import IndexRequest, run_index
     from tmrcli.render import IndexBar, render_index_report
 

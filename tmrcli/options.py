@@ -23,7 +23,6 @@ __all__ = [
     "FpsOption",
     "BodyModelOption",
     "JobsOption",
-    "available_cores",
     "DEFAULT_CHECKPOINT",
     "store_path",
     "load_options",
@@ -69,11 +68,6 @@ JobsOption = Annotated[
     Optional[int],
     typer.Option("--jobs", "-j", min=1, help="Worker processes converting files; default: one per available core."),
 ]
-
-
-def available_cores() -> int:
-    """The cores this process may run on (the default number of worker processes)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def store_path(given: Path | None) -> Path:

@@ -19,8 +19,8 @@ import numpy as np
 
 from formats import TmrError, find_motion_files
 from tmrcli.ann import ensure_ann
-from tmrcli.conversion import FailedFile, LoadOptions, failure, read_features
-from tmrcli.embedding import MotionClip, embed_clips
+from tmrcli.conversion import FailedFile, LoadOptions, available_cores, failure, read_features
+from tmrcli.embedding import MotionClip, embed_clips, torch_threads
 from tmrcli.generation import FileRecord
 from tmrcli.store import MotionStore, StoreWriter
 
@@ -229,7 +229,9 @@ def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgre
     with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
         plan = discover(request.paths, writer.known, prune=request.prune, previous=writer.previous)
         progress.start(len(plan.todo))
-        written, entries, failed = _embed_and_write(plan, request, retriever, writer, progress)
+        # The converting workers keep `workers` cores busy: torch gets the others (at least one).
+        with torch_threads(available_cores() - request.workers):
+            written, entries, failed = _embed_and_write(plan, request, retriever, writer, progress)
         writer.commit([], removed=[p for p in plan.removed if p in writer.known])
         writer.finish()
         with store.snapshot(writer.lineage) as view:

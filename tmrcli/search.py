@@ -8,8 +8,6 @@ windows of one long take; the hit's start and end say where in the take the matc
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,13 +16,13 @@ import numpy as np
 from model.similarity import cosine_to_score
 from tmrcli.ann import ann_candidates
 from tmrcli.conversion import LoadOptions, read_features
-from tmrcli.embedding import embed_whole
+from tmrcli.embedding import embed_whole, torch_threads
 from tmrcli.errors import StoreError
 from tmrcli.generation import Generation
 from tmrcli.results import SearchHit
 from tmrcli.store import MotionStore, Snapshot
 
-__all__ = ["check_checkpoint", "search_library", "find_motions", "one_thread"]
+__all__ = ["check_checkpoint", "search_library", "find_motions"]
 
 _FIRST_CANDIDATES = 8  # per wanted hit: windows of one take crowd the nearest neighbours
 
@@ -103,20 +101,6 @@ def search_library(
     return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
 
 
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """One query is too small to share between threads: a single thread is about as fast on an idle
-    machine and several times faster on a busy one (no waiting for a second core)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def find_motions(
     store: MotionStore,
     checkpoint: str,
@@ -130,7 +114,9 @@ def find_motions(
     """`tmr search`: embed the text (or the example motion `like`) and search the library with it."""
     from model import load_retriever
 
-    with store.snapshot() as view, one_thread():
+    # One query is too small to share between threads: one is about as fast on an idle machine and
+    # several times faster on a busy one.
+    with store.snapshot() as view, torch_threads(1):
         retriever = load_retriever(checkpoint)
         check_checkpoint(view, retriever.sha256)
         if like is None:

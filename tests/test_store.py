@@ -204,3 +204,26 @@ def test_file_table_concatenates_and_takes() -> None:
     with pytest.raises(FileNotFoundError):
         with open_generation(Path("/nonexistent/library.h5")):
             pass
+
+
+def test_a_compaction_between_listing_and_opening_makes_the_reader_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import h5py
+
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.commit([fake_record("/m/b")])
+    real_file, raced = h5py.File, []
+
+    def compact_first(name, *args, **kwargs):  # the moment a reader opens a segment it has listed
+        if not raced and Path(name).parent == store.folder and args[:1] == ("r",):
+            raced.append(Path(name))
+            with store.writer(CKPT_A, 8) as other:  # another process, as it were: deletes the segment
+                other.compact()
+        return real_file(name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", compact_first)
+    assert _held(store) == {"/m/a": 1, "/m/b": 1}
+    assert raced and not raced[0].exists()

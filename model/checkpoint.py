@@ -2,7 +2,7 @@
 
 Layout (format version 1)
 -------------------------
-Tensors, float32:
+Tensors (network weights float32, or float16 in compact files; statistics always float32):
     text_encoder.*, motion_encoder.*      the two encoders (names as `TMR.state_dict()`)
     motion_decoder.*                      only when metadata has_decoder is "true"
     normalizer.mean, normalizer.std       (n_feats,) feature statistics of the training data
@@ -120,17 +120,20 @@ def save_checkpoint(
     provenance: Provenance,
     *,
     include_decoder: bool = True,
+    half: bool = False,
 ) -> str:
     """Write `model` and its normaliser to one file, atomically; returns the file's SHA256.
 
     With include_decoder=False (or a model without one) the file is an inference checkpoint: a third
-    smaller, enough to embed texts and motions, not to decode or resume training.
+    smaller, enough to embed texts and motions, not to decode or resume training. With half=True the
+    weights are stored as float16 (half the size; loading turns them back into float32), which is
+    how the shipped model stays small.
     """
     if normalizer.n_feats != model.config.n_feats:
         raise ValueError(f"normaliser has {normalizer.n_feats} features, the model {model.config.n_feats}")
     has_decoder = include_decoder and model.has_decoder
     tensors = {
-        name: value.detach().to("cpu", torch.float32).contiguous()
+        name: value.detach().to("cpu", torch.float16 if half else torch.float32).contiguous()
         for name, value in model.state_dict().items()
         if has_decoder or not name.startswith("motion_decoder.")
     }

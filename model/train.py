@@ -35,7 +35,16 @@ from model.normalizer import Normalizer
 from model.text import TextBackbone
 from model.validation import RetrievalReport, evaluate_records
 
-__all__ = ["TrainConfig", "TrainData", "EpochReport", "train", "training_samples", "TRAIN_STATE"]
+__all__ = [
+    "TrainConfig",
+    "TrainData",
+    "EpochReport",
+    "Distributed",
+    "train",
+    "training_samples",
+    "length_grouped_batches",
+    "TRAIN_STATE",
+]
 
 TRAIN_STATE = "train_state.pt"
 LAST = "last.safetensors"
@@ -82,6 +91,20 @@ class EpochReport:
     is_best: bool = False
 
 
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a multi-process job (torchrun): it trains on every world_size-th sample
+    of each epoch; gradients are averaged by DistributedDataParallel; rank 0 validates and saves."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
 @dataclass
 class _State:
     epoch: int = 0
@@ -95,10 +118,27 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _pick_device(name: str) -> torch.device:
+def _pick_device(name: str, distributed: Distributed | None) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and distributed is not None:
+        return torch.device("cuda", distributed.local_rank)
     return torch.device(name)
+
+
+def _start_distributed(distributed: Distributed, device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    torch.distributed.init_process_group(backend, rank=distributed.rank, world_size=distributed.world_size)
+
+
+def _shard(batches: list, distributed: Distributed | None) -> list:
+    """This rank's share of an epoch's batches; every rank gets as many, so all take the same steps."""
+    if distributed is None:
+        return batches
+    usable = len(batches) - len(batches) % distributed.world_size
+    return batches[distributed.rank : usable : distributed.world_size]
 
 
 def training_samples(
@@ -119,6 +159,21 @@ def training_samples(
         samples.append((feats, text))
     order = rng.permutation(len(samples))
     return [samples[i] for i in order]
+
+
+def length_grouped_batches(
+    samples: list[tuple[np.ndarray, str]], batch_size: int, rng: np.random.Generator, group: int = 8
+) -> list[list[tuple[np.ndarray, str]]]:
+    """Cut shuffled samples into batches of similar lengths, so padding (most of the cost of a step on
+    a CPU) stays small: each run of `group` batches is sorted by length, then batch order is shuffled.
+    Batches of one sample are dropped (a contrastive batch needs a negative)."""
+    batches = []
+    span = batch_size * group
+    for start in range(0, len(samples), span):
+        window = sorted(samples[start : start + span], key=lambda sample: len(sample[0]))
+        batches += [window[i : i + batch_size] for i in range(0, len(window), batch_size)]
+    batches = [batch for batch in batches if len(batch) > 1]
+    return [batches[i] for i in rng.permutation(len(batches))]
 
 
 def _all_texts(records: list[MotionRecord], config: TrainConfig) -> list[str]:
@@ -200,22 +255,17 @@ def _validation_score(report: RetrievalReport) -> float:
 
 
 def _run_epoch(
-    model: TMR,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    samples: list[tuple[np.ndarray, str]],
+    batches: list[list[tuple[np.ndarray, str]]],
     texts: _TextFeatures,
     normalizer: Normalizer,
-    config: TrainConfig,
     device: torch.device,
 ) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
-    batches = 0
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
-    for start in range(0, len(samples), config.batch_size):
-        chunk = samples[start : start + config.batch_size]
-        if len(chunk) < 2:  # a contrastive batch needs a negative
-            continue
+    for chunk in batches:
         batch = texts.batch([f for f, _ in chunk], [t for _, t in chunk], normalizer).to(device)
         with autocast:
             losses = model(batch)
@@ -224,8 +274,7 @@ def _run_epoch(
         optimizer.step()
         for name, value in losses.items():
             totals[name] = totals.get(name, 0.0) + float(value.detach())
-        batches += 1
-    return {name: value / max(batches, 1) for name, value in totals.items()}
+    return {name: value / max(len(batches), 1) for name, value in totals.items()}
 
 
 def train(
@@ -238,12 +287,16 @@ def train(
     resume: bool = False,
     on_epoch: Callable[[EpochReport], None] | None = None,
     on_status: Callable[[str], None] | None = None,
+    distributed: Distributed | None = None,
 ) -> Path:
     """Train a TMR model on `data`, writing checkpoints to `run_dir`; returns the best checkpoint
     (by validation retrieval; the last one when there is no validation data)."""
-    status = on_status or (lambda message: None)
+    is_main = distributed is None or distributed.is_main
+    status = on_status if on_status is not None and is_main else (lambda message: None)
     _seed_everything(config.seed)
-    device = _pick_device(config.device)
+    device = _pick_device(config.device, distributed)
+    if distributed is not None:
+        _start_distributed(distributed, device)
     run_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
 
@@ -265,12 +318,21 @@ def train(
     state = _resume(run_dir, model, optimizer, rng) if resume else _State()
     if resume:
         status(f"resuming after epoch {state.epoch}")
+    stepper = model
+    if distributed is not None:
+        device_ids = [device.index] if device.type == "cuda" else None
+        stepper = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
         samples = training_samples(data.train, config, rng)
-        losses = _run_epoch(model, optimizer, samples, text_features, normalizer, config, device)
-        report = EpochReport(epoch, config.epochs, losses, time.perf_counter() - started, len(samples))
+        batches = _shard(length_grouped_batches(samples, config.batch_size, rng), distributed)
+        losses = _run_epoch(stepper, optimizer, batches, text_features, normalizer, device)
+        done = sum(len(batch) for batch in batches)
+        report = EpochReport(epoch, config.epochs, losses, time.perf_counter() - started, done)
+        state.epoch = epoch
+        if not is_main:
+            continue
         validate = bool(data.val) and config.val_every > 0 and (epoch % config.val_every == 0 or epoch == config.epochs)
         if validate:
             checkpoint = Checkpoint(model, normalizer, _provenance(data, config, loss_config, epoch))
@@ -281,13 +343,15 @@ def train(
                 state.best_score = score
                 _save_run(run_dir, BEST, model, normalizer, _provenance(data, config, loss_config, epoch))
             report = dataclasses.replace(report, validation=validation, is_best=is_best)
-        state.epoch = epoch
         state.history.append({"epoch": epoch, **losses, "score": _validation_score(report.validation) if validate else None})
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
             _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch))
             _save_state(run_dir, optimizer, state, rng)
         if on_epoch is not None:
             on_epoch(report)
-    if not (run_dir / BEST).is_file():
+    if is_main and not (run_dir / BEST).is_file():
         _save_run(run_dir, BEST, model, normalizer, _provenance(data, config, loss_config, state.epoch))
+    if distributed is not None:
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return run_dir / BEST

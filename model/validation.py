@@ -28,7 +28,17 @@ from model.evaluate import (
 from model.inference import Retriever
 from model.text import TextBackbone
 
-__all__ = ["PROTOCOLS", "RetrievalReport", "LabelledQuery", "evaluate_records", "run_protocols", "label_aware_report"]
+__all__ = [
+    "PROTOCOLS",
+    "RetrievalReport",
+    "LabelledQuery",
+    "EmbeddedPairs",
+    "embed_pairs",
+    "pairs_report",
+    "evaluate_records",
+    "run_protocols",
+    "label_aware_report",
+]
 
 PROTOCOLS = ("a", "b", "c", "d")
 _PROTOCOL_NAMES = {
@@ -59,50 +69,61 @@ class LabelledQuery:
     text: str
 
 
-def _first_pairs(records: Sequence[MotionRecord]) -> tuple[list[str], list[np.ndarray]]:
+@dataclass(frozen=True)
+class EmbeddedPairs:
+    """Test pairs (each motion with its first caption) and their similarity (texts, motions), cosine."""
+
+    texts: list[str]
+    labels: list[str]
+    sim: np.ndarray
+
+
+def embed_pairs(retriever: Retriever, records: Sequence[MotionRecord]) -> EmbeddedPairs:
+    """Embed each record's first caption and the segment it covers (the reference's test setting)."""
     texts = [r.captions[0].text for r in records]
-    return texts, [r.segment(r.captions[0]) for r in records]
+    motions = [r.segment(r.captions[0]) for r in records]
+    sim = retriever.encode_texts(texts) @ retriever.encode_motions(motions).T
+    return EmbeddedPairs(texts, [r.label for r in records], sim)
 
 
-def _similarity(retriever: Retriever, texts: Sequence[str], motions: Sequence[np.ndarray]) -> np.ndarray:
-    return retriever.encode_texts(texts) @ retriever.encode_motions(motions).T  # (texts, motions) cosine
+def pairs_report(pairs: EmbeddedPairs) -> RetrievalReport:
+    """Label-aware retrieval when every pair has a label, protocol (a) otherwise."""
+    if all(pairs.labels):
+        correct = label_correctness(pairs.labels, pairs.labels)
+        t2m, m2t = retrieval_metrics(pairs.sim, correct), retrieval_metrics(pairs.sim.T, correct.T)
+        return RetrievalReport("label-aware", t2m, m2t)
+    return RetrievalReport(_PROTOCOL_NAMES["a"], *protocol_all(pairs.sim))
 
 
 def evaluate_records(
     checkpoint: Checkpoint, backbone: TextBackbone, records: Sequence[MotionRecord], *, device: torch.device
 ) -> RetrievalReport:
-    """Retrieval on `records` for model selection: label-aware when every record has a label,
-    protocol (a) otherwise. Leaves the model in eval mode."""
-    retriever = Retriever(checkpoint, backbone=backbone, device=device)
-    texts, motions = _first_pairs(records)
-    sim = _similarity(retriever, texts, motions)
-    labels = [r.label for r in records]
-    if all(labels):
-        correct = label_correctness(labels, labels)
-        return RetrievalReport("label-aware", retrieval_metrics(sim, correct), retrieval_metrics(sim.T, correct.T))
-    t2m, m2t = protocol_all(sim)
-    return RetrievalReport(_PROTOCOL_NAMES["a"], t2m, m2t)
+    """Retrieval on `records` for model selection during training. Leaves the model in eval mode."""
+    return pairs_report(embed_pairs(Retriever(checkpoint, backbone=backbone, device=device), records))
 
 
 def run_protocols(
-    retriever: Retriever, records: Sequence[MotionRecord], sentence_model: TextBackbone, protocols: Sequence[str]
+    pairs: EmbeddedPairs, sentence_model: TextBackbone | None, protocols: Sequence[str]
 ) -> list[RetrievalReport]:
-    """The paper's protocols (a)-(d) on test pairs; `sentence_model` embeds captions for (b) and (c)."""
-    texts, motions = _first_pairs(records)
-    sim = _similarity(retriever, texts, motions)
-    sentence_emb = sentence_model.sentence_embeddings(texts).numpy() if {"b", "c"} & set(protocols) else None
+    """The paper's protocols (a)-(d); `sentence_model` embeds the captions for (b) and (c)."""
+    unknown = sorted(set(protocols) - set(PROTOCOLS))
+    if unknown:
+        raise ValueError(f"unknown protocols {unknown}; expected some of {', '.join(PROTOCOLS)}")
+    sentence_emb = None
+    if {"b", "c"} & set(protocols):
+        if sentence_model is None:
+            raise ValueError("protocols (b) and (c) need a sentence model")
+        sentence_emb = sentence_model.sentence_embeddings(pairs.texts).numpy()
     reports = []
     for protocol in protocols:
         if protocol == "a":
-            t2m, m2t = protocol_all(sim)
+            t2m, m2t = protocol_all(pairs.sim)
         elif protocol == "b":
-            t2m, m2t = protocol_threshold(sim, sentence_emb @ sentence_emb.T)
+            t2m, m2t = protocol_threshold(pairs.sim, sentence_emb @ sentence_emb.T)
         elif protocol == "c":
-            t2m, m2t = protocol_dissimilar(sim, sentence_emb)
-        elif protocol == "d":
-            t2m, m2t = protocol_small_batches(sim)
+            t2m, m2t = protocol_dissimilar(pairs.sim, sentence_emb)
         else:
-            raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+            t2m, m2t = protocol_small_batches(pairs.sim)
         reports.append(RetrievalReport(_PROTOCOL_NAMES[protocol], t2m, m2t))
     return reports
 
@@ -111,16 +132,21 @@ def label_aware_report(
     retriever: Retriever, records: Sequence[MotionRecord], queries: Sequence[LabelledQuery]
 ) -> RetrievalReport:
     """Text->motion: each query against every motion; motion->text: each motion against the queries
-    as a bank of descriptions. Correct means the same action label."""
+    as a bank of descriptions. Correct means the same action label. Queries whose label no motion
+    carries, and motions whose label no query names, have no right answer and are left out of the
+    scores (they still compete as wrong answers)."""
     motions = [r.segment(r.captions[0]) for r in records]
     motion_labels = [r.label for r in records]
     query_labels = [q.label for q in queries]
-    sim = _similarity(retriever, [q.text for q in queries], motions)
+    sim = retriever.encode_texts([q.text for q in queries]) @ retriever.encode_motions(motions).T
     correct = label_correctness(query_labels, motion_labels)
+    answerable_queries, answerable_motions = correct.any(axis=1), correct.any(axis=0)
+    if not answerable_queries.any():
+        raise ValueError("no query names an action label that the motions carry")
     return RetrievalReport(
         "label-aware, held-out phrasings",
-        retrieval_metrics(sim, correct),
-        retrieval_metrics(sim.T, correct.T),
+        retrieval_metrics(sim[answerable_queries], correct[answerable_queries]),
+        retrieval_metrics(sim.T[answerable_motions], correct.T[answerable_motions]),
         left_right_confusion_t2m=laterality_confusion(sim, query_labels, motion_labels)[0],
         left_right_confusion_m2t=laterality_confusion(sim.T, motion_labels, query_labels)[0],
     )

@@ -66,6 +66,21 @@ def test_inference_checkpoint_leaves_the_decoder_out(tmp_path: Path) -> None:
         loaded.model.decode(torch.zeros(1, TINY.latent_dim), [5])
 
 
+def test_half_precision_file_is_half_the_size_and_loads_as_float32(tmp_path: Path) -> None:
+    original = tiny_model()
+    full = tmp_path / "full.tmr"
+    compact = tmp_path / "compact.tmr"
+    save_checkpoint(full, original, _stats(), PROVENANCE, include_decoder=False)
+    save_checkpoint(compact, original, _stats(), PROVENANCE, include_decoder=False, half=True)
+    assert compact.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_checkpoint(compact)
+    want = original.state_dict()
+    for name, tensor in loaded.model.state_dict().items():
+        assert tensor.dtype == torch.float32
+        torch.testing.assert_close(tensor, want[name].half().float(), rtol=0, atol=0)
+    np.testing.assert_array_equal(loaded.normalizer.std, _stats().std)  # statistics stay exact
+
+
 def _rewrite(path: Path, change) -> None:
     """Re-save a checkpoint's tensors with edited metadata (weights checksum unchanged)."""
     header_size = struct.unpack("<Q", path.read_bytes()[:8])[0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
         return
     # forkserver: workers start from a clean process, not a fork of one that may hold torch's threads.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_leave_ctrl_c_to_the_parent) as pool:
         queue = iter(todo)
         pending: set[Future] = set()
         while True:
@@ -189,6 +190,11 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             yield from (future.result() for future in done)
+
+
+def _leave_ctrl_c_to_the_parent() -> None:
+    """Workers ignore Ctrl-C: the parent stops the run (keeping every committed batch) and the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _batches(

@@ -51,10 +51,10 @@ class Outcome:
     iou: float
 
 
-def test_clips(data: Path) -> dict[str, list[Path]]:
-    """Held-out clips by content label."""
+def split_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
+    """Clips of a split (held-out: test; val for tuning) by content label."""
     by_label: dict[str, list[Path]] = {}
-    for line in (data / "splits" / "test.txt").read_text().split():
+    for line in (data / "splits" / f"{split}.txt").read_text().split():
         label = Path(line).stem.split("_")[1]
         by_label.setdefault(label, []).append(data / line)
     return by_label
@@ -105,10 +105,10 @@ def concatenate(clips: list[np.ndarray], blend: int) -> tuple[np.ndarray, list[t
     return joints, spans
 
 
-def make_long_motions(data: Path, count: int, seed: int = 0) -> list[LongMotion]:
-    """`count` long motions of CLIPS_PER_MOTION held-out clips of different labels each."""
+def make_long_motions(data: Path, count: int, seed: int = 0, split: str = "test") -> list[LongMotion]:
+    """`count` long motions of CLIPS_PER_MOTION clips of the split, of different labels each."""
     rng = np.random.default_rng(seed)
-    by_label = test_clips(data)
+    by_label = split_clips(data, split)
     labels = sorted(by_label)
     cache: dict[Path, np.ndarray] = {}
     motions = []
@@ -125,7 +125,7 @@ def make_long_motions(data: Path, count: int, seed: int = 0) -> list[LongMotion]
     return motions
 
 
-def run_experiment(checkpoint: str, data: Path, count: int, seed: int = 0) -> list[Outcome]:
+def run_experiment(checkpoint: str, data: Path, count: int, seed: int = 0, split: str = "test") -> list[Outcome]:
     """Localise every part of every long motion with one held-out sentence of its label."""
     from model import load_retriever
     from tmrcli.localize import embed_windows, localize_query, temporal_iou
@@ -134,7 +134,7 @@ def run_experiment(checkpoint: str, data: Path, count: int, seed: int = 0) -> li
     queries = heldout_queries()
     rng = np.random.default_rng(seed + 1)
     outcomes = []
-    for motion in make_long_motions(data, count, seed):
+    for motion in make_long_motions(data, count, seed, split):
         windows = embed_windows(retriever, motion.feats, motion.duration)
         for label, truth in zip(motion.labels, motion.spans):
             text = queries[label][rng.integers(len(queries[label]))]
@@ -165,8 +165,9 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
     parser.add_argument("--motions", type=int, default=20)
+    parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for tuning, keeping test unseen")
     args = parser.parse_args()
-    outcomes = run_experiment(args.checkpoint, args.data, args.motions)
+    outcomes = run_experiment(args.checkpoint, args.data, args.motions, split=args.split)
     print(json.dumps(summarise(outcomes), indent=2))
 
 

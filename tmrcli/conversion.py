@@ -6,6 +6,7 @@ its reason and the others are still written (STYLE.md: batch commands finish the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ import numpy as np
 from formats import (
     MOTION_SUFFIXES,
     FormatError,
+    Motion,
     TmrError,
     canonicalize_joints,
     features_from_canonical,
@@ -35,6 +37,9 @@ __all__ = [
     "convert_files",
     "convert_file",
     "is_motion_file",
+    "read_features",
+    "failure",
+    "available_cores",
 ]
 
 JOINTS_SUFFIX = ".joints.npy"
@@ -155,21 +160,19 @@ def _try_convert(job: ConvertJob, options: LoadOptions) -> ConvertedFile | Faile
     try:
         return convert_file(job, options)
     except TmrError as error:
-        about_input = error.path in (None, str(job.source))
-        return FailedFile(str(job.source), error.reason if about_input else f"{error.path}: {error.reason}")
+        return failure(job.source, error)
+
+
+def failure(source: Path | str, error: TmrError) -> FailedFile:
+    """`source` failed because of `error`; a failure about another file (the body model, an output)
+    names that file in the reason."""
+    about_input = error.path in (None, str(source))
+    return FailedFile(str(source), error.reason if about_input else f"{error.path}: {error.reason}")
 
 
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
     """Read one motion file, compute its HumanML3D features and write them (and canonical joints)."""
-    motion = load_motion(
-        job.source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model
-    )
-    if motion.feats is not None:  # already features: passed through untouched
-        feats = motion.feats
-        canonical = features_to_joints(feats) if job.joints_output else None
-    else:
-        canonical = canonicalize_joints(motion.joints)
-        feats = features_from_canonical(canonical)
+    motion, feats, canonical = read_features(job.source, options, with_joints=job.joints_output is not None)
     _save(job.output, feats)
     if job.joints_output is not None and canonical is not None:
         _save(job.joints_output, canonical)
@@ -181,6 +184,23 @@ def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
         seconds=round(motion.duration, 3),
         source_fps=round(motion.source_fps, 3),
     )
+
+
+def read_features(
+    source: Path, options: LoadOptions, *, with_joints: bool = False
+) -> tuple[Motion, np.ndarray, np.ndarray | None]:
+    """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
+    canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
+    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    if motion.feats is not None:  # already features: passed through untouched
+        return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
+    canonical = canonicalize_joints(motion.joints)
+    return motion, features_from_canonical(canonical), canonical
+
+
+def available_cores() -> int:
+    """The cores this process may run on (the default number of worker processes)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def is_motion_file(path: Path) -> bool:

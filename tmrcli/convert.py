@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tmrcli.console import err, print_error
+from tmrcli.options import (
+    BodyModelOption,
+    FpsOption,
+    JobsOption,
+    JsonOption,
+    SkeletonMapOption,
+    check_motion_paths,
+    load_options,
+)
 
 if TYPE_CHECKING:
-    from tmrcli.conversion import ConvertJob, ConvertReport, LoadOptions
+    from tmrcli.conversion import ConvertJob, ConvertReport
 
 __all__ = ["convert"]
 
@@ -33,23 +41,11 @@ def convert(
     joints: Annotated[
         bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
     ] = False,
-    skeleton_map: Annotated[
-        Optional[Path],
-        typer.Option(
-            exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
-        ),
-    ] = None,
-    fps: Annotated[
-        Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
-    ] = None,
-    body_model: Annotated[
-        Optional[Path],
-        typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files."),
-    ] = None,
-    jobs: Annotated[
-        Optional[int], typer.Option("--jobs", "-j", min=1, help="Worker processes; default: one per available core.")
-    ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
+    skeleton_map: SkeletonMapOption = None,
+    fps: FpsOption = None,
+    body_model: BodyModelOption = None,
+    jobs: JobsOption = None,
+    json_: JsonOption = False,
 ) -> None:
     """Convert motion files to HumanML3D features, (T-1, 263) float32 at 20 fps, one .npy per file.
 
@@ -57,44 +53,23 @@ def convert(
 
     Example: tmr convert ./mocap -o ./features --joints
     """
-    from tmrcli.conversion import convert_files
+    from tmrcli.conversion import available_cores, convert_files
 
-    options = _load_options(skeleton_map, fps, body_model)
+    options = load_options(skeleton_map, fps, body_model)
     planned = _plan(inputs, output, joints)
     with _progress(len(planned)) as advance:
-        report = convert_files(planned, options, on_done=advance, workers=jobs or _available_cores())
+        report = convert_files(planned, options, on_done=advance, workers=jobs or available_cores())
     _render(report, output, json_)
     if report.failed:
         raise typer.Exit(code=1)
 
 
-def _available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
-    from formats import SkeletonError, read_skeleton_map
-    from tmrcli.conversion import LoadOptions
-
-    if fps is not None and not fps > 0:
-        raise typer.BadParameter("must be a positive number of frames per second", param_hint="--fps")
-    mapping = None
-    if skeleton_map is not None:
-        try:
-            mapping = read_skeleton_map(skeleton_map)
-        except SkeletonError as error:
-            raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
-    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
-
-
 def _plan(inputs: list[Path], output: Path, joints: bool) -> list[ConvertJob]:
-    from tmrcli.conversion import is_motion_file, plan_conversion
+    from tmrcli.conversion import plan_conversion
 
     if output.exists() and not output.is_dir():
         raise typer.BadParameter(f"{output} exists and is not a folder", param_hint="--output")
-    for path in inputs:
-        if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint="INPUT")
+    check_motion_paths(inputs, "INPUT")
     jobs = plan_conversion(inputs, output, with_joints=joints)
     if not jobs:
         raise typer.BadParameter("no .bvh, .npz or .npy files found", param_hint="INPUT")

@@ -1,0 +1,229 @@
+"""The library store: write -> read round trips, replacement and removal, compaction, checkpoints,
+rebuilds, damage, and what a crash or a concurrent compaction can leave behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tmrcli.errors import StoreError
+from tmrcli.generation import FileTable, open_generation
+from tmrcli.store import MotionStore
+from store_helpers import fake_record
+
+CKPT_A, CKPT_B = "a" * 64, "b" * 64
+
+
+def _held(store: MotionStore) -> dict[str, int]:
+    """path -> number of live entries."""
+    with store.snapshot() as view:
+        counts: dict[str, int] = {}
+        for generation, mask, table in view.live_entries():
+            for row in generation.entry_column("file")[mask]:
+                counts[table.paths[row]] = counts.get(table.paths[row], 0) + 1
+        assert sorted(counts) == sorted(view.live_files().paths)
+        return counts
+
+
+def test_round_trip_of_records(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    records = [fake_record(f"/m/ü {i}.bvh", entries=i + 1, seed=i) for i in range(3)]
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit(records)
+    with store.snapshot() as view:
+        assert view.checkpoint_sha256 == CKPT_A and view.dim == 8
+        table = view.live_files()
+        assert table.paths == [r.file.path for r in records]
+        assert [table.record(i) for i in range(3)] == [r.file for r in records]
+        (segment,) = view.segments
+        embeddings = segment.entry_column("embedding")
+        np.testing.assert_array_equal(embeddings, np.vstack([r.embeddings for r in records]))
+        np.testing.assert_array_equal(segment.entry_column("start"), np.concatenate([r.starts for r in records]))
+        assert segment.entry_column("file").tolist() == [0, 1, 1, 2, 2, 2]
+
+
+def test_later_commits_replace_and_remove(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a", 1), fake_record("/m/b", 2), fake_record("/m/c", 1)])
+        writer.commit([fake_record(f"/m/other{i}", 1) for i in range(20)])
+        writer.finish()  # compacts into the base
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/b", 3, seed=5)], removed=["/m/c"])
+        writer.commit([fake_record("/m/d", 1)])
+        writer.finish()  # small update: stays in segments
+    with store.snapshot() as view:
+        assert len(view.segments) == 2
+    others = {f"/m/other{i}": 1 for i in range(20)}
+    assert _held(store) == {"/m/a": 1, "/m/b": 3, "/m/d": 1, **others}
+    with store.writer(CKPT_A, 8) as writer:
+        writer.compact()
+    with store.snapshot() as view:
+        assert view.segments == [] and view.base.header.entries == 25
+    assert _held(store) == {"/m/a": 1, "/m/b": 3, "/m/d": 1, **others}
+    assert not list(store.folder.glob("0*.h5"))
+
+
+def test_compaction_keeps_rewrites_proportional(tmp_path: Path) -> None:
+    """Segments are folded into the base when they hold as many entries as the base (doubling)."""
+    store = MotionStore(tmp_path / "library.h5")
+    rewrites = []
+    with store.writer(CKPT_A, 8) as writer:
+        for i in range(200):
+            before = writer._base_entries
+            writer.commit([fake_record(f"/m/{i}", 1, seed=i)])
+            if writer._base_entries != before:
+                rewrites.append(writer._base_entries)
+    assert len(rewrites) <= 6 and sum(rewrites) <= 2 * 200
+    assert len(_held(store)) == 200
+
+
+def test_another_checkpoint_is_refused_and_rebuild_replaces_at_the_end(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a"), fake_record("/m/b")])
+        writer.finish()
+    with pytest.raises(StoreError, match="cannot be mixed") as raised:
+        with store.writer(CKPT_B, 8):
+            pass
+    assert "--rebuild" in raised.value.hint
+    with store.writer(CKPT_B, 8, rebuild=True) as writer:
+        assert sorted(writer.previous) == ["/m/a", "/m/b"] and writer.known == {}
+        writer.commit([fake_record("/m/a", seed=9)])  # then killed: no finish()
+    with store.snapshot() as view:  # the old library is untouched and says a rebuild is pending
+        assert view.checkpoint_sha256 == CKPT_A and len(view.pending) == 1
+    assert _held(store) == {"/m/a": 1, "/m/b": 1}
+    with store.writer(CKPT_B, 8, rebuild=True) as writer:  # resumes
+        assert list(writer.known) == ["/m/a"]
+        writer.commit([fake_record("/m/b", seed=10)])
+        writer.finish()
+    with store.snapshot() as view:
+        assert view.checkpoint_sha256 == CKPT_B and view.pending == [] and view.segments == []
+    assert _held(store) == {"/m/a": 1, "/m/b": 1}
+
+
+def test_a_missing_library_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="no library here yet") as raised:
+        with MotionStore(tmp_path / "nothing.h5").snapshot():
+            pass
+    assert "tmr index" in raised.value.hint
+
+
+@pytest.mark.parametrize("damage", ["truncate", "junk", "foreign"])
+def test_a_damaged_library_is_one_store_error_with_the_rebuild_hint(tmp_path: Path, damage: str) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record(f"/m/{i}", 3) for i in range(50)])
+        writer.finish()
+    data = store.path.read_bytes()
+    if damage == "truncate":
+        store.path.write_bytes(data[: len(data) // 2])
+    elif damage == "junk":
+        store.path.write_bytes(os.urandom(len(data)))
+    else:
+        import h5py
+
+        with h5py.File(store.path, "w") as h5:
+            h5["x"] = 1
+    with pytest.raises(StoreError) as raised:
+        with store.snapshot() as view:
+            view.live_files()
+    assert raised.value.path == str(store.path) and "--rebuild" in raised.value.hint
+    with pytest.raises(StoreError):
+        with store.writer(CKPT_A, 8):
+            pass
+    with store.writer(CKPT_A, 8, rebuild=True) as writer:  # the remedy works on a damaged library
+        assert writer.previous_error is not None
+        writer.commit([fake_record("/m/new")])
+        writer.finish()
+    assert _held(store) == {"/m/new": 1}
+
+
+def test_leftovers_of_a_killed_writer_are_ignored_then_cleaned(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.finish()
+    half_written = [
+        store.folder / ".00000009.h5.x1.tmp",
+        tmp_path / ".library.h5.x2.tmp",
+        store.folder / ".ann-1.hnsw.x3.tmp",
+    ]
+    for path in half_written:
+        path.write_bytes(b"half")
+    assert _held(store) == {"/m/a": 1}
+    with store.writer(CKPT_A, 8):
+        pass
+    assert not any(path.exists() for path in half_written)
+
+
+def test_segments_a_compaction_included_are_ignored_until_deleted(tmp_path: Path) -> None:
+    """A compaction killed after renaming its base but before deleting segments loses nothing and
+    counts nothing twice."""
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a", 2)])
+        writer.commit([fake_record("/m/b", 1)])
+    kept = {p.name: p.read_bytes() for p in store.folder.glob("0*.h5")}
+    with store.writer(CKPT_A, 8) as writer:
+        writer.compact()
+    for name, data in kept.items():  # as if the clean-up had not happened
+        (store.folder / name).write_bytes(data)
+    assert _held(store) == {"/m/a": 2, "/m/b": 1}
+    with store.writer(CKPT_A, 8):
+        pass
+    assert not list(store.folder.glob("0*.h5"))
+
+
+def test_an_open_snapshot_survives_a_compaction(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.commit([fake_record("/m/b")])
+    with store.snapshot() as view:
+        with store.writer(CKPT_A, 8) as writer:
+            writer.compact()
+        assert sorted(view.live_files().paths) == ["/m/a", "/m/b"]  # files stay readable once open
+    assert _held(store) == {"/m/a": 1, "/m/b": 1}
+
+
+def test_files_are_readable_by_others(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+    assert all(path.stat().st_mode & 0o044 for path in [store.path, *store.folder.glob("*.h5")])
+
+
+def test_file_table_concatenates_and_takes() -> None:
+    first = FileTable.of([fake_record("/x").file, fake_record("/y").file])
+    both = FileTable.concatenate([first, first.take(np.array([1]))])
+    assert both.paths == ["/x", "/y", "/y"] and both.size.tolist() == [100, 100, 100]
+    with pytest.raises(FileNotFoundError):
+        with open_generation(Path("/nonexistent/library.h5")):
+            pass
+
+
+def test_a_compaction_between_listing_and_opening_makes_the_reader_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import h5py
+
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.commit([fake_record("/m/b")])
+    real_file, raced = h5py.File, []
+
+    def compact_first(name, *args, **kwargs):  # the moment a reader opens a segment it has listed
+        if not raced and Path(name).parent == store.folder and args[:1] == ("r",):
+            raced.append(Path(name))
+            with store.writer(CKPT_A, 8) as other:  # another process, as it were: deletes the segment
+                other.compact()
+        return real_file(name, *args, **kwargs)
+
+    monkeypatch.setattr(h5py, "File", compact_first)
+    assert _held(store) == {"/m/a": 1, "/m/b": 1}
+    assert raced and not raced[0].exists()

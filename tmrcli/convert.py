@@ -7,14 +7,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tmrcli.console import err, print_error
+from tmrcli.options import BodyModelOption, FpsOption, SkeletonMapOption, load_options
 
 if TYPE_CHECKING:
-    from tmrcli.conversion import ConvertJob, ConvertReport, LoadOptions
+    from tmrcli.conversion import ConvertJob, ConvertReport
 
 __all__ = ["convert"]
 
@@ -27,14 +28,9 @@ def convert(
     joints: Annotated[
         bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
     ] = False,
-    skeleton_map: Annotated[
-        Optional[Path],
-        typer.Option(exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."),
-    ] = None,
-    fps: Annotated[Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")] = None,
-    body_model: Annotated[
-        Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
-    ] = None,
+    skeleton_map: SkeletonMapOption = None,
+    fps: FpsOption = None,
+    body_model: BodyModelOption = None,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
 ) -> None:
     """Convert motion files to HumanML3D features: OUTDIR/<path in the input folder>/<stem>.npy, (T-1, 263) float32.
@@ -43,28 +39,13 @@ def convert(
     """
     from tmrcli.conversion import convert_files
 
-    options = _load_options(skeleton_map, fps, body_model)
+    options = load_options(skeleton_map, fps, body_model)
     jobs = _plan(inputs, output, joints)
     with _progress(len(jobs)) as advance:
         report = convert_files(jobs, options, on_done=advance)
     _render(report, output, json_)
     if report.failed:
         raise typer.Exit(code=1)
-
-
-def _load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
-    from formats import SkeletonError, read_skeleton_map
-    from tmrcli.conversion import LoadOptions
-
-    if fps is not None and not fps > 0:
-        raise typer.BadParameter("must be a positive number of frames per second", param_hint="--fps")
-    mapping = None
-    if skeleton_map is not None:
-        try:
-            mapping = read_skeleton_map(skeleton_map)
-        except SkeletonError as error:
-            raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
-    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
 
 
 def _plan(inputs: list[Path], output: Path, joints: bool) -> list[ConvertJob]:

@@ -15,6 +15,7 @@ from formats.errors import TmrError
 from tmrcli import __version__
 from tmrcli.console import print_error
 from tmrcli.convert import convert
+from tmrcli.export import export
 from tmrcli.show import show
 
 __all__ = ["app", "main"]
@@ -61,6 +62,7 @@ def _root(
 
 app.command()(convert)
 app.command()(show)
+app.command()(export)
 
 
 def main() -> None:

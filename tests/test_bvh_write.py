@@ -129,3 +129,23 @@ def test_frame_range() -> None:
         frame_range("m.bvh", 9.0, None, 20.0, 170)
     with pytest.raises(SegmentError, match="shorter than one frame"):
         frame_range("m.bvh", 1.0, 1.01, 20.0, 170)
+
+
+@pytest.mark.filterwarnings("ignore:Importing PyGLM:PendingDeprecationWarning")  # inside bvhio
+@pytest.mark.parametrize("noise", [0.0, 0.01], ids=["rigid", "stretching"])
+def test_an_independent_reader_sees_the_same_joints(data_dir: Path, tmp_path: Path, noise: float) -> None:
+    """bvhio, a BVH library of its own (already a dependency), computes the same world positions."""
+    import bvhio
+
+    joints = np.load(data_dir / HUMANML3D / "new_joints/012314.npy")[:20].astype(np.float64)
+    joints += np.random.default_rng(2).normal(scale=noise, size=joints.shape)
+    path = tmp_path / "smpl.bvh"
+    path.write_text(smpl_bvh_text(joints, 20.0))
+    root = bvhio.readAsHierarchy(str(path))
+    order = [JOINT_INDEX[joint.Name] for joint, _, _ in root.layout()]
+    positions = []
+    for frame in range(len(joints)):
+        root.loadPose(frame)
+        positions.append([np.array(joint.PositionWorld) for joint, _, _ in root.layout()])
+    assert sorted(order) == list(range(22))
+    assert _largest_error(np.array(positions) / 100.0, joints[:, order]) < MILLIMETRE

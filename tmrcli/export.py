@@ -41,7 +41,7 @@ class ExportedSegment:
 
 
 def export(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A motion file (.bvh, .npz, .npy).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],
     start: StartOption = 0.0,
     end: EndOption = None,

@@ -32,7 +32,7 @@ PAGE_SUFFIXES = (".html", ".htm")
 
 
 def show(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="A motion file (.bvh, .npz, .npy).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
     start: StartOption = 0.0,
     end: EndOption = None,
     output: Annotated[

@@ -35,8 +35,8 @@ _SHEET_COLUMNS = 4
 _BONE_WIDTH = 3.0
 _HEAD_SIZE = 9.0
 _HEAD = JOINT_INDEX["head"]
-_PARENTS = [parent for parent, _, _ in BONES]
-_CHILDREN = [child for _, child, _ in BONES]
+_BONE_STARTS = [parent for parent, _, _ in BONES]
+_BONE_ENDS = [child for _, child, _ in BONES]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,6 @@ def _draw_panel(axes: Axes, scene: Scene) -> _Panel:
 
 def _show_frame(panel: _Panel, scene: Scene, frame: int) -> None:
     points = scene.joints[frame]
-    panel.bones.set_segments(np.stack([points[_PARENTS], points[_CHILDREN]], axis=1))
+    panel.bones.set_segments(np.stack([points[_BONE_STARTS], points[_BONE_ENDS]], axis=1))
     panel.head.set_data(points[_HEAD, :1], points[_HEAD, 1:])
     panel.clock.set_text(f"{scene.time_of(frame):6.2f} s")

@@ -34,6 +34,7 @@ _FLAGS = (
     "--no-default-browser-check",
     "--hide-scrollbars",
     "--mute-audio",
+    "--disable-dev-shm-usage",
     "--remote-debugging-pipe",
 )
 # Counted in the page: opaque pixels that are strongly coloured (the blue and red limbs) and dark ones

@@ -139,3 +139,17 @@ def _keep_screenshot(png: bytes, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / name).write_bytes(png)
     assert png.startswith(b"\x89PNG")
+
+
+def test_search_and_localize_pages_from_their_results(data_dir: Path, tmp_path: Path) -> None:
+    """The one call `tmr search --html` and `tmr localize --html` make, fed as those commands feed it."""
+    from tmrcli.html_page import write_localize_page, write_search_page
+
+    wave = str(data_dir / DATA_2 / "dataset-2_wave-left-hand_normal_001.bvh")
+    write_search_page(tmp_path / "search.html", "a wave", [SearchHit(1, 0.9, wave, 0.5, 2.0)])
+    assert [hit["figure"]["frames"] for hit in _embedded(tmp_path / "search.html")["hits"]] == [30]
+    segments = [Segment(3.0, 5.0, 0.79), Segment(7.5, 8.5, 0.55)]
+    write_localize_page(tmp_path / "localize.html", "a hop", data_dir / HOP, segments, [0.5, 4.0, 9.0], [0.5, 0.8, 0.5])
+    data = _embedded(tmp_path / "localize.html")
+    assert [(hit["rank"], hit["start"], hit["end"], hit["score"]) for hit in data["hits"]] == [(1, 3.0, 5.0, 0.79), (2, 7.5, 8.5, 0.55)]
+    assert data["curve"]["times"] == [0.5, 4.0, 9.0] and len(data["curve"]["segments"]) == 2

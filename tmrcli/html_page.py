@@ -21,13 +21,21 @@ import numpy as np
 
 from formats import JOINT_INDEX, NUM_JOINTS
 from formats.errors import TmrError
-from tmrcli.atomic import write_atomic
+from tmrcli.atomic import reporting_write_errors, write_atomic
 from tmrcli.conversion import LoadOptions
 from tmrcli.results import SearchHit, Segment
 from tmrcli.scene import BONES, GRID_COLOUR, SIDE_COLOURS, TRAJECTORY_COLOUR, Scene, build_scene
 from tmrcli.segments import load_segment
 
-__all__ = ["HitView", "CurveView", "write_results_page", "hit_views", "curve_view"]
+__all__ = [
+    "HitView",
+    "CurveView",
+    "write_results_page",
+    "write_search_page",
+    "write_localize_page",
+    "hit_views",
+    "curve_view",
+]
 
 # View coordinates ([0, 1]) are sent as integers in units of 1 / _SCALE: a tenth of a pixel of a
 # 1000-pixel figure, in about half the characters of decimals.
@@ -88,6 +96,29 @@ def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], c
         .replace("__TMR_DATA__", data)
     )
     write_atomic(path, lambda file: file.write(page.encode("utf-8")))
+
+
+def write_search_page(path: Path, query: str, hits: Sequence[SearchHit], options: LoadOptions = LoadOptions()) -> None:
+    """The page of `tmr search --html`: every hit read from its file and drawn."""
+    with reporting_write_errors(path):
+        write_results_page(path, query, hit_views(hits, options))
+
+
+def write_localize_page(
+    path: Path,
+    query: str,
+    motion: Path,
+    segments: Sequence[Segment],
+    times: Sequence[float],
+    scores: Sequence[float],
+    options: LoadOptions = LoadOptions(),
+) -> None:
+    """The page of `tmr localize --html`: the curve of `scores` at `times` along `motion`, and each
+    segment found as a hit, ranked as given."""
+    hits = [SearchHit(rank, s.score, str(motion), s.start, s.end) for rank, s in enumerate(segments, start=1)]
+    curve = curve_view(motion, np.asarray(times), np.asarray(scores), segments, options)
+    with reporting_write_errors(path):
+        write_results_page(path, query, hit_views(hits, options), curve)
 
 
 def hit_views(hits: Sequence[SearchHit], options: LoadOptions = LoadOptions()) -> list[HitView]:

@@ -14,6 +14,7 @@ __all__ = [
     "SkeletonMapOption",
     "FpsOption",
     "BodyModelOption",
+    "HtmlOption",
     "StartOption",
     "EndOption",
     "load_options",
@@ -47,6 +48,10 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
     return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
 
 
+HtmlOption = Annotated[
+    Optional[Path],
+    typer.Option("--html", metavar="PAGE", help="Also write a self-contained HTML page that plays every result."),
+]
 StartOption = Annotated[float, typer.Option(help="Start of the segment, in seconds from the start of the file.")]
 EndOption = Annotated[Optional[float], typer.Option(help="End of the segment, in seconds; default: the end of the motion.")]
 

@@ -16,6 +16,8 @@ from tmrcli import __version__
 from tmrcli.console import print_error
 from tmrcli.convert import convert
 from tmrcli.export import export
+from tmrcli.library_cli import index, info
+from tmrcli.query_cli import caption, localize, search
 from tmrcli.show import show
 
 __all__ = ["app", "main"]
@@ -61,6 +63,11 @@ def _root(
 
 
 app.command()(convert)
+app.command()(index)
+app.command()(search)
+app.command()(caption)
+app.command()(localize)
+app.command()(info)
 app.command()(show)
 app.command()(export)
 

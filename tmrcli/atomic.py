@@ -14,7 +14,17 @@ import numpy as np
 
 from formats.errors import OutputError
 
-__all__ = ["atomic_path", "write_atomic", "save_npy_atomic", "reporting_write_errors"]
+__all__ = ["atomic_path", "write_atomic", "save_npy_atomic", "temporary_beside", "reporting_write_errors"]
+
+
+def temporary_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new temporary file in `path`'s folder (named `.<name>.*<suffix>`), open, with the permissions an
+    ordinary new file gets (mkstemp's 0600 would hide libraries and features from other users)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(handle, 0o666 & ~umask)
+    return handle, temporary
 
 
 @contextmanager
@@ -23,7 +33,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     (an encoder picks its format from the suffix); on success it is synced and renamed to `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    handle, name = temporary_beside(path, suffix=f".tmp{path.suffix}")
     os.close(handle)
     temporary = Path(name)
     try:

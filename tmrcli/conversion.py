@@ -15,6 +15,7 @@ import numpy as np
 from formats import (
     MOTION_SUFFIXES,
     FormatError,
+    Motion,
     TmrError,
     canonicalize_joints,
     features_from_canonical,
@@ -32,6 +33,7 @@ __all__ = [
     "ConvertReport",
     "plan_conversion",
     "convert_files",
+    "read_features",
 ]
 
 JOINTS_SUFFIX = ".joints.npy"
@@ -115,15 +117,7 @@ def convert_files(
 
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
     """Read one motion file, compute its HumanML3D features and write them (and canonical joints)."""
-    motion = load_motion(
-        job.source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model
-    )
-    if motion.feats is not None:  # already features: passed through untouched
-        feats = motion.feats
-        canonical = features_to_joints(feats) if job.joints_output else None
-    else:
-        canonical = canonicalize_joints(motion.joints)
-        feats = features_from_canonical(canonical)
+    motion, feats, canonical = read_features(job.source, options, with_joints=job.joints_output is not None)
     _save(job.output, feats)
     if job.joints_output is not None and canonical is not None:
         _save(job.joints_output, canonical)
@@ -135,6 +129,18 @@ def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
         seconds=round(motion.duration, 3),
         source_fps=round(motion.source_fps, 3),
     )
+
+
+def read_features(
+    source: Path, options: LoadOptions, *, with_joints: bool = False
+) -> tuple[Motion, np.ndarray, np.ndarray | None]:
+    """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
+    canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
+    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    if motion.feats is not None:  # already features: passed through untouched
+        return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
+    canonical = canonicalize_joints(motion.joints)
+    return motion, features_from_canonical(canonical), canonical
 
 
 def is_motion_file(path: Path) -> bool:

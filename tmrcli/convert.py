@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from tmrcli.console import err, print_error
-from tmrcli.options import BodyModelOption, FpsOption, SkeletonMapOption, load_options
+from tmrcli.options import BodyModelOption, FpsOption, JsonOption, SkeletonMapOption, load_options
 
 if TYPE_CHECKING:
     from tmrcli.conversion import ConvertJob, ConvertReport
@@ -31,7 +31,7 @@ def convert(
     skeleton_map: SkeletonMapOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Convert motion files to HumanML3D features: OUTDIR/<path in the input folder>/<stem>.npy, (T-1, 263) float32.
 

@@ -1,7 +1,12 @@
-"""Options shared by the commands that read motion files: one flag name per concept (STYLE.md)."""
+"""The options every command shares (one CLI vocabulary) and where the library and checkpoint come from.
+
+`--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
+`--checkpoint` / $TMR_CHECKPOINT / the shipped `default`.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -11,17 +16,41 @@ if TYPE_CHECKING:
     from tmrcli.conversion import LoadOptions
 
 __all__ = [
+    "StoreOption",
+    "CheckpointOption",
+    "JsonOption",
     "SkeletonMapOption",
     "FpsOption",
     "BodyModelOption",
     "HtmlOption",
     "StartOption",
     "EndOption",
+    "DEFAULT_CHECKPOINT",
+    "store_path",
     "load_options",
     "check_segment",
     "check_suffix",
 ]
 
+DEFAULT_CHECKPOINT = "default"
+
+StoreOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--store",
+        envvar="TMR_STORE",
+        show_envvar=True,
+        metavar="PATH",
+        help="The library file (or a folder to keep library.h5 in). Default: $XDG_DATA_HOME/tmr/library.h5.",
+    ),
+]
+CheckpointOption = Annotated[
+    str,
+    typer.Option(
+        "--checkpoint", envvar="TMR_CHECKPOINT", show_envvar=True, metavar="NAME|PATH", help="The model: a registered name or a checkpoint file."
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
 SkeletonMapOption = Annotated[
     Optional[Path],
     typer.Option(exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."),
@@ -32,8 +61,17 @@ BodyModelOption = Annotated[
 ]
 
 
+def store_path(given: Path | None) -> Path:
+    """The library file: as given (a folder means its library.h5), else the user's data folder."""
+    if given is not None:
+        given = given.expanduser()
+        return (given / "library.h5" if given.is_dir() else given).absolute()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser().absolute() / "tmr" / "library.h5"
+
+
 def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
-    """The `load_motion` settings the user gave; a bad --fps or skeleton map is a usage error (exit 2)."""
+    """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
     from formats import SkeletonError, read_skeleton_map
     from tmrcli.conversion import LoadOptions
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SearchHit", "Segment"]
+__all__ = ["SearchHit", "Segment", "Caption"]
 
 
 @dataclass(frozen=True)
@@ -33,3 +33,12 @@ class Segment:
     start: float
     end: float
     score: float
+
+
+@dataclass(frozen=True)
+class Caption:
+    """A sentence that describes a motion, ranked; `score` is (cos + 1) / 2 in [0, 1]."""
+
+    rank: int
+    score: float
+    text: str

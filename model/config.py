@@ -1,0 +1,113 @@
+"""The architecture (`TMRConfig`) and the loss weights (`LossConfig`): every default lives here, once.
+
+Values follow the TMR paper (section 3.4) and the reference configs `configs/model/{temos,tmr}.yaml`;
+field names follow the reference's (`latent_dim`, `ff_size`, `num_layers`, ...), so an official run's
+`config.json` maps onto them directly (see `model/official.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DEFAULT_TEXT_MODEL", "TMRConfig", "LossConfig"]
+
+# The name under which the offline all-MiniLM-L6-v2 package is found (see `model/text.py`).
+DEFAULT_TEXT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class TMRConfig:
+    """The shape of a TMR network and of its inputs. A checkpoint stores it; loading rebuilds from it."""
+
+    n_feats: int = 263  # motion features per frame (HumanML3D layout, REFERENCE.md)
+    text_model: str = DEFAULT_TEXT_MODEL  # frozen backbone: the packaged name, a folder, or a cached hub id
+    text_width: int = 384  # width of its token features (all-MiniLM-L6-v2: 384, distilbert: 768)
+    max_text_length: int = 128  # tokens kept per text, [CLS] and [SEP] included
+    latent_dim: int = 256  # d in the paper
+    ff_size: int = 1024
+    num_layers: int = 6
+    num_heads: int = 4
+    dropout: float = 0.1
+    activation: str = "gelu"
+    vae: bool = True  # encoders output (mu, logvar); False gives a single deterministic token
+    fps: float = 20.0  # frame rate the motion features are sampled at
+
+    def __post_init__(self) -> None:
+        if self.latent_dim % self.num_heads:
+            raise ValueError(f"latent_dim {self.latent_dim} is not divisible by num_heads {self.num_heads}")
+        if self.activation not in ("gelu", "relu"):
+            raise ValueError(f"activation must be 'gelu' or 'relu', not {self.activation!r}")
+        positive = ("n_feats", "text_width", "max_text_length", "latent_dim", "ff_size", "num_layers", "num_heads")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), not {self.dropout}")
+        if self.fps <= 0:
+            raise ValueError(f"fps must be positive, not {self.fps}")
+
+    @property
+    def n_dist_tokens(self) -> int:
+        """Learnable tokens prepended by each encoder: mu and logvar, or a single one without the VAE."""
+        return 2 if self.vae else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-able dict (the form stored in checkpoints)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TMRConfig:
+        """The inverse of `to_dict`; raises ValueError on unknown or missing keys and wrong types."""
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """Loss weights and contrastive settings: the reference `tmr.yaml` (recons 1, kl 1e-5, latent 1e-5,
+    contrastive 0.1, temperature 0.1, filtering threshold 0.8)."""
+
+    recons: float = 1.0
+    kl: float = 1e-5
+    latent: float = 1e-5
+    contrastive: float = 0.1
+    temperature: float = 0.1
+    # Off-diagonal pairs whose captions' scaled similarity (cos + 1) / 2 exceeds this are dropped from
+    # the InfoNCE denominators (paper section 3.3); None disables the filtering.
+    threshold_selfsim: float | None = 0.8
+
+    def __post_init__(self) -> None:
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be positive, not {self.temperature}")
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The weight of each named loss in the total."""
+        return {"recons": self.recons, "kl": self.kl, "latent": self.latent, "contrastive": self.contrastive}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-able dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LossConfig:
+        """The inverse of `to_dict`; raises ValueError on unknown or missing keys and wrong types."""
+        return _from_dict(cls, data)
+
+
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "float | None": (int, float, type(None))}
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    missing = sorted(set(fields) - set(data))
+    if unknown or missing:
+        raise ValueError(f"{cls.__name__}: unknown keys {unknown}, missing keys {missing}")
+    for name, value in data.items():
+        allowed = _TYPES[str(fields[name].type)]
+        # bool is an int in Python; a flag must not pass for a number, nor a number for a flag.
+        if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+            raise ValueError(f"{cls.__name__}: {name} has the wrong type ({type(value).__name__})")
+    return cls(**data)

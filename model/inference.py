@@ -1,0 +1,123 @@
+"""The inference facade the CLI uses: numpy in, numpy out, one checkpoint, batched and length-sorted.
+
+Embeddings returned here are the encoders' means mu, L2-normalised, float32 (N, latent_dim): cosine
+similarity is then a dot product, and the score shown to people is (cos + 1) / 2 (`scores`).
+The lower-level torch `TMR` returns raw mu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from model.batching import Padded, length_sorted_batches
+from model.checkpoint import Checkpoint, load_checkpoint
+from model.errors import TextModelError
+from model.text import TextBackbone
+
+__all__ = ["Retriever", "load_retriever", "default_device"]
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Retriever:
+    """Embeds texts and motions with one checkpoint.
+
+    Parameters
+    ----------
+    checkpoint: a loaded checkpoint (see `load_checkpoint`).
+    backbone: the text backbone to use; by default the checkpoint's own (`config.text_model`, or
+        `text_model` when given), loaded on the first `encode_texts`, so indexing motions never loads it.
+    text_model: a folder overriding where the checkpoint's backbone is found (for example a local
+        distilbert-base-uncased for an imported official model).
+    device: default CUDA when present, else CPU.
+    """
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        *,
+        backbone: TextBackbone | None = None,
+        text_model: str | Path | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        self.checkpoint = checkpoint
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = checkpoint.model.to(self.device).eval()
+        self._text_model = text_model if text_model is not None else checkpoint.config.text_model
+        self._backbone = backbone
+        if backbone is not None:
+            self._check_width(backbone)
+
+    @property
+    def sha256(self) -> str | None:
+        """SHA256 of the checkpoint file: which model made an embedding."""
+        return self.checkpoint.sha256
+
+    @property
+    def backbone(self) -> TextBackbone:
+        """The frozen text backbone, loaded on first use."""
+        if self._backbone is None:
+            backbone = TextBackbone(
+                self._text_model, max_length=self.checkpoint.config.max_text_length, device=self.device
+            )
+            self._check_width(backbone)
+            self._backbone = backbone
+        return self._backbone
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
+        features = self.backbone.token_features(texts, batch_size)
+        return self._encode(features, self.model.encode_texts, batch_size)
+
+    def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """(T_i, n_feats) raw (unnormalised) features at the checkpoint's fps -> (N, latent_dim) unit-norm
+        float32 embeddings. Raises ValueError for an array of the wrong shape or with NaN."""
+        n_feats = self.checkpoint.config.n_feats
+        for i, feats in enumerate(motions):
+            if feats.ndim != 2 or feats.shape[1] != n_feats or len(feats) == 0:
+                raise ValueError(f"motion {i}: expected (T, {n_feats}) features with T >= 1, got {feats.shape}")
+            if not np.isfinite(feats).all():
+                raise ValueError(f"motion {i}: features contain NaN or infinity")
+        normalised = [torch.from_numpy(self.checkpoint.normalizer.normalize(f)) for f in motions]
+        return self._encode(normalised, self.model.encode_motions, batch_size)
+
+    @staticmethod
+    def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """(N, D), (M, D) unit-norm embeddings -> (N, M) scores (cos + 1) / 2 in [0, 1]."""
+        return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
+
+    @torch.inference_mode()
+    def _encode(self, sequences: list[Tensor], encoder: Callable[[Padded], Tensor], batch_size: int) -> np.ndarray:
+        out = np.zeros((len(sequences), self.checkpoint.config.latent_dim), dtype=np.float32)
+        for batch in length_sorted_batches([len(s) for s in sequences], batch_size):
+            padded = Padded.from_sequences([sequences[i] for i in batch]).to(self.device)
+            mu = torch.nn.functional.normalize(encoder(padded), dim=-1)  # (b, latent_dim)
+            out[batch] = mu.float().cpu().numpy()
+        return out
+
+    def _check_width(self, backbone: TextBackbone) -> None:
+        expected = self.checkpoint.config.text_width
+        if backbone.width != expected:
+            raise TextModelError(
+                backbone.name,
+                f"token features are {backbone.width}-d but the checkpoint expects {expected}-d",
+                hint=f"use the backbone it was trained with: {self.checkpoint.config.text_model}",
+            )
+
+
+def load_retriever(
+    name_or_path: str | Path,
+    *,
+    text_model: str | Path | None = None,
+    device: torch.device | str | None = None,
+) -> Retriever:
+    """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
+    return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)

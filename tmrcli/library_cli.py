@@ -1,0 +1,79 @@
+"""`tmr index` and `tmr info`: build the motion library and say what it holds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from tmrcli.options import (
+    DEFAULT_CHECKPOINT,
+    BodyModelOption,
+    CheckpointOption,
+    FpsOption,
+    JsonOption,
+    SkeletonMapOption,
+    StoreOption,
+    load_options,
+    store_path,
+)
+
+__all__ = ["index", "info"]
+
+
+def index(
+    paths: Annotated[
+        Optional[list[Path]],
+        typer.Argument(exists=True, metavar="PATH...", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
+                       "None: check the files the library already holds."),
+    ] = None,
+    store: StoreOption = None,
+    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-embed every file (the library's and PATH's) with --checkpoint.")] = False,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")] = False,
+    skeleton_map: SkeletonMapOption = None,
+    fps: FpsOption = None,
+    body_model: BodyModelOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes converting files (default: one per CPU core).")] = os.cpu_count() or 2,
+    batch_size: Annotated[int, typer.Option(min=1, help="Files embedded and committed together.")] = 64,
+    json_: JsonOption = False,
+) -> None:
+    """Index motion files into the library; unchanged files are skipped by content hash.
+
+    Takes longer than 12 s are also indexed as overlapping 5 s windows, so search can point into them.
+    Every batch is committed safely: an interrupted run keeps what it finished, and the next run resumes.
+
+    Example: tmr index ~/mocap --prune
+    """
+    from model import load_retriever
+    from tmrcli.conversion import is_motion_file
+    from tmrcli.pipeline import IndexRequest, run_index
+    from tmrcli.render import IndexBar, render_index_report
+
+    for path in paths or []:
+        if path.is_file() and not is_motion_file(path):
+            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint="PATH")
+    library = store_path(store)
+    if not paths and not library.exists():
+        raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
+    request = IndexRequest(library, paths or [], load_options(skeleton_map, fps, body_model), rebuild, prune, batch_size, workers)
+    retriever = load_retriever(checkpoint)
+    with IndexBar() as bar:
+        report = run_index(request, retriever, bar)
+    render_index_report(report, json_)
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+def info(store: StoreOption = None, json_: JsonOption = False) -> None:
+    """What the library holds: files, entries, the model that embedded them, size on disk.
+
+    Example: tmr info --json
+    """
+    from tmrcli.info import library_info
+    from tmrcli.render import render_info
+    from tmrcli.store import MotionStore
+
+    render_info(library_info(MotionStore(store_path(store))), json_)

@@ -1,6 +1,7 @@
 """The HTML results page: self-contained, and it plays in a real browser (headless Chromium).
 
-The browser tests load the page through the DevTools protocol (`browser_check.py`) and require no
+The page generator is fed as `tmr search --html` and `tmr localize --html` feed it (their end-to-end
+tests use a tiny random model: plumbing, not retrieval quality). The browser tests load the page through the DevTools protocol (`browser_check.py`) and require no
 errors of any kind, no network request, and a drawn figure on every hit's canvas; the last tests
 break a page on purpose and check that this inspection notices, so it cannot pass vacuously.
 Screenshots are kept in tests/artifacts/ (ignored by git).
@@ -141,15 +142,45 @@ def _keep_screenshot(png: bytes, name: str) -> None:
     assert png.startswith(b"\x89PNG")
 
 
-def test_search_and_localize_pages_from_their_results(data_dir: Path, tmp_path: Path) -> None:
-    """The one call `tmr search --html` and `tmr localize --html` make, fed as those commands feed it."""
-    from tmrcli.html_page import write_localize_page, write_search_page
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny seeded model: these tests check the plumbing of --html, not retrieval quality."""
+    from model import Normalizer, Provenance, save_checkpoint
+    from tests.model_helpers import tiny_model
 
-    wave = str(data_dir / DATA_2 / "dataset-2_wave-left-hand_normal_001.bvh")
-    write_search_page(tmp_path / "search.html", "a wave", [SearchHit(1, 0.9, wave, 0.5, 2.0)])
-    assert [hit["figure"]["frames"] for hit in _embedded(tmp_path / "search.html")["hits"]] == [30]
-    segments = [Segment(3.0, 5.0, 0.79), Segment(7.5, 8.5, 0.55)]
-    write_localize_page(tmp_path / "localize.html", "a hop", data_dir / HOP, segments, [0.5, 4.0, 9.0], [0.5, 0.8, 0.5])
-    data = _embedded(tmp_path / "localize.html")
-    assert [(hit["rank"], hit["start"], hit["end"], hit["score"]) for hit in data["hits"]] == [(1, 3.0, 5.0, 0.79), (2, 7.5, 8.5, 0.55)]
-    assert data["curve"]["times"] == [0.5, 4.0, 9.0] and len(data["curve"]["segments"]) == 2
+    path = tmp_path_factory.mktemp("model") / "tiny.tmr"
+    provenance = Provenance(trained_on="nothing (random)", commit="0000000", created="2026-01-01T00:00:00Z", details={})
+    save_checkpoint(path, tiny_model(), Normalizer(np.zeros(263), np.ones(263)), provenance)
+    return path
+
+
+def test_search_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
+    clips = [data_dir / DATA_2 / f"dataset-2_{name}_normal_001.bvh" for name in ("wave-left-hand", "walk", "run")]
+    runner, checkpoint = CliRunner(), ["--checkpoint", str(tiny_checkpoint)]
+    indexed = runner.invoke(app, ["index", *map(str, clips), *checkpoint, "--workers", "1"])
+    assert indexed.exit_code == 0, indexed.output
+    page = tmp_path / "results.html"
+    result = runner.invoke(app, ["search", "a person waves", "-k", "3", "--json", "--html", str(page), *checkpoint])
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)  # --json still prints the results, alone, on stdout
+    data = _embedded(page)
+    assert [(hit["path"], hit["start"], hit["end"], hit["score"]) for hit in data["hits"]] == [
+        (hit["path"], hit["start"], hit["end"], hit["score"]) for hit in hits
+    ]
+    assert len(data["hits"]) == 3 and all(hit["figure"]["frames"] > 0 for hit in data["hits"])
+
+
+def test_localize_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
+    page = tmp_path / "localize.html"
+    args = ["localize", str(data_dir / HOP), "a person hops", "--top", "2", "--html", str(page), "--checkpoint", str(tiny_checkpoint)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = _embedded(page)
+    assert [hit["rank"] for hit in data["hits"]] == [1, 2]
+    assert data["curve"]["path"] == str(data_dir / HOP) and len(data["curve"]["times"]) > 10
+    assert [(s["start"], s["end"]) for s in data["curve"]["segments"]] == [(h["start"], h["end"]) for h in data["hits"]]
+
+
+def test_html_suffix_is_checked_before_any_work(data_dir: Path) -> None:
+    result = CliRunner().invoke(app, ["localize", str(data_dir / HOP), "a hop", "--html", "page.txt"])
+    assert result.exit_code == 2 and "must end in .html, .htm" in result.stderr

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,6 +27,9 @@ from tmrcli.conversion import LoadOptions
 from tmrcli.results import SearchHit, Segment
 from tmrcli.scene import BONES, GRID_COLOUR, SIDE_COLOURS, TRAJECTORY_COLOUR, Scene, build_scene
 from tmrcli.segments import load_segment
+
+if TYPE_CHECKING:
+    from tmrcli.localize import Localization
 
 __all__ = [
     "HitView",
@@ -104,21 +108,15 @@ def write_search_page(path: Path, query: str, hits: Sequence[SearchHit], options
         write_results_page(path, query, hit_views(hits, options))
 
 
-def write_localize_page(
-    path: Path,
-    query: str,
-    motion: Path,
-    segments: Sequence[Segment],
-    times: Sequence[float],
-    scores: Sequence[float],
-    options: LoadOptions = LoadOptions(),
-) -> None:
-    """The page of `tmr localize --html`: the curve of `scores` at `times` along `motion`, and each
-    segment found as a hit, ranked as given."""
+def write_localize_page(path: Path, query: str, motion: Path, localization: Localization, options: LoadOptions = LoadOptions()) -> None:
+    """The page of `tmr localize --html`: the similarity curve along `motion` and each segment found,
+    as a hit, in the order found (best first)."""
+    segments = localization.segments
     hits = [SearchHit(rank, s.score, str(motion), s.start, s.end) for rank, s in enumerate(segments, start=1)]
-    curve = curve_view(motion, np.asarray(times), np.asarray(scores), segments, options)
+    times = np.array([point.time for point in localization.curve])
+    scores = np.array([point.score for point in localization.curve])
     with reporting_write_errors(path):
-        write_results_page(path, query, hit_views(hits, options), curve)
+        write_results_page(path, query, hit_views(hits, options), curve_view(motion, times, scores, segments, options))
 
 
 def hit_views(hits: Sequence[SearchHit], options: LoadOptions = LoadOptions()) -> list[HitView]:

@@ -22,6 +22,7 @@ __all__ = [
     "SkeletonMapOption",
     "FpsOption",
     "BodyModelOption",
+    "PAGE_SUFFIXES",
     "HtmlOption",
     "StartOption",
     "EndOption",
@@ -86,9 +87,23 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
     return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
 
 
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def _page_path(page: Path | None) -> Path | None:
+    if page is not None and page.suffix.lower() not in PAGE_SUFFIXES:
+        raise typer.BadParameter(f"{page} must end in {', '.join(PAGE_SUFFIXES)}")
+    return page
+
+
 HtmlOption = Annotated[
     Optional[Path],
-    typer.Option("--html", metavar="PAGE", help="Also write a self-contained HTML page that plays every result."),
+    typer.Option(
+        "--html",
+        metavar="PAGE",
+        callback=_page_path,
+        help="Also write a self-contained HTML page (.html) that plays the results as stick figures.",
+    ),
 ]
 StartOption = Annotated[float, typer.Option(help="Start of the segment, in seconds from the start of the file.")]
 EndOption = Annotated[Optional[float], typer.Option(help="End of the segment, in seconds; default: the end of the motion.")]

@@ -12,6 +12,7 @@ from tmrcli.options import (
     BodyModelOption,
     CheckpointOption,
     FpsOption,
+    HtmlOption,
     JsonOption,
     SkeletonMapOption,
     StoreOption,
@@ -35,6 +36,7 @@ def search(
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
+    html: HtmlOption = None,
 ) -> None:
     """Find the motions in the library that best match a text (or, with --like, an example motion).
 
@@ -42,6 +44,7 @@ def search(
 
     Example: tmr search "a person waves with the left hand" -k 5
     """
+    from tmrcli.html_page import write_search_page
     from tmrcli.render import render_hits
     from tmrcli.search import find_motions
     from tmrcli.store import MotionStore
@@ -51,6 +54,8 @@ def search(
     options = load_options(skeleton_map, fps, body_model)
     hits = find_motions(MotionStore(store_path(store)), checkpoint, k, text=text, like=like, min_score=min_score, options=options)
     render_hits(hits, json_)
+    if html is not None:
+        write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
 
 
 def caption(
@@ -86,15 +91,20 @@ def localize(
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
+    html: HtmlOption = None,
 ) -> None:
     """Find when a text happens in a long motion: the best segments and the similarity curve over time.
 
     Example: tmr localize long_take.bvh "a person kicks" --plot curve.png
     """
+    from tmrcli.html_page import write_localize_page
     from tmrcli.localize import localize_file
     from tmrcli.render import render_localization, save_curve_png
 
-    result = localize_file(file, text, checkpoint, top, load_options(skeleton_map, fps, body_model))
+    options = load_options(skeleton_map, fps, body_model)
+    result = localize_file(file, text, checkpoint, top, options)
     render_localization(result, json_)
     if plot is not None:
         save_curve_png(result, text, plot)
+    if html is not None:
+        write_localize_page(html, text, file, result, options)

@@ -15,6 +15,7 @@ from tmrcli.options import (
     BodyModelOption,
     EndOption,
     FpsOption,
+    HtmlOption,
     SkeletonMapOption,
     StartOption,
     check_segment,
@@ -25,10 +26,9 @@ from tmrcli.options import (
 if TYPE_CHECKING:
     from tmrcli.conversion import LoadOptions
 
-__all__ = ["show", "show_motion", "IMAGE_SUFFIXES", "PAGE_SUFFIXES"]
+__all__ = ["show", "show_motion", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
-PAGE_SUFFIXES = (".html", ".htm")
 
 
 def show(
@@ -45,9 +45,7 @@ def show(
             "Default: a temporary .gif, unless --html is given.",
         ),
     ] = None,
-    html: Annotated[
-        Optional[Path], typer.Option("--html", metavar="PAGE", help="Write a self-contained HTML page that plays the motion.")
-    ] = None,
+    html: HtmlOption = None,
     skeleton_map: SkeletonMapOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
@@ -63,8 +61,6 @@ def show(
     check_segment(start, end)
     if output is not None:
         check_suffix(output, IMAGE_SUFFIXES, "--output")
-    if html is not None:
-        check_suffix(html, PAGE_SUFFIXES, "--html")
     for written in show_motion(file, start, end, load_options(skeleton_map, fps, body_model), output, html):
         out.print(str(written), markup=False)
 

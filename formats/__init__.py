@@ -3,7 +3,8 @@
 Pure numpy (and bvhio for parsing): this package imports neither `model` nor `tmrcli`, nor torch.
 """
 
-from formats.errors import FormatError, SkeletonError, TmrError
+from formats.bvh_write import cut_bvh, smpl_bvh_text
+from formats.errors import FormatError, OutputError, SegmentError, SkeletonError, TmrError
 from formats.features import (
     FEATURE_DIM,
     FEATURE_FPS,
@@ -15,17 +16,21 @@ from formats.features import (
     mirror_joints,
 )
 from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map
-from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
+from formats.segment import frame_range
+from formats.skeleton import CHILDREN, JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
 __all__ = [
     "TmrError",
     "FormatError",
     "SkeletonError",
+    "SegmentError",
+    "OutputError",
     "SMPL_JOINTS",
     "NUM_JOINTS",
     "JOINT_INDEX",
     "KINEMATIC_CHAINS",
     "PARENTS",
+    "CHILDREN",
     "FEATURE_DIM",
     "FEATURE_FPS",
     "canonicalize_joints",
@@ -39,4 +44,7 @@ __all__ = [
     "load_motion",
     "read_skeleton_map",
     "find_motion_files",
+    "frame_range",
+    "smpl_bvh_text",
+    "cut_bvh",
 ]

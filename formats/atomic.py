@@ -2,55 +2,43 @@
 target, so a failed or killed write never leaves a half-written file behind.
 
 It lives in the lowest layer so that `model/` (checkpoints) and `tmrcli/` (converted features, the
-store) share one implementation without breaking the import direction.
+store, rendered pictures) share one implementation without breaking the import direction.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["write_atomic", "write_atomic_path", "temporary_beside", "fsync_directory"]
+__all__ = ["atomic_path", "write_atomic", "write_atomic_path", "temporary_beside", "fsync_directory"]
 
 
-def temporary_beside(path: Path) -> tuple[int, str]:
-    """A new temporary file in `path`'s folder (named `.<name>.*.tmp`), open, with the permissions an
+def temporary_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
+    """A new temporary file in `path`'s folder (named `.<name>.*<suffix>`), open, with the permissions an
     ordinary new file gets (mkstemp's 0600 would hide libraries, checkpoints and features from others)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(handle, 0o666 & ~umask)
     return handle, temporary
 
 
-def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Create or replace `path` with what `write` writes into the file object it is given."""
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`, ending in the same suffix (writers such as h5py, hnswlib
+    or an image encoder want a file name, and some pick the format from its suffix); when the block
+    succeeds the file is synced and renamed to `path`, otherwise removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = temporary_beside(path)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-        fsync_directory(path.parent)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def write_atomic_path(path: Path, write: Callable[[Path], None]) -> None:
-    """`write_atomic` for writers that want a file name (h5py, hnswlib): `write` gets the temporary path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = temporary_beside(path)
+    handle, name = temporary_beside(path, suffix=f".tmp{path.suffix}")
     os.close(handle)
+    temporary = Path(name)
     try:
-        write(Path(temporary))
+        yield temporary
         fd = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -59,8 +47,21 @@ def write_atomic_path(path: Path, write: Callable[[Path], None]) -> None:
         os.replace(temporary, path)
         fsync_directory(path.parent)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Create or replace `path` with what `write` writes into the file object it is given."""
+    with atomic_path(path) as temporary, open(temporary, "wb") as file:
+        write(file)
+        file.flush()
+
+
+def write_atomic_path(path: Path, write: Callable[[Path], None]) -> None:
+    """`write_atomic` for writers that want a file name: `write` gets the temporary path."""
+    with atomic_path(path) as temporary:
+        write(temporary)
 
 
 def fsync_directory(folder: Path) -> None:

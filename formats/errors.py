@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["TmrError", "FormatError", "SkeletonError"]
+__all__ = ["TmrError", "FormatError", "SkeletonError", "SegmentError", "OutputError"]
 
 
 class TmrError(Exception):
@@ -28,3 +28,11 @@ class FormatError(TmrError):
 
 class SkeletonError(TmrError):
     """A skeleton that cannot be mapped onto the 22 SMPL joints."""
+
+
+class SegmentError(TmrError):
+    """A segment (start and end, in seconds) that holds no frame of its motion."""
+
+
+class OutputError(TmrError):
+    """An output that cannot be written: an unwritable folder, or a missing encoder such as ffmpeg."""

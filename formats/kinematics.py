@@ -12,7 +12,7 @@ import numpy as np
 
 from formats.rotations import qmul, quat_to_matrix
 
-__all__ = ["euler_to_matrix", "axis_angle_to_matrix", "forward_kinematics"]
+__all__ = ["euler_to_matrix", "matrix_to_zxy_euler", "axis_angle_to_matrix", "forward_kinematics"]
 
 
 def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
@@ -31,6 +31,21 @@ def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
     for k in range(1, angles.shape[-1]):
         result = qmul(result, quats[..., k, :])
     return quat_to_matrix(result)
+
+
+def matrix_to_zxy_euler(matrices: np.ndarray) -> np.ndarray:
+    """Euler angles (..., 3) in radians, in the order Z, X, Y, with R = Rz @ Rx @ Ry: the inverse of
+    `euler_to_matrix(angles, [2, 0, 1])`.
+
+    The X angle lies in [-pi/2, pi/2]. At gimbal lock (X = +-pi/2) only Z + Y or Z - Y is defined;
+    Z is then set to 0 and the whole turn goes to Y.
+    """
+    r = matrices
+    x = np.arctan2(r[..., 2, 1], np.hypot(r[..., 2, 0], r[..., 2, 2]))
+    is_locked = np.hypot(r[..., 0, 1], r[..., 1, 1]) < 1e-9
+    z = np.where(is_locked, 0.0, np.arctan2(-r[..., 0, 1], r[..., 1, 1]))
+    y = np.where(is_locked, np.arctan2(r[..., 0, 2], r[..., 0, 0]), np.arctan2(-r[..., 2, 0], r[..., 2, 2]))
+    return np.stack([z, x, y], axis=-1)
 
 
 def axis_angle_to_matrix(rotvec: np.ndarray) -> np.ndarray:

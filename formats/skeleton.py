@@ -12,6 +12,7 @@ __all__ = [
     "JOINT_INDEX",
     "KINEMATIC_CHAINS",
     "PARENTS",
+    "CHILDREN",
     "MIRROR_PERMUTATION",
 ]
 
@@ -66,6 +67,11 @@ def _parents() -> tuple[int, ...]:
 
 
 PARENTS: tuple[int, ...] = _parents()
+# CHILDREN[j]: the joints whose parent is j, in SMPL order (three for the pelvis and spine3, none for
+# the head, feet and wrists).
+CHILDREN: tuple[tuple[int, ...], ...] = tuple(
+    tuple(child for child, parent in enumerate(PARENTS) if parent == joint) for joint in range(NUM_JOINTS)
+)
 
 
 def _mirror_permutation() -> tuple[int, ...]:

@@ -19,6 +19,8 @@ from tmrcli.eval_command import evaluate
 from tmrcli.library_cli import index, info
 from tmrcli.query_cli import caption, localize, search
 from tmrcli.train_command import train
+from tmrcli.export import export
+from tmrcli.show import show
 
 __all__ = ["app", "main"]
 
@@ -70,6 +72,8 @@ app.command()(localize)
 app.command()(info)
 app.command()(train)
 app.command("eval")(evaluate)
+app.command()(show)
+app.command()(export)
 
 
 def main() -> None:

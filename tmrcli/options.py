@@ -27,6 +27,12 @@ __all__ = [
     "store_path",
     "load_options",
     "check_motion_paths",
+    "PAGE_SUFFIXES",
+    "HtmlOption",
+    "StartOption",
+    "EndOption",
+    "check_segment",
+    "check_suffix",
 ]
 
 DEFAULT_CHECKPOINT = "default"
@@ -102,3 +108,39 @@ def check_motion_paths(paths: list[Path], param_hint: str) -> None:
     for path in paths:
         if path.is_file() and not is_motion_file(path):
             raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)
+
+
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def _page_path(page: Path | None) -> Path | None:
+    if page is not None and page.suffix.lower() not in PAGE_SUFFIXES:
+        raise typer.BadParameter(f"{page} must end in {', '.join(PAGE_SUFFIXES)}")
+    return page
+
+
+HtmlOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--html",
+        metavar="PAGE",
+        callback=_page_path,
+        help="Also write a self-contained HTML page (.html) that plays the results as stick figures.",
+    ),
+]
+StartOption = Annotated[float, typer.Option(help="Start of the segment, in seconds from the start of the file.")]
+EndOption = Annotated[Optional[float], typer.Option(help="End of the segment, in seconds; default: the end of the motion.")]
+
+
+def check_segment(start: float, end: float | None) -> None:
+    """A segment must start at 0 s or later and end after it starts; otherwise a usage error (exit 2)."""
+    if not start >= 0:  # also catches NaN
+        raise typer.BadParameter(f"must be 0 or more seconds, got {start:g}", param_hint="--start")
+    if end is not None and not end > start:
+        raise typer.BadParameter(f"must be after --start ({start:g} s), got {end:g}", param_hint="--end")
+
+
+def check_suffix(path: Path, suffixes: tuple[str, ...], param_hint: str) -> None:
+    """An output whose suffix says a format we do not write is a usage error (exit 2)."""
+    if path.suffix.lower() not in suffixes:
+        raise typer.BadParameter(f"{path} must end in {', '.join(suffixes)}", param_hint=param_hint)

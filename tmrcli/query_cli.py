@@ -13,6 +13,7 @@ from tmrcli.options import (
     BodyModelOption,
     CheckpointOption,
     FpsOption,
+    HtmlOption,
     JsonOption,
     SkeletonMapOption,
     StoreOption,
@@ -41,6 +42,7 @@ def search(
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
+    html: HtmlOption = None,
 ) -> None:
     """Find the motions in the library that best match a text (or, with --like, an example motion).
 
@@ -48,6 +50,7 @@ def search(
 
     Example: tmr search "a person waves with the left hand" -k 5
     """
+    from tmrcli.html_page import write_search_page
     from tmrcli.render import render_hits
     from tmrcli.search import find_motions
     from tmrcli.store import MotionStore
@@ -59,6 +62,8 @@ def search(
         MotionStore(store_path(store)), checkpoint, k, text=text, like=like, min_score=min_score, options=options
     )
     render_hits(hits, json_)
+    if html is not None:
+        write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
 
 
 def caption(
@@ -101,11 +106,13 @@ def localize(
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
+    html: HtmlOption = None,
 ) -> None:
     """Find when a text happens in a long motion: the best segments and the similarity curve over time.
 
     Example: tmr localize long_take.bvh "a person kicks" --plot curve.png
     """
+    from tmrcli.html_page import write_localize_page
     from tmrcli.localize import localize_file
     from tmrcli.render import render_localization, save_curve_png
 
@@ -115,3 +122,5 @@ def localize(
     render_localization(result, json_)
     if plot is not None:
         save_curve_png(result, text, plot)
+    if html is not None:
+        write_localize_page(html, text, file, result, options)

@@ -1,0 +1,120 @@
+"""`tmr show`: stick-figure GIFs, PNG contact sheets and single-motion pages from real clips."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from formats import load_motion
+from tmrcli.app import app
+from tmrcli.scene import BONES, build_scene
+from tmrcli.segments import load_segment
+
+WAVE = Path("bandai-namco/dataset-2/data/dataset-2_wave-left-hand_normal_001.bvh")
+FEATURES = Path("humanml3d-ref/HumanML3D/new_joint_vecs/012314.npy")
+BAD = Path(__file__).parent / "data" / "bad"
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, ["show", *map(str, args)])
+
+
+def test_gif_has_one_frame_per_segment_frame(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "wave.gif"
+    result = _run(data_dir / WAVE, "--start", "1.0", "--end", "2.25", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(out)
+    with Image.open(out) as gif:
+        assert gif.format == "GIF" and gif.size == (400, 400)
+        assert gif.n_frames == 25  # 1.25 s at 20 fps
+        assert gif.info["duration"] == 50  # ms per frame: real time at 20 fps
+        first = np.asarray(gif.convert("RGB"))
+        gif.seek(gif.n_frames - 1)
+        last = np.asarray(gif.convert("RGB"))
+    assert not np.array_equal(first, last)  # it moves (and the clock turns)
+
+
+def test_png_contact_sheet_of_key_frames(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sheet.png"
+    result = _run(data_dir / FEATURES, "-o", out)  # HumanML3D features: turned back into joints
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as sheet:
+        assert sheet.format == "PNG" and sheet.size == (960, 480)  # 8 key frames, 2 rows of 4 panels
+        pixels = np.asarray(sheet.convert("RGB")).astype(int)
+    # Every panel shows limbs in the left (blue) and right (red) colours.
+    for panel in (pixels[r * 240 : (r + 1) * 240, c * 240 : (c + 1) * 240] for r in range(2) for c in range(4)):
+        red, green, blue = panel[..., 0], panel[..., 1], panel[..., 2]
+        assert ((blue - red) > 100).sum() > 50 and ((red - blue) > 100).sum() > 50
+
+
+def test_without_output_writes_a_temporary_gif(data_dir: Path) -> None:
+    result = _run(data_dir / WAVE, "--start", "0.5", "--end", "1.0")
+    assert result.exit_code == 0, result.output
+    written = Path(result.stdout.strip())
+    try:
+        assert written.suffix == ".gif"
+        with Image.open(written) as gif:
+            assert gif.n_frames == 10
+    finally:
+        written.unlink()
+
+
+def test_scene_keeps_every_frame_in_view(data_dir: Path) -> None:
+    """The fixed camera frames the whole segment: a walk across the room stays inside the picture."""
+    walk = data_dir / "bandai-namco/dataset-2/data/dataset-2_walk_normal_001.bvh"
+    scene = build_scene(load_segment(walk))
+    assert scene.joints.min() >= 0.0 and scene.joints.max() <= 1.0
+    assert scene.joints.shape == (load_motion(walk).num_frames, 22, 2)
+    assert {side for _, _, side in BONES} == {"left", "right", "spine"} and len(BONES) == 21
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_mp4(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "wave.mp4"
+    assert _run(data_dir / WAVE, "--end", "1", "-o", out).exit_code == 0
+    assert out.stat().st_size > 0
+
+
+def test_mp4_without_ffmpeg_is_a_clear_error(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from matplotlib.animation import FFMpegWriter
+
+    monkeypatch.setattr(FFMpegWriter, "isAvailable", classmethod(lambda cls: False))
+    result = _run(data_dir / WAVE, "-o", tmp_path / "wave.mp4")
+    assert result.exit_code == 1
+    assert "needs ffmpeg" in result.stderr and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "3", "--end", "2"], "must be after --start"),
+        (["--start", "-1"], "must be 0 or more seconds"),
+        (["-o", "figure.jpg"], "must end in .gif, .mp4, .png"),
+        (["--html", "page.pdf"], "must end in .html, .htm"),
+    ],
+)
+def test_usage_errors_exit_2(data_dir: Path, args: list[str], message: str) -> None:
+    result = _run(data_dir / WAVE, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_segment_outside_the_motion_is_one_line_and_exit_1(data_dir: Path, tmp_path: Path) -> None:
+    result = _run(data_dir / WAVE, "--start", "60", "-o", tmp_path / "out.gif")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {data_dir / WAVE}: the segment starts at 60 s but the motion lasts")
+    assert "Traceback" not in result.output and not (tmp_path / "out.gif").exists()
+
+
+@pytest.mark.parametrize(("name", "reason"), [("truncated_motion.bvh", "truncated"), ("nan_joints.npy", "NaN")])
+def test_bad_file_is_one_line_and_exit_1(tmp_path: Path, name: str, reason: str) -> None:
+    result = _run(BAD / name, "-o", tmp_path / "out.gif")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"error: {BAD / name}: ") and reason in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "out.gif").exists()

@@ -40,6 +40,7 @@ carry it are accepted and the table dropped, since it is a fixed function of the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -86,17 +87,21 @@ def map_official_state_dict(module: str, state: dict[str, torch.Tensor]) -> dict
     return mapped
 
 
-def import_official_run(run_dir: str | Path, *, stats_dir: str | Path) -> Checkpoint:
+def import_official_run(
+    run_dir: str | Path, *, stats_dir: str | Path, text_model: str | Path | None = None
+) -> Checkpoint:
     """Build the paper's model from an official run folder and the TMR statistics folder.
 
-    The result keeps the run's backbone name (distilbert-base-uncased): pass a local copy's folder as
-    `text_model` to `Retriever`, or have it in the local Hugging Face cache. Save it in tmr's own format
-    with `save_checkpoint`. Raises CheckpointError for a missing file, an unexpected config or key,
-    or a tensor of the wrong shape.
+    The result names the run's backbone (distilbert-base-uncased), found later in the local Hugging
+    Face cache; or `text_model`, the folder of a local copy, recorded as an absolute path so every
+    command finds it. Save it in tmr's own format with `save_checkpoint`. Raises CheckpointError for a
+    missing file, an unexpected config or key, or a tensor of the wrong shape.
     """
     run_dir = Path(run_dir)
     run_config = _read_json(run_dir / "config.json")
     config = _tmr_config(run_config, run_dir / "config.json")
+    if text_model is not None:
+        config = dataclasses.replace(config, text_model=str(Path(text_model).expanduser().resolve()))
     weights_dir = run_dir / "last_weights"
     has_decoder = (weights_dir / "motion_decoder.pt").is_file()
     model = TMR(config, with_decoder=has_decoder)

@@ -225,3 +225,28 @@ def test_reads_the_reference_statistics_files(official, data_dir: Path, tmp_path
         normalizer = import_official_run(run, stats_dir=pt_only).normalizer
         np.testing.assert_array_equal(normalizer.mean, np.load(stats / "mean.npy"))
         np.testing.assert_array_equal(normalizer.std, np.load(stats / "std.npy"))
+
+
+def test_tmr_import_writes_a_checkpoint_every_command_can_use(official, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tmrcli.app import app
+
+    run, stats, modules = official
+    backbone = tmp_path / "distilbert-base-uncased"
+    backbone.mkdir()
+    output = tmp_path / "tmr_humanml3d.safetensors"
+    args = ["import", str(run), "--stats", str(stats), "--text-model", str(backbone), "-o", str(output)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(output)
+    imported = load_checkpoint(output)
+    assert imported.config.text_model == str(backbone.resolve()) and not imported.has_decoder
+    mask = torch.ones(1, 12, dtype=torch.bool)
+    motion = torch.randn(1, 12, MOTION)
+    with torch.inference_mode():
+        torch.testing.assert_close(
+            imported.model.motion_encoder(motion, mask), modules["motion_encoder"](motion, mask), atol=1e-4, rtol=1e-4
+        )
+    broken = CliRunner().invoke(app, ["import", str(tmp_path), "--stats", str(stats), "-o", str(output)])
+    assert broken.exit_code == 1 and broken.output.startswith("error:") and "Traceback" not in broken.output

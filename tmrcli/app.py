@@ -20,6 +20,7 @@ from tmrcli.library_cli import index, info
 from tmrcli.query_cli import caption, localize, search
 from tmrcli.train_command import train
 from tmrcli.export import export
+from tmrcli.import_command import import_run
 from tmrcli.show import show
 
 __all__ = ["app", "main"]
@@ -74,6 +75,7 @@ app.command()(train)
 app.command("eval")(evaluate)
 app.command()(show)
 app.command()(export)
+app.command("import")(import_run)
 
 
 def main() -> None:

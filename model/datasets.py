@@ -17,14 +17,13 @@ import csv
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from formats.atomic import write_atomic
 from formats.errors import FormatError, TmrError
 from formats.features import FEATURE_DIM, FEATURE_FPS, extract_features
 from formats.motion import load_motion
@@ -154,17 +153,8 @@ def load_features_cached(path: Path, cache_dir: Path | None) -> np.ndarray:
     motion = load_motion(path)
     feats = motion.feats if motion.feats is not None else extract_features(motion.joints)
     if cached is not None:
-        _save_atomic(cached, feats)
+        write_atomic(cached, lambda file: np.save(file, feats, allow_pickle=False))
     return feats
-
-
-def _save_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
-        np.save(handle, array)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(handle.name, path)
 
 
 @dataclass(frozen=True)

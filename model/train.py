@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import random
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from formats.atomic import write_atomic
 from formats.features import mirror_features
 from model.batching import TrainBatch, collate_pairs
 from model.checkpoint import Checkpoint, Provenance, load_checkpoint, save_checkpoint
@@ -43,6 +43,9 @@ __all__ = [
     "train",
     "training_samples",
     "length_grouped_batches",
+    "caption_texts",
+    "training_normalizer",
+    "TextFeatures",
     "TRAIN_STATE",
 ]
 
@@ -176,21 +179,23 @@ def length_grouped_batches(
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def _all_texts(records: list[MotionRecord], config: TrainConfig) -> list[str]:
+def caption_texts(records: list[MotionRecord], config: TrainConfig) -> list[str]:
+    """Every caption training may use, mirrored ones included, sorted."""
     texts = {c.text for r in records for c in r.captions}
     if config.mirror_probability > 0:
         texts |= {swap_left_right(t) for t in texts}
     return sorted(texts)
 
 
-def _normalizer(records: list[MotionRecord], config: TrainConfig) -> Normalizer:
+def training_normalizer(records: list[MotionRecord], config: TrainConfig) -> Normalizer:
+    """Feature statistics of the training motions (and of their mirror images when training uses them)."""
     clips = [r.feats for r in records]
     if config.mirror_probability > 0:
         clips += [mirror_features(r.feats) for r in records]  # symmetric statistics, as HumanML3D's
     return Normalizer.from_features(clips)
 
 
-class _TextFeatures:
+class TextFeatures:
     """Token features (backbone) and sentence embeddings (filter model) of every caption, computed
     once before training so no text is ever run twice."""
 
@@ -227,9 +232,7 @@ def _save_state(run_dir: Path, optimizer: torch.optim.Optimizer, state: _State, 
         "rng": json.dumps(rng.bit_generator.state),
         "torch_rng": torch.get_rng_state(),
     }
-    tmp = run_dir / (TRAIN_STATE + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, run_dir / TRAIN_STATE)
+    write_atomic(run_dir / TRAIN_STATE, lambda file: torch.save(payload, file))
 
 
 def _resume(run_dir: Path, model: TMR, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> _State:
@@ -258,7 +261,7 @@ def _run_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     batches: list[list[tuple[np.ndarray, str]]],
-    texts: _TextFeatures,
+    texts: TextFeatures,
     normalizer: Normalizer,
     device: torch.device,
 ) -> dict[str, float]:
@@ -308,10 +311,10 @@ def train(
     if loss_config.threshold_selfsim is not None:
         same = config.sentence_model == model_config.text_model
         filter_model = backbone if same else TextBackbone(config.sentence_model)
-    texts = _all_texts(data.train, config)
+    texts = caption_texts(data.train, config)
     status(f"computing token features of {len(texts)} captions")
-    text_features = _TextFeatures(backbone, filter_model, texts)
-    normalizer = _normalizer(data.train, config)
+    text_features = TextFeatures(backbone, filter_model, texts)
+    normalizer = training_normalizer(data.train, config)
 
     model = TMR(model_config, loss=loss_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-__all__ = ["evaluate", "Protocol"]
+from tmrcli.options import DEFAULT_CHECKPOINT, CheckpointOption, JsonOption
 
-from enum import Enum
+__all__ = ["evaluate", "Protocol"]
 
 
 class Protocol(str, Enum):
@@ -24,9 +25,7 @@ class Protocol(str, Enum):
 
 def evaluate(
     data: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The dataset folder (layout detected).")],
-    checkpoint: Annotated[
-        str, typer.Option("--checkpoint", envvar="TMR_CHECKPOINT", metavar="NAME|PATH", help="The model to evaluate.")
-    ] = "default",
+    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
     split: Annotated[str, typer.Option(help="Which split to evaluate on.")] = "test",
     protocol: Annotated[Protocol, typer.Option(help="a: all, b: threshold 0.95, c: dissimilar 100, d: batches of 32.")] = Protocol.all,
     queries: Annotated[
@@ -42,7 +41,7 @@ def evaluate(
     motions: Annotated[
         Optional[Path], typer.Option(exists=True, file_okay=False, help="Feature files, for the TMR annotations layout.")
     ] = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Text->motion and motion->text R@1, R@2, R@3, R@5, R@10 and median rank, as in the paper's tables.
 

@@ -45,7 +45,7 @@ def time_steps(device: torch.device, batches, texts, normalizer, steps: int, bf1
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     per_sample = []
     for index, chunk in enumerate(batches[: steps + 1]):
-        batch = texts.batch([f for f, _ in chunk], [t for _, t in chunk], normalizer).to(device)
+        batch = texts.batch(chunk, normalizer).to(device)
         started = time.perf_counter()
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             losses = model(batch)
@@ -72,13 +72,13 @@ def main() -> None:
     config = TrainConfig()
     records = keep_durations(load_split(args.data, "train", cache_dir=CACHE), config.min_seconds, config.max_seconds)
     backbone = TextBackbone()
-    texts = TextFeatures(backbone, backbone, caption_texts(records, config))
+    texts = TextFeatures(backbone, caption_texts(records, config), sentence_model=backbone)
     normalizer = training_normalizer(records, config)
     rng = np.random.default_rng(0)
     batches = []
     while len(batches) < args.steps + 1:
         batches += length_grouped_batches(training_samples(records, config, rng), config.batch_size, rng)
-    mean_frames = np.mean([len(f) for batch in batches[1 : args.steps + 1] for f, _ in batch])
+    mean_frames = np.mean([len(s.feats) for batch in batches[1 : args.steps + 1] for s in batch])
     print(f"{len(records)} training clips; batches of {config.batch_size}, {mean_frames:.0f} frames per sample on average")
 
     runs = [("cpu", torch.device("cpu"), False)]

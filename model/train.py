@@ -27,7 +27,7 @@ from formats.features import mirror_features
 from model.batching import TrainBatch, collate_pairs
 from model.checkpoint import Checkpoint, Provenance, load_checkpoint, save_checkpoint
 from model.config import DEFAULT_TEXT_MODEL, LossConfig, TMRConfig
-from model.datasets import MotionRecord
+from model.datasets import DatasetError, MotionRecord
 from model.errors import CheckpointError
 from model.evaluate import swap_left_right
 from model.network import TMR
@@ -42,6 +42,8 @@ __all__ = [
     "Distributed",
     "train",
     "training_samples",
+    "TrainingSample",
+    "NEGATIVE_FILTERS",
     "length_grouped_batches",
     "caption_texts",
     "training_normalizer",
@@ -65,11 +67,31 @@ class TrainConfig:
     min_seconds: float = 2.0  # captions of shorter segments are not trained on
     max_seconds: float = 10.0  # longer segments are cropped at random to this length
     mirror_probability: float = 0.5  # chance to train on the mirrored motion with "left"/"right" swapped
-    sentence_model: str = DEFAULT_TEXT_MODEL  # embeds captions to filter wrong negatives
+    # Which pairs of a batch are not negatives of each other: "sentence", pairs whose captions a sentence
+    # model finds alike (the paper's); "label", pairs whose motions carry the same action label.
+    negative_filter: str = "sentence"
+    sentence_model: str = DEFAULT_TEXT_MODEL  # embeds captions for the "sentence" filter
     val_every: int = 10  # epochs between validation runs (0: never)
     checkpoint_every: int = 50  # epochs between saved checkpoints (the last epoch is always saved)
     seed: int = 1234
     device: str = "auto"  # "auto": CUDA when present, else CPU
+
+
+    def __post_init__(self) -> None:
+        if self.negative_filter not in NEGATIVE_FILTERS:
+            raise ValueError(f"negative_filter must be one of {NEGATIVE_FILTERS}, not {self.negative_filter!r}")
+
+
+NEGATIVE_FILTERS = ("sentence", "label")
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    """One pair of an epoch: a (cropped, maybe mirrored) motion, its caption and its action label."""
+
+    feats: np.ndarray
+    text: str
+    label: str
 
 
 @dataclass(frozen=True)
@@ -144,36 +166,36 @@ def _shard(batches: list, distributed: Distributed | None) -> list:
     return batches[distributed.rank : usable : distributed.world_size]
 
 
-def training_samples(
-    records: list[MotionRecord], config: TrainConfig, rng: np.random.Generator
-) -> list[tuple[np.ndarray, str]]:
-    """One epoch's (features, caption) pairs: a random caption per motion, its segment cropped at
-    random to `max_seconds`, mirrored with probability `mirror_probability`; shuffled."""
+def training_samples(records: list[MotionRecord], config: TrainConfig, rng: np.random.Generator) -> list[TrainingSample]:
+    """One epoch's pairs: a random caption per motion, its segment cropped at random to `max_seconds`,
+    mirrored (motion, and "left"/"right" in caption and label) with probability `mirror_probability`;
+    shuffled."""
     max_frames = int(round(config.max_seconds * 20))
     samples = []
     for record in records:
         caption = record.captions[rng.integers(len(record.captions))]
-        feats, text = record.segment(caption), caption.text
-        if len(feats) > max_frames:
-            start = int(rng.integers(len(feats) - max_frames + 1))
-            feats = feats[start : start + max_frames]
+        sample = TrainingSample(record.segment(caption), caption.text, record.label)
+        if len(sample.feats) > max_frames:
+            start = int(rng.integers(len(sample.feats) - max_frames + 1))
+            sample = dataclasses.replace(sample, feats=sample.feats[start : start + max_frames])
         if rng.random() < config.mirror_probability:
-            feats, text = mirror_features(feats), swap_left_right(text)
-        samples.append((feats, text))
-    order = rng.permutation(len(samples))
-    return [samples[i] for i in order]
+            sample = TrainingSample(
+                mirror_features(sample.feats), swap_left_right(sample.text), swap_left_right(sample.label)
+            )
+        samples.append(sample)
+    return [samples[i] for i in rng.permutation(len(samples))]
 
 
 def length_grouped_batches(
-    samples: list[tuple[np.ndarray, str]], batch_size: int, rng: np.random.Generator, group: int = 8
-) -> list[list[tuple[np.ndarray, str]]]:
+    samples: list[TrainingSample], batch_size: int, rng: np.random.Generator, group: int = 8
+) -> list[list[TrainingSample]]:
     """Cut shuffled samples into batches of similar lengths, so padding (most of the cost of a step on
     a CPU) stays small: each run of `group` batches is sorted by length, then batch order is shuffled.
     Batches of one sample are dropped (a contrastive batch needs a negative)."""
     batches = []
     span = batch_size * group
     for start in range(0, len(samples), span):
-        window = sorted(samples[start : start + span], key=lambda sample: len(sample[0]))
+        window = sorted(samples[start : start + span], key=lambda sample: len(sample.feats))
         batches += [window[i : i + batch_size] for i in range(0, len(window), batch_size)]
     batches = [batch for batch in batches if len(batch) > 1]
     return [batches[i] for i in rng.permutation(len(batches))]
@@ -196,19 +218,56 @@ def training_normalizer(records: list[MotionRecord], config: TrainConfig) -> Nor
 
 
 class TextFeatures:
-    """Token features (backbone) and sentence embeddings (filter model) of every caption, computed
-    once before training so no text is ever run twice."""
+    """Token features (backbone) of every caption, and what filters wrong negatives, computed once
+    before training so no text is ever run twice.
 
-    def __init__(self, backbone: TextBackbone, sentence_model: TextBackbone | None, texts: list[str]) -> None:
+    The loss drops pairs whose "sentence embeddings" score above the filtering threshold. With a
+    sentence model those are the captions' mean-pooled embeddings (the paper's filter); with labels
+    they are one-hot vectors of the action labels, so exactly the pairs of the same action are dropped.
+    """
+
+    def __init__(
+        self,
+        backbone: TextBackbone,
+        texts: list[str],
+        *,
+        sentence_model: TextBackbone | None = None,
+        labels: list[str] | None = None,
+    ) -> None:
         self.tokens = dict(zip(texts, backbone.token_features(texts)))
-        self.sentences = None
-        if sentence_model is not None:
-            self.sentences = dict(zip(texts, sentence_model.sentence_embeddings(texts)))
+        self.sentences = None if sentence_model is None else dict(zip(texts, sentence_model.sentence_embeddings(texts)))
+        self.label_index = None if labels is None else {label: i for i, label in enumerate(sorted(set(labels)))}
 
-    def batch(self, feats: list[np.ndarray], texts: list[str], normalizer: Normalizer) -> TrainBatch:
-        motions = [torch.from_numpy(normalizer.normalize(f)) for f in feats]
-        emb = None if self.sentences is None else torch.stack([self.sentences[t] for t in texts])
-        return collate_pairs(motions, [self.tokens[t] for t in texts], emb)
+    def _filter_embeddings(self, samples: list[TrainingSample]) -> torch.Tensor | None:
+        if self.label_index is not None:
+            rows = torch.tensor([self.label_index[s.label] for s in samples])
+            return torch.nn.functional.one_hot(rows, len(self.label_index)).float()
+        if self.sentences is not None:
+            return torch.stack([self.sentences[s.text] for s in samples])
+        return None
+
+    def batch(self, samples: list[TrainingSample], normalizer: Normalizer) -> TrainBatch:
+        """Normalised motions, caption token features and filter embeddings of `samples`, padded."""
+        motions = [torch.from_numpy(normalizer.normalize(s.feats)) for s in samples]
+        return collate_pairs(motions, [self.tokens[s.text] for s in samples], self._filter_embeddings(samples))
+
+
+def _text_features(
+    backbone: TextBackbone, model_config: TMRConfig, loss: LossConfig, config: TrainConfig, records: list[MotionRecord]
+) -> TextFeatures:
+    texts = caption_texts(records, config)
+    if loss.threshold_selfsim is None:
+        return TextFeatures(backbone, texts)
+    if config.negative_filter == "label":
+        unlabelled = [r.key for r in records if not r.label]
+        if unlabelled:
+            raise DatasetError(unlabelled[0], "label filtering needs an action label on every training motion")
+        labels = [r.label for r in records]
+        if config.mirror_probability > 0:
+            labels += [swap_left_right(label) for label in labels]
+        return TextFeatures(backbone, texts, labels=labels)
+    same = config.sentence_model == model_config.text_model
+    return TextFeatures(backbone, texts, sentence_model=backbone if same else TextBackbone(config.sentence_model))
 
 
 def _save_run(run_dir: Path, name: str, model: TMR, normalizer: Normalizer, provenance: Provenance) -> str:
@@ -260,7 +319,7 @@ def _validation_score(report: RetrievalReport) -> float:
 def _run_epoch(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    batches: list[list[tuple[np.ndarray, str]]],
+    batches: list[list[TrainingSample]],
     texts: TextFeatures,
     normalizer: Normalizer,
     device: torch.device,
@@ -269,7 +328,7 @@ def _run_epoch(
     totals: dict[str, float] = {}
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     for chunk in batches:
-        batch = texts.batch([f for f, _ in chunk], [t for _, t in chunk], normalizer).to(device)
+        batch = texts.batch(chunk, normalizer).to(device)
         with autocast:
             losses = model(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -307,13 +366,8 @@ def train(
     backbone = TextBackbone(model_config.text_model, max_length=model_config.max_text_length)
     if backbone.width != model_config.text_width:
         model_config = dataclasses.replace(model_config, text_width=backbone.width)
-    filter_model = None
-    if loss_config.threshold_selfsim is not None:
-        same = config.sentence_model == model_config.text_model
-        filter_model = backbone if same else TextBackbone(config.sentence_model)
-    texts = caption_texts(data.train, config)
-    status(f"computing token features of {len(texts)} captions")
-    text_features = TextFeatures(backbone, filter_model, texts)
+    status("computing token features of the captions")
+    text_features = _text_features(backbone, model_config, loss_config, config, data.train)
     normalizer = training_normalizer(data.train, config)
 
     model = TMR(model_config, loss=loss_config).to(device)

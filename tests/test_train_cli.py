@@ -119,3 +119,11 @@ def test_two_processes_train_together_with_torchrun(corpus: Path, tmp_path: Path
     assert [line["epoch"] for line in lines] == [1, 2]  # reported once, by rank 0
     assert 0 < lines[0]["samples"] <= 4  # each rank trains on its half of the clips (2-10 s ones only)
     assert load_checkpoint(tmp_path / "run" / "model.safetensors").config.num_layers == 1
+
+
+def test_label_filtering_trains_and_records_the_choice(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", str(corpus), "--run-dir", str(run), "--epochs", "1", "--filter", "label", "--batch-size", "4"]
+    result = CliRunner().invoke(app, [*args, *TINY])
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["negative_filter"] == "label"

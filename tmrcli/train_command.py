@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -14,9 +15,15 @@ from tmrcli.console import err, out
 if TYPE_CHECKING:
     from model.train import EpochReport
 
-__all__ = ["train"]
+__all__ = ["train", "NegativeFilter"]
 
-INFERENCE_CHECKPOINT = "model.safetensors"
+
+class NegativeFilter(str, Enum):
+    """How wrong negatives are found (TrainConfig.negative_filter)."""
+
+    sentence = "sentence"
+    label = "label"
+
 
 
 def train(
@@ -35,6 +42,14 @@ def train(
         Optional[str],
         typer.Option(help="Sentence model that filters wrong negatives; default: the text backbone."),
     ] = None,
+    negative_filter: Annotated[
+        NegativeFilter,
+        typer.Option(
+            "--filter",
+            help="Which pairs are not negatives: captions a sentence model finds alike (the paper's), "
+            "or motions with the same action label (labelled data).",
+        ),
+    ] = NegativeFilter.sentence,
     threshold: Annotated[
         float, typer.Option(help="Negatives whose captions' scaled similarity exceeds this are filtered; 1 disables.")
     ] = 0.8,
@@ -62,7 +77,8 @@ def train(
     request = TrainRequest(
         data=data, run=run, motions=motions, epochs=epochs, batch_size=batch_size, lr=lr,
         text_model=text_model, sentence_model=sentence_model or text_model,
-        threshold=None if threshold >= 1 else threshold, temperature=temperature,
+        negative_filter=negative_filter.value, threshold=None if threshold >= 1 else threshold,
+        temperature=temperature,
         mirror_probability=0.5 if mirror else 0.0, val_every=val_every, checkpoint_every=checkpoint_every,
         resume=resume, seed=seed, device=device, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size,
     )  # fmt: skip

@@ -26,6 +26,7 @@ class TrainRequest:
     lr: float
     text_model: str
     sentence_model: str
+    negative_filter: str
     threshold: float | None
     temperature: float
     mirror_probability: float
@@ -91,6 +92,7 @@ def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]
     config = TrainConfig(
         epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
         mirror_probability=request.mirror_probability, sentence_model=request.sentence_model,
+        negative_filter=request.negative_filter,
         val_every=request.val_every, checkpoint_every=request.checkpoint_every, seed=request.seed,
         device=request.device,
     )  # fmt: skip

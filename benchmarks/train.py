@@ -4,7 +4,9 @@ Run by hand: `.venv/bin/python benchmarks/train.py [DATA_DIR] [--steps N] [--thr
 shared corpus's training clips (converted features, cached), real captions through the MiniLM backbone,
 batches of 32 as the trainer builds them (similar lengths, random crops to 10 s, mirroring), and times
 optimiser steps of the paper's architecture (forward with all losses, backward, AdamW). Prints the
-machine and the median samples/s; on a GPU also with bf16 autocast, as `tmr train` runs there.
+machine and the median samples/s in float32 and, where the hardware computes bf16 natively (a GPU, a
+CPU with AMX), with bf16 autocast, as `tmr train` runs there. Also times one feed-forward dropout of
+a batch, torch's against `model.dropout`'s (the CPU training step's largest cost besides matrix products).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+import torch.nn.functional as F
+
 from model.config import LossConfig, TMRConfig
 from model.data_sources import load_split
 from model.datasets import keep_durations
+from model.dropout import dropout
 from model.network import TMR
 from model.text import TextBackbone
 from model.train import (
@@ -30,6 +35,7 @@ from model.train import (
     caption_texts,
     length_grouped_batches,
     training_normalizer,
+    has_native_bf16,
     training_samples,
 )
 
@@ -59,6 +65,19 @@ def time_steps(device: torch.device, batches, texts, normalizer, steps: int, bf1
     return per_sample
 
 
+def time_dropout(batch, batch_size: int, repeats: int = 20) -> None:
+    """Median milliseconds of one dropout over a (batch, frames, ff_size) activation, both ways."""
+    frames = max(len(sample.feats) for sample in batch)
+    x = torch.randn(batch_size, frames, TMRConfig().ff_size)
+    for name, function in (("torch F.dropout", F.dropout), ("model.dropout", dropout)):
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            function(x, 0.1, True)
+            seconds.append(time.perf_counter() - started)
+        print(f"{name:16s} {1000 * statistics.median(seconds):6.1f} ms for a {tuple(x.shape)} activation")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
@@ -81,10 +100,11 @@ def main() -> None:
     mean_frames = np.mean([len(s.feats) for batch in batches[1 : args.steps + 1] for s in batch])
     print(f"{len(records)} training clips; batches of {config.batch_size}, {mean_frames:.0f} frames per sample on average")
 
-    runs = [("cpu", torch.device("cpu"), False)]
-    if torch.cuda.is_available():
-        runs += [("cuda fp32", torch.device("cuda"), False), ("cuda bf16", torch.device("cuda"), True)]
-    for name, device, bf16 in runs:
+    time_dropout(batches[1], config.batch_size)
+    devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
+    runs = [(device, bf16) for device in devices for bf16 in (False, True) if not bf16 or has_native_bf16(device)]
+    for device, bf16 in runs:
+        name = f"{device.type} {'bf16' if bf16 else 'fp32'}"
         per_sample = time_steps(device, batches, texts, normalizer, args.steps, bf16)
         print(f"{name:10s} {1 / statistics.median(per_sample):8.1f} samples/s (median of {len(per_sample)} steps)")
 

@@ -9,6 +9,8 @@ residual branch), and keep their parameter names, so official weights map one to
 (`model/official.py`). Two things differ from calling those modules, neither changing any output:
 the padding mask is built once per forward pass rather than in every layer, and the last encoder
 layer computes only the distribution tokens (mu, logvar), the only outputs an encoder returns.
+When training on the CPU, dropout masks come from `model/dropout.py` (same rate and scaling, far
+fewer random draws); elsewhere they are torch's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch import Tensor, nn
 
 from model.batching import Padded, TrainBatch, lengths_to_mask
 from model.config import LossConfig, TMRConfig
+from model.dropout import Dropout, dropout
 from model.errors import CheckpointError
 from model.losses import Gaussian, TMRLoss, TMROutputs
 from model.similarity import cosine_similarity, cosine_to_score
@@ -46,7 +49,7 @@ class PositionalEncoding(nn.Module):
 
     def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         # Not persistent: it is a function of the shape, so checkpoints need not carry it.
         self.register_buffer("table", sinusoidal_table(_PRECOMPUTED_POSITIONS, dim), persistent=False)
 
@@ -81,10 +84,20 @@ class MultiheadAttention(nn.Module):
         q = F.linear(queries, w_q, b_q).view(batch, n_queries, self.num_heads, head_dim).transpose(1, 2)
         k, v = F.linear(context, w_kv, b_kv).view(batch, -1, 2 * self.num_heads, head_dim).transpose(1, 2).chunk(2, 1)
         # q (B, H, Q, hd); k, v (B, H, S, hd)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
-        )  # (B, H, Q, hd)
+        if self.training and self.dropout > 0 and q.device.type == "cpu":
+            out = self._attend_with_cpu_dropout(q, k, v, attn_mask)
+        else:
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
+            )  # (B, H, Q, hd)
         return self.out_proj(out.transpose(1, 2).reshape(batch, n_queries, dim))  # (B, Q, D)
+
+    def _attend_with_cpu_dropout(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None) -> Tensor:
+        """What SDPA computes with dropout, spelled out so the weights' mask is `model.dropout`'s."""
+        scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, H, Q, S)
+        if attn_mask is not None:
+            scores = scores.masked_fill(~attn_mask, float("-inf"))
+        return dropout(scores.softmax(dim=-1), self.dropout, True) @ v  # (B, H, Q, hd)
 
 
 class _FeedForward(nn.Module):
@@ -93,7 +106,7 @@ class _FeedForward(nn.Module):
     def __init__(self, config: TMRConfig) -> None:
         super().__init__()
         self.linear1 = nn.Linear(config.latent_dim, config.ff_size)
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.linear2 = nn.Linear(config.ff_size, config.latent_dim)
         self.activation = F.gelu if config.activation == "gelu" else F.relu
 
@@ -110,8 +123,8 @@ class EncoderLayer(_FeedForward):
         self.self_attn = MultiheadAttention(dim, config.num_heads, config.dropout)
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
-        self.dropout1 = nn.Dropout(config.dropout)
-        self.dropout2 = nn.Dropout(config.dropout)
+        self.dropout1 = Dropout(config.dropout)
+        self.dropout2 = Dropout(config.dropout)
 
     def forward(self, x: Tensor, attn_mask: Tensor, n_queries: int | None = None) -> Tensor:
         """x (B, S, D) -> (B, Q, D): outputs for the first `n_queries` positions (all when None)."""
@@ -131,9 +144,9 @@ class DecoderLayer(_FeedForward):
         self.norm1 = nn.LayerNorm(dim)
         self.norm2 = nn.LayerNorm(dim)
         self.norm3 = nn.LayerNorm(dim)
-        self.dropout1 = nn.Dropout(config.dropout)
-        self.dropout2 = nn.Dropout(config.dropout)
-        self.dropout3 = nn.Dropout(config.dropout)
+        self.dropout1 = Dropout(config.dropout)
+        self.dropout2 = Dropout(config.dropout)
+        self.dropout3 = Dropout(config.dropout)
 
     def forward(self, x: Tensor, memory: Tensor, attn_mask: Tensor) -> Tensor:
         """x (B, T, D) queries, memory (B, M, D), attn_mask (B, 1, 1, T) over x -> (B, T, D)."""

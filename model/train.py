@@ -3,7 +3,8 @@
 Follows the reference training (REFERENCE.md): AdamW at 1e-4, batches of 32, a random caption per
 motion per epoch, 2-10 s segments, the loss weights of `LossConfig`, wrong negatives filtered with
 sentence embeddings. Adds mirroring (left/right swapped in the motion and the text) as augmentation.
-CUDA when present (bf16 autocast), the CPU otherwise; several GPUs through torchrun (DDP).
+CUDA when present, the CPU otherwise, in bf16 autocast where the hardware computes bf16 natively;
+several GPUs through torchrun (DDP).
 Progress is reported through the callback it is given; nothing here prints.
 """
 
@@ -49,6 +50,9 @@ __all__ = [
     "training_normalizer",
     "TextFeatures",
     "TRAIN_STATE",
+    "PRECISIONS",
+    "has_native_bf16",
+    "uses_bf16",
 ]
 
 TRAIN_STATE = "train_state.pt"
@@ -75,14 +79,19 @@ class TrainConfig:
     checkpoint_every: int = 50  # epochs between saved checkpoints (the last epoch is always saved)
     seed: int = 1234
     device: str = "auto"  # "auto": CUDA when present, else CPU
+    # "auto": bf16 autocast on CUDA and on CPUs with native bf16 (AMX / AVX512-BF16), else float32.
+    precision: str = "auto"
 
 
     def __post_init__(self) -> None:
         if self.negative_filter not in NEGATIVE_FILTERS:
             raise ValueError(f"negative_filter must be one of {NEGATIVE_FILTERS}, not {self.negative_filter!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
 
 
 NEGATIVE_FILTERS = ("sentence", "label")
+PRECISIONS = ("auto", "bf16", "fp32")
 
 
 @dataclass(frozen=True)
@@ -149,6 +158,23 @@ def _pick_device(name: str, distributed: Distributed | None) -> torch.device:
     if name == "cuda" and distributed is not None:
         return torch.device("cuda", distributed.local_rank)
     return torch.device(name)
+
+
+def has_native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bf16 matrix products in hardware (where autocast to bf16 pays)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu" and torch.backends.mkldnn.is_available():
+        try:  # oneDNN's own check (AVX512-BF16 or AMX); not every torch build has it
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether training steps run under bf16 autocast for this `TrainConfig.precision`."""
+    return precision == "bf16" or (precision == "auto" and has_native_bf16(device))
 
 
 def _start_distributed(distributed: Distributed, device: torch.device) -> None:
@@ -323,10 +349,11 @@ def _run_epoch(
     texts: TextFeatures,
     normalizer: Normalizer,
     device: torch.device,
+    bf16: bool,
 ) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     for chunk in batches:
         batch = texts.batch(chunk, normalizer).to(device)
         with autocast:
@@ -370,6 +397,8 @@ def train(
     text_features = _text_features(backbone, model_config, loss_config, config, data.train)
     normalizer = training_normalizer(data.train, config)
 
+    bf16 = uses_bf16(config.precision, device)
+    status(f"training on {device.type} in {'bf16 autocast' if bf16 else 'float32'}")
     model = TMR(model_config, loss=loss_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     state = _resume(run_dir, model, optimizer, rng) if resume else _State()
@@ -384,7 +413,7 @@ def train(
         started = time.perf_counter()
         samples = training_samples(data.train, config, rng)
         batches = _shard(length_grouped_batches(samples, config.batch_size, rng), distributed)
-        losses = _run_epoch(stepper, optimizer, batches, text_features, normalizer, device)
+        losses = _run_epoch(stepper, optimizer, batches, text_features, normalizer, device, bf16)
         done = sum(len(batch) for batch in batches)
         report = EpochReport(epoch, config.epochs, losses, time.perf_counter() - started, done)
         state.epoch = epoch

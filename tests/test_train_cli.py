@@ -127,3 +127,19 @@ def test_label_filtering_trains_and_records_the_choice(corpus: Path, tmp_path: P
     result = CliRunner().invoke(app, [*args, *TINY])
     assert result.exit_code == 0, result.output
     assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["negative_filter"] == "label"
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_both_precisions_train_on_the_cpu_and_are_recorded(corpus: Path, tmp_path: Path, precision: str) -> None:
+    run = tmp_path / "run"
+    args = ["train", str(corpus), "--run-dir", str(run), "--epochs", "1", "--batch-size", "4", "--device", "cpu"]
+    result = CliRunner().invoke(app, [*args, "--precision", precision, "--json", *TINY])
+    assert result.exit_code == 0, result.output
+    [line] = [json.loads(text) for text in result.stdout.splitlines()]
+    assert all(torch.isfinite(torch.tensor(value)) for value in line["losses"].values())
+    assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["precision"] == precision
+
+
+def test_an_unknown_precision_is_a_usage_error(corpus: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["train", str(corpus), "--run-dir", str(tmp_path), "--precision", "fp8"])
+    assert result.exit_code == 2

@@ -15,7 +15,15 @@ from tmrcli.console import err, out
 if TYPE_CHECKING:
     from model.train import EpochReport
 
-__all__ = ["train", "NegativeFilter"]
+__all__ = ["train", "NegativeFilter", "Precision"]
+
+
+class Precision(str, Enum):
+    """Arithmetic of the training steps (TrainConfig.precision)."""
+
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
 
 
 class NegativeFilter(str, Enum):
@@ -63,6 +71,10 @@ def train(
     ff_size: Annotated[int, typer.Option(min=4, help="Feed-forward width inside each layer.")] = 1024,
     seed: Annotated[int, typer.Option(help="Seed for weights, sampling and augmentation.")] = 1234,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        Precision,
+        typer.Option(help="auto: bf16 autocast where the GPU or CPU computes bf16 natively (AMX), else fp32."),
+    ] = Precision.auto,
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON line per epoch on stdout.")] = False,
 ) -> None:
     """Train TMR (contrastive + motion synthesis) and write RUN/best.safetensors and RUN/model.safetensors.
@@ -80,7 +92,8 @@ def train(
         negative_filter=negative_filter.value, threshold=None if threshold >= 1 else threshold,
         temperature=temperature,
         mirror_probability=0.5 if mirror else 0.0, val_every=val_every, checkpoint_every=checkpoint_every,
-        resume=resume, seed=seed, device=device, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size,
+        resume=resume, seed=seed, device=device, precision=precision.value, num_layers=layers, latent_dim=latent_dim,
+        ff_size=ff_size,
     )  # fmt: skip
     best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line)
     err.print(f"best checkpoint: {best}\ninference checkpoint: {inference}")

@@ -35,6 +35,7 @@ class TrainRequest:
     resume: bool
     seed: int
     device: str
+    precision: str = "auto"
     num_layers: int = 6
     latent_dim: int = 256
     ff_size: int = 1024
@@ -94,7 +95,7 @@ def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]
         mirror_probability=request.mirror_probability, sentence_model=request.sentence_model,
         negative_filter=request.negative_filter,
         val_every=request.val_every, checkpoint_every=request.checkpoint_every, seed=request.seed,
-        device=request.device,
+        device=request.device, precision=request.precision,
     )  # fmt: skip
     data = TrainData(
         keep_durations(train_records, config.min_seconds, config.max_seconds),

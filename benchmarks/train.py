@@ -4,8 +4,9 @@ Run by hand: `.venv/bin/python benchmarks/train.py [DATA_DIR] [--steps N] [--thr
 shared corpus's training clips (converted features, cached), real captions through the MiniLM backbone,
 batches of 32 as the trainer builds them (similar lengths, random crops to 10 s, mirroring), and times
 optimiser steps of the paper's architecture (forward with all losses, backward, AdamW). Prints the
-machine and the median samples/s in float32 and, where the hardware computes bf16 natively (a GPU, a
-CPU with AMX), with bf16 autocast, as `tmr train` runs there. Also times one feed-forward dropout of
+machine and the median samples/s in float32 and, where the hardware computes bf16 at all (a GPU, a CPU
+with AVX512-BF16 or AMX), with bf16 autocast; the line marked "tmr train" is what `--precision auto`
+picks there. Also times one feed-forward dropout of
 a batch, torch's against `model.dropout`'s (the CPU training step's largest cost besides matrix products).
 """
 
@@ -78,6 +79,17 @@ def time_dropout(batch, batch_size: int, repeats: int = 20) -> None:
         print(f"{name:16s} {1000 * statistics.median(seconds):6.1f} ms for a {tuple(x.shape)} activation")
 
 
+def computes_bf16(device: torch.device) -> bool:
+    """Whether bf16 autocast runs at all (AVX512-BF16 or AMX on a CPU), so both can be timed side by side;
+    `has_native_bf16` says whether the trainer picks it."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
@@ -102,11 +114,12 @@ def main() -> None:
 
     time_dropout(batches[1], config.batch_size)
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    runs = [(device, bf16) for device in devices for bf16 in (False, True) if not bf16 or has_native_bf16(device)]
+    runs = [(device, bf16) for device in devices for bf16 in (False, True) if not bf16 or computes_bf16(device)]
     for device, bf16 in runs:
         name = f"{device.type} {'bf16' if bf16 else 'fp32'}"
         per_sample = time_steps(device, batches, texts, normalizer, args.steps, bf16)
-        print(f"{name:10s} {1 / statistics.median(per_sample):8.1f} samples/s (median of {len(per_sample)} steps)")
+        chosen = "  <- tmr train" if bf16 == has_native_bf16(device) else ""
+        print(f"{name:10s} {1 / statistics.median(per_sample):8.1f} samples/s (median of {len(per_sample)} steps){chosen}")
 
 
 if __name__ == "__main__":

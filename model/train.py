@@ -161,12 +161,14 @@ def _pick_device(name: str, distributed: Distributed | None) -> torch.device:
 
 
 def has_native_bf16(device: torch.device) -> bool:
-    """Whether `device` computes bf16 matrix products in hardware (where autocast to bf16 pays)."""
+    """Whether autocast to bf16 makes training steps faster on `device`: a GPU with bf16, or a CPU with
+    AMX tiles. AVX512-BF16 alone does not pay: on a 2-core Xeon without AMX, benchmarks/train.py
+    measured 8.3 samples/s in bf16 against 11.8 in float32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if device.type == "cpu" and torch.backends.mkldnn.is_available():
-        try:  # oneDNN's own check (AVX512-BF16 or AMX); not every torch build has it
-            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    if device.type == "cpu":
+        try:  # asks the kernel for the AMX tile state; False where the CPU has none
+            return bool(torch._C._cpu._init_amx())
         except (AttributeError, RuntimeError):
             return False
     return False

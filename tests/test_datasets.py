@@ -103,14 +103,22 @@ def test_sided_captions_mirror_onto_the_other_side() -> None:
             assert {swap_left_right(t) for t in texts} == set(contents[mirrored]), label
 
 
-def test_heldout_queries_appear_nowhere_in_the_training_captions(data_dir: Path) -> None:
-    with (REPO / "tests" / "data" / "heldout_queries.tsv").open(newline="") as handle:
-        queries = list(csv.DictReader(handle, delimiter="\t"))
-    assert len(queries) >= 30
+def _queries(name: str) -> list[dict[str, str]]:
+    with (REPO / "tests" / "data" / name).open(newline="") as handle:
+        return list(csv.DictReader(handle, delimiter="\t"))
+
+
+@pytest.mark.parametrize("name, split", [("heldout_queries.tsv", "test"), ("val_queries.tsv", "val")])
+def test_query_phrasings_appear_nowhere_in_the_training_captions(data_dir: Path, name: str, split: str) -> None:
+    """Held-out phrasings (scored on test) and model-selection phrasings (on val) are new sentences,
+    distinct from each other."""
+    queries = _queries(name)
+    assert len(queries) >= (30 if split == "test" else 20)
     training = {t.lower() for e in shared_corpus_entries(data_dir) for t in e.texts}
     training |= {swap_left_right(t) for t in training}
-    test_labels = {Path(line).stem.split("_")[1] for line in (data_dir / "splits/test.txt").read_text().split()}
+    other = {q["text"].lower() for q in _queries("val_queries.tsv" if split == "test" else "heldout_queries.tsv")}
+    labels = {Path(line).stem.split("_")[1] for line in (data_dir / f"splits/{split}.txt").read_text().split()}
     for query in queries:
-        assert query["text"].lower() not in training, query
-        assert query["label"] in test_labels
-    assert {q["label"] for q in queries} == test_labels
+        assert query["text"].lower() not in training | other, query
+        assert query["label"] in labels
+    assert {q["label"] for q in queries} == labels

@@ -7,7 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import Checkpoint, Normalizer, Provenance, Retriever, TextModelError, load_retriever, save_checkpoint
+from model import (
+    Checkpoint,
+    Normalizer,
+    Provenance,
+    Retriever,
+    TextModelError,
+    available_checkpoints,
+    load_retriever,
+    save_checkpoint,
+)
 from model_helpers import TINY, minilm, tiny_model
 
 TEXTS = ["a person walks forward", "kick", "someone jumps twice and then waves with the left hand", "a man bows", "run"]
@@ -81,3 +90,22 @@ def test_load_retriever_from_a_file(tmp_path: Path) -> None:
     assert retriever._backbone is None  # motions alone never load the text backbone
     assert retriever.encode_motions(_motions()[:2]).shape == (2, TINY.latent_dim)
     assert retriever._backbone is None
+
+
+@pytest.mark.parametrize("name", available_checkpoints())
+def test_every_shipped_checkpoint_loads_and_ranks_a_real_clip(name: str, data_dir: Path) -> None:
+    """Each registered checkpoint is installed, small, verified, and ranks a walk's description above
+    a wave's for a real walking clip (a check on the weights, not only on their shapes)."""
+    from model.checkpoint import _CHECKPOINT_DIR, _REGISTRY
+    from tmrcli.conversion import LoadOptions, read_features
+
+    path = _CHECKPOINT_DIR / _REGISTRY[name].file
+    assert path.stat().st_size <= 25 * 2**20
+    retriever = load_retriever(name)
+    assert retriever.sha256 == _REGISTRY[name].sha256 and not retriever.checkpoint.has_decoder
+    walk = read_features(data_dir / "bandai-namco/dataset-2/data/dataset-2_walk_normal_006.bvh", LoadOptions())[1]
+    motion = retriever.encode_motions([walk])
+    texts = retriever.encode_texts(["a person walks forward", "a person waves both hands above the head"])
+    assert np.isfinite(motion).all() and motion.shape == (1, retriever.checkpoint.config.latent_dim)
+    scores = Retriever.scores(motion, texts)[0]
+    assert scores[0] > scores[1], scores

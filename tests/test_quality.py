@@ -100,14 +100,17 @@ def test_caption_names_the_action(data_dir: Path, default_model: str) -> None:
 
 
 def test_localisation_finds_the_stretch_of_the_queried_action(data_dir: Path, default_model: str) -> None:
+    """Floors under what the default model does (README: on 100 queries, IoU >= 0.5 for 46%, >= 0.3
+    for 69%); a segment placed at random overlaps that well about a fifth of the time."""
     benchmark = _benchmark()
     summary = benchmark.summarise(benchmark.run_experiment(default_model, data_dir, count=4))
-    assert summary["hit_rate_iou_0.5"] >= 0.8, summary
+    assert summary["hit_rate_iou_0.3"] >= 0.45, summary
+    assert summary["mean_iou"] >= 0.3, summary
 
 
 def test_label_aware_retrieval_on_the_test_split_with_heldout_phrasings(data_dir: Path, default_model: str) -> None:
     """Held-out takes, sentences the model never saw: the right action first in both directions, and
-    left and right told apart. The floors sit under the figures the README reports (75% and 69%
+    left and right told apart. The floors sit under the figures the README reports (75% and 77%
     R@1), so a worse default model fails here; chance is 10%."""
     from model import load_retriever
     from model.data_sources import load_split
@@ -118,6 +121,6 @@ def test_label_aware_retrieval_on_the_test_split_with_heldout_phrasings(data_dir
     queries = read_queries(Path(__file__).parent / "data" / "heldout_queries.tsv")
     report = label_aware_report(load_retriever(default_model), records, queries)
     assert report.text_to_motion.r1 >= 70, report
-    assert report.motion_to_text.r1 >= 60, report
+    assert report.motion_to_text.r1 >= 70, report
     assert report.left_right_confusion_t2m < 0.10, report
     assert report.left_right_confusion_m2t < 0.10, report

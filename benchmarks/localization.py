@@ -4,7 +4,9 @@ Long motions are made by concatenating held-out clips (the test split: Bandai-Na
 _006) of different content labels, each turned and moved to continue where the previous one ends,
 with a 0.3 s linear cross-fade of the canonical joints. For every clip in a long motion, a held-out
 sentence of its label (tests/data/heldout_queries.tsv, never used in training) is localised; a hit is
-a top segment whose temporal IoU with the clip's stretch is >= 0.5.
+a top segment whose temporal IoU with the clip's stretch is >= 0.5. `--split val` builds the motions
+from validation clips and queries them with the validation phrasings (tests/data/val_queries.tsv), for
+tuning that sees neither the test clips nor the test sentences.
 
 Usage: .venv/bin/python benchmarks/localization.py [--checkpoint NAME|PATH] [--motions 20]
 """
@@ -29,7 +31,9 @@ from formats import FEATURE_FPS, JOINT_INDEX, canonicalize_joints, features_from
 
 BLEND_SECONDS = 0.3
 CLIPS_PER_MOTION = 5
-QUERIES = REPO / "tests" / "data" / "heldout_queries.tsv"
+# Sentences never used in training: held-out phrasings for the test split, validation phrasings (for
+# tuning) on the val split, so tuning sees neither the test clips nor the test sentences.
+QUERIES = {"test": REPO / "tests" / "data" / "heldout_queries.tsv", "val": REPO / "tests" / "data" / "val_queries.tsv"}
 
 
 @dataclass(frozen=True)
@@ -60,8 +64,8 @@ def split_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
     return by_label
 
 
-def heldout_queries() -> dict[str, list[str]]:
-    with QUERIES.open(encoding="utf-8", newline="") as handle:
+def heldout_queries(split: str = "test") -> dict[str, list[str]]:
+    with QUERIES[split].open(encoding="utf-8", newline="") as handle:
         queries: dict[str, list[str]] = {}
         for row in csv.DictReader(handle, delimiter="\t"):
             queries.setdefault(row["label"], []).append(row["text"])
@@ -131,7 +135,7 @@ def run_experiment(checkpoint: str, data: Path, count: int, seed: int = 0, split
     from tmrcli.localize import embed_windows, localize_query, temporal_iou
 
     retriever = load_retriever(checkpoint)
-    queries = heldout_queries()
+    queries = heldout_queries(split)
     rng = np.random.default_rng(seed + 1)
     outcomes = []
     for motion in make_long_motions(data, count, seed, split):

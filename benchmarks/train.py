@@ -83,7 +83,7 @@ def computes_bf16(device: torch.device) -> bool:
     """Whether bf16 autocast runs at all (AVX512-BF16 or AMX on a CPU), so both can be timed side by side;
     `has_native_bf16` says whether the trainer picks it."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return has_native_bf16(device)
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):

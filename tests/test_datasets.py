@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import shutil
 from pathlib import Path
@@ -14,6 +13,7 @@ from model.corpus import read_caption_table, shared_corpus_entries
 from model.data_sources import Layout, detect_layout, load_split
 from model.datasets import Caption, DatasetError, MotionRecord, keep_durations, load_features_cached
 from model.evaluate import swap_left_right
+from tmrcli.evaluation import read_queries
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = "humanml3d-ref/HumanML3D/new_joint_vecs/012314.npy"
@@ -103,22 +103,18 @@ def test_sided_captions_mirror_onto_the_other_side() -> None:
             assert {swap_left_right(t) for t in texts} == set(contents[mirrored]), label
 
 
-def _queries(name: str) -> list[dict[str, str]]:
-    with (REPO / "tests" / "data" / name).open(newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
-
-
 @pytest.mark.parametrize("name, split", [("heldout_queries.tsv", "test"), ("val_queries.tsv", "val")])
 def test_query_phrasings_appear_nowhere_in_the_training_captions(data_dir: Path, name: str, split: str) -> None:
     """Held-out phrasings (scored on test) and model-selection phrasings (on val) are new sentences,
     distinct from each other."""
-    queries = _queries(name)
+    queries = read_queries(REPO / "tests" / "data" / name)
     assert len(queries) >= (30 if split == "test" else 20)
     training = {t.lower() for e in shared_corpus_entries(data_dir) for t in e.texts}
     training |= {swap_left_right(t) for t in training}
-    other = {q["text"].lower() for q in _queries("val_queries.tsv" if split == "test" else "heldout_queries.tsv")}
+    other_file = "val_queries.tsv" if split == "test" else "heldout_queries.tsv"
+    other = {q.text.lower() for q in read_queries(REPO / "tests" / "data" / other_file)}
     labels = {Path(line).stem.split("_")[1] for line in (data_dir / f"splits/{split}.txt").read_text().split()}
     for query in queries:
-        assert query["text"].lower() not in training | other, query
-        assert query["label"] in labels
-    assert {q["label"] for q in queries} == labels
+        assert query.text.lower() not in training | other, query
+        assert query.label in labels
+    assert {q.label for q in queries} == labels

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tmrcli.localize import MAX_WINDOWS, multiscale_spans, non_max_suppression, similarity_curve, temporal_iou
+from tmrcli.localize import (
+    MAX_WINDOWS,
+    multiscale_spans,
+    non_max_suppression,
+    refine_extent,
+    similarity_curve,
+    size_adjusted_scores,
+    temporal_iou,
+)
 
 
 def test_temporal_iou() -> None:
@@ -16,11 +24,16 @@ def test_temporal_iou() -> None:
 
 @pytest.mark.parametrize("rows", [15, 40, 200, 1267, 20000])
 def test_multiscale_windows_fit_the_motion_and_stay_bounded(rows: int) -> None:
-    spans, stride = multiscale_spans(rows)
-    sizes = set((spans[:, 1] - spans[:, 0]).tolist())
+    spans = multiscale_spans(rows)
+    sizes = spans[:, 1] - spans[:, 0]
     assert spans.min() >= 0 and spans.max() == rows
-    assert sizes <= {min(rows, s) for s in (40, 60, 80, 120)}
-    assert len(spans) <= MAX_WINDOWS and stride >= 5
+    assert set(sizes.tolist()) <= {min(rows, s) for s in (40, 60, 80, 100, 120, 160)}
+    assert len(spans) <= MAX_WINDOWS
+    for size in set(sizes.tolist()):  # every size slides all along, at least 0.25 s (5 rows) a step
+        starts = spans[sizes == size, 0]
+        steps = np.diff(starts)[:-1]  # the last window is flush with the end, so its step may be shorter
+        assert starts[0] == 0 and spans[sizes == size, 1].max() == rows
+        assert len(set(steps.tolist())) <= 1 and steps.min(initial=5) >= 5
 
 
 def test_curve_is_the_mean_of_covering_windows() -> None:
@@ -36,3 +49,36 @@ def test_nms_keeps_the_best_of_each_moment() -> None:
     scores = np.array([0.9, 0.95, 0.5, 0.6, 0.7])
     assert non_max_suppression(spans, scores, top=3) == [1, 4, 3]
     assert non_max_suppression(spans, scores, top=10) == [1, 4, 3, 2]
+
+
+def test_size_adjustment_makes_sizes_comparable_and_keeps_each_sizes_order() -> None:
+    # Short windows score 0.1 higher across the board; the long window at 60-120 is the best of its
+    # size by a wider margin than the best short one, so after adjustment it must come first.
+    short = np.array([[s, s + 40] for s in range(0, 200, 20)])
+    long_ = np.array([[s, s + 120] for s in range(0, 121, 20)])
+    spans = np.concatenate([short, long_])
+    short_scores = np.array([0.80, 0.82, 0.81, 0.83, 0.82, 0.80, 0.81, 0.82, 0.81, 0.80])
+    long_scores = np.array([0.70, 0.70, 0.71, 0.79, 0.70, 0.70, 0.70])
+    raw = np.concatenate([short_scores, long_scores])
+    adjusted = size_adjusted_scores(spans, raw)
+    assert np.argmax(raw) == 3 and np.argmax(adjusted) == len(short) + 3
+    for group in (slice(0, len(short)), slice(len(short), None)):
+        assert (np.argsort(adjusted[group], kind="stable") == np.argsort(raw[group], kind="stable")).all()
+    assert adjusted[: len(short)].mean() == pytest.approx(adjusted[len(short) :].mean())
+    assert adjusted.mean() == pytest.approx(raw.mean()) and ((adjusted >= 0) & (adjusted <= 1)).all()
+
+
+def test_size_adjustment_of_a_lone_window_or_flat_scores_is_the_mean() -> None:
+    assert size_adjusted_scores(np.array([[0, 30]]), np.array([0.7])) == pytest.approx([0.7])
+    flat = size_adjusted_scores(np.array([[0, 40], [20, 60], [0, 60]]), np.array([0.6, 0.6, 0.9]))
+    assert flat == pytest.approx([0.7, 0.7, 0.7])
+
+
+def test_refined_extent_is_pulled_toward_agreeing_neighbours_only() -> None:
+    spans = np.array([[100, 140], [110, 150], [105, 145], [300, 340]])
+    scores = np.array([0.9, 0.9, 0.5, 0.95])
+    start, end = refine_extent(spans, scores, 0)
+    assert 100 < start < 110 and 140 < end < 150  # between the two equal best, barely moved by the weak one
+    assert refine_extent(spans, scores, 3) == (300.0, 340.0)  # nothing overlaps it
+    alone = refine_extent(spans[:1], scores[:1], 0)
+    assert alone == (100.0, 140.0)

@@ -100,12 +100,14 @@ def test_caption_names_the_action(data_dir: Path, default_model: str) -> None:
 
 
 def test_localisation_finds_the_stretch_of_the_queried_action(data_dir: Path, default_model: str) -> None:
-    """Floors under what the default model does (README: on 100 queries, IoU >= 0.5 for 46%, >= 0.3
-    for 69%); a segment placed at random overlaps that well about a fifth of the time."""
+    """Floors under what the default model does on 40 queries (IoU >= 0.5 for 57.5%, >= 0.3 for 75%;
+    README: 58% and 72% on 100). Ranking raw scores with single windows found 47.5% at IoU >= 0.5 here,
+    below the floor; a segment placed at random overlaps that well about a fifth of the time."""
     benchmark = _benchmark()
-    summary = benchmark.summarise(benchmark.run_experiment(default_model, data_dir, count=4))
-    assert summary["hit_rate_iou_0.3"] >= 0.45, summary
-    assert summary["mean_iou"] >= 0.3, summary
+    summary = benchmark.summarise(benchmark.run_experiment(default_model, data_dir, count=8))
+    assert summary["hit_rate_iou_0.5"] >= 0.525, summary
+    assert summary["hit_rate_iou_0.3"] >= 0.65, summary
+    assert summary["mean_iou"] >= 0.42, summary
 
 
 def test_label_aware_retrieval_on_the_test_split_with_heldout_phrasings(data_dir: Path, default_model: str) -> None:

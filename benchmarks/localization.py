@@ -14,7 +14,6 @@ Usage: .venv/bin/python benchmarks/localization.py [--checkpoint NAME|PATH] [--m
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -65,10 +64,12 @@ def split_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
 
 
 def heldout_queries(split: str = "test") -> dict[str, list[str]]:
-    with QUERIES[split].open(encoding="utf-8", newline="") as handle:
-        queries: dict[str, list[str]] = {}
-        for row in csv.DictReader(handle, delimiter="\t"):
-            queries.setdefault(row["label"], []).append(row["text"])
+    """The split's never-trained-on sentences by label, read as `tmr eval --queries` reads them."""
+    from tmrcli.evaluation import read_queries
+
+    queries: dict[str, list[str]] = {}
+    for query in read_queries(QUERIES[split]):
+        queries.setdefault(query.label, []).append(query.text)
     return queries
 
 

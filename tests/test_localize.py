@@ -39,7 +39,7 @@ def test_multiscale_windows_fit_the_motion_and_stay_bounded(rows: int) -> None:
 def test_curve_is_the_mean_of_covering_windows() -> None:
     spans = np.array([[0, 10], [5, 15], [10, 20]])
     scores = np.array([0.2, 0.4, 0.9])
-    curve = similarity_curve(spans, scores, rows=20, stride=5, fps=10)
+    curve = similarity_curve(spans, scores, rows=20, step=5, fps=10)
     assert [p.time for p in curve] == [0.25, 0.75, 1.25, 1.75]
     assert [p.score for p in curve] == pytest.approx([0.2, 0.3, 0.65, 0.9])
 

@@ -35,9 +35,11 @@ __all__ = [
     "CurvePoint",
     "Localization",
     "multiscale_spans",
+    "stride_rows",
     "similarity_curve",
     "size_adjusted_scores",
     "refine_extent",
+    "temporal_ious",
     "temporal_iou",
     "non_max_suppression",
     "MotionWindows",
@@ -72,10 +74,15 @@ class Localization:
     duration: float
 
 
+def stride_rows(fps: float = FEATURE_FPS) -> int:
+    """STRIDE_SECONDS in feature rows: the finest window stride, and the curve's step."""
+    return max(1, round(STRIDE_SECONDS * fps))
+
+
 def multiscale_spans(rows: int, fps: float = FEATURE_FPS) -> np.ndarray:
     """(n, 2) [start, end) feature rows of every window."""
     sizes = sorted({min(rows, round(s * fps)) for s in WINDOW_SECONDS})
-    stride = max(1, round(STRIDE_SECONDS * fps))
+    stride = stride_rows(fps)
     while sum(len(window_spans(rows, size, stride)) for size in sizes) > MAX_WINDOWS:
         stride = math.ceil(stride * 1.5)
     return np.concatenate([window_spans(rows, size, stride) for size in sizes])
@@ -97,10 +104,7 @@ def size_adjusted_scores(spans: np.ndarray, scores: np.ndarray) -> np.ndarray:
 def refine_extent(spans: np.ndarray, scores: np.ndarray, best: int) -> tuple[float, float]:
     """The [start, end) rows of window `best`, moved to the score-weighted mean of the windows that
     overlap it by at least `VOTE_IOU`; the weights fall off with how much worse each scores."""
-    start, end = spans[best]
-    overlap = np.maximum(0, np.minimum(spans[:, 1], end) - np.maximum(spans[:, 0], start))
-    union = np.maximum(spans[:, 1], end) - np.minimum(spans[:, 0], start)
-    voters = overlap >= VOTE_IOU * union
+    voters = temporal_ious(spans, spans[best]) >= VOTE_IOU
     spread = max(float(scores.std()), 1e-9) * VOTE_SPREAD
     weights = np.exp((scores[voters] - scores[best]) / spread)
     refined = (spans[voters] * weights[:, None]).sum(axis=0) / weights.sum()
@@ -108,10 +112,10 @@ def refine_extent(spans: np.ndarray, scores: np.ndarray, best: int) -> tuple[flo
 
 
 def similarity_curve(
-    spans: np.ndarray, scores: np.ndarray, rows: int, stride: int, fps: float = FEATURE_FPS
+    spans: np.ndarray, scores: np.ndarray, rows: int, step: int, fps: float = FEATURE_FPS
 ) -> list[CurvePoint]:
-    """Per moment, the mean score of the windows covering it, sampled every `stride` rows (the curve's
-    step, independent of the windows' own stride)."""
+    """Per moment, the mean score of the windows covering it, sampled every `step` rows (independent of
+    the windows' own stride)."""
     total, count = np.zeros(rows + 1), np.zeros(rows + 1)
     np.add.at(total, spans[:, 0], scores)
     np.add.at(total, spans[:, 1], -scores)
@@ -119,24 +123,30 @@ def similarity_curve(
     np.add.at(count, spans[:, 1], -1)
     per_row = np.cumsum(total)[:rows] / np.maximum(np.cumsum(count)[:rows], 1)
     points = []
-    for begin in range(0, rows, stride):
-        block = per_row[begin : begin + stride]
+    for begin in range(0, rows, step):
+        block = per_row[begin : begin + step]
         points.append(CurvePoint(round((begin + len(block) / 2) / fps, 3), round(float(block.mean()), 4)))
     return points
 
 
+def temporal_ious(spans: np.ndarray, span: np.ndarray | tuple[float, float]) -> np.ndarray:
+    """Intersection over union of each interval in `spans` (n, 2) with one interval (start, end)."""
+    spans = np.asarray(spans, dtype=float).reshape(-1, 2)
+    inter = np.maximum(0.0, np.minimum(spans[:, 1], span[1]) - np.maximum(spans[:, 0], span[0]))
+    union = np.maximum(spans[:, 1], span[1]) - np.minimum(spans[:, 0], span[0])
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def temporal_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Intersection over union of two time intervals (start, end)."""
-    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
-    union = max(a[1], b[1]) - min(a[0], b[0])
-    return inter / union if union > 0 else 0.0
+    return float(temporal_ious(np.array([a]), b)[0])
 
 
 def non_max_suppression(spans: np.ndarray, scores: np.ndarray, top: int, iou: float = NMS_IOU) -> list[int]:
     """Indices of the best windows, best first, none overlapping a better kept one by more than `iou`."""
     kept: list[int] = []
     for i in np.argsort(-scores, kind="stable"):
-        if all(temporal_iou(tuple(spans[i]), tuple(spans[j])) <= iou for j in kept):
+        if (temporal_ious(spans[kept], spans[i]) <= iou).all():
             kept.append(int(i))
             if len(kept) == top:
                 break
@@ -170,7 +180,7 @@ def localize_query(windows: MotionWindows, query: np.ndarray, top: int) -> Local
     for i in non_max_suppression(spans, scores, top):
         start, end = refine_extent(spans, scores, i)
         segments.append(Segment(round(start / FEATURE_FPS, 2), round(end / FEATURE_FPS, 2), round(float(scores[i]), 4)))
-    curve = similarity_curve(spans, scores, windows.rows, max(1, round(STRIDE_SECONDS * FEATURE_FPS)))
+    curve = similarity_curve(spans, scores, windows.rows, stride_rows())
     return Localization(segments, curve, round(windows.duration, 2))
 
 

@@ -2,7 +2,8 @@
 
 Follows the reference training (REFERENCE.md): AdamW at 1e-4, batches of 32, a random caption per
 motion per epoch, 2-10 s segments, the loss weights of `LossConfig`, wrong negatives filtered with
-sentence embeddings. Adds mirroring (left/right swapped in the motion and the text) as augmentation.
+sentence embeddings. Adds mirroring (left/right swapped in the motion and the text) as augmentation,
+and, when asked, word dropout on the captions and a moving average of the weights (small caption sets).
 CUDA when present, the CPU otherwise, in bf16 autocast where the hardware computes bf16 natively;
 several GPUs through torchrun (DDP).
 Progress is reported through the callback it is given; nothing here prints.
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from formats.atomic import write_atomic
 from formats.features import mirror_features
@@ -53,6 +55,7 @@ __all__ = [
     "PRECISIONS",
     "has_native_bf16",
     "uses_bf16",
+    "drop_words",
 ]
 
 TRAIN_STATE = "train_state.pt"
@@ -77,6 +80,12 @@ class TrainConfig:
     sentence_model: str = DEFAULT_TEXT_MODEL  # embeds captions for the "sentence" filter
     val_every: int = 10  # epochs between validation runs (0: never)
     checkpoint_every: int = 50  # epochs between saved checkpoints (the last epoch is always saved)
+    # Chance that each word-piece of a caption (not [CLS] or [SEP]) is left out of a training step, so
+    # the text encoder cannot lean on a few words of the captions it has seen (0: the reference's).
+    word_dropout: float = 0.0
+    # Validate and keep the best checkpoint with an exponential moving average of the weights, updated
+    # every step with this decay (0: the raw weights, the reference's).
+    ema_decay: float = 0.0
     seed: int = 1234
     device: str = "auto"  # "auto": CUDA when present, else CPU
     # "auto": bf16 autocast on CUDA and on CPUs with native bf16 (AMX / AVX512-BF16), else float32.
@@ -88,6 +97,10 @@ class TrainConfig:
             raise ValueError(f"negative_filter must be one of {NEGATIVE_FILTERS}, not {self.negative_filter!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if not 0.0 <= self.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), not {self.word_dropout}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
 
 
 NEGATIVE_FILTERS = ("sentence", "label")
@@ -245,6 +258,18 @@ def training_normalizer(records: list[MotionRecord], config: TrainConfig) -> Nor
     return Normalizer.from_features(clips)
 
 
+def drop_words(tokens: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
+    """(L, D) token features with each inner token ([CLS] and [SEP], the first and last, stay) left
+    out with probability `p`; at least one inner token is kept."""
+    inner = len(tokens) - 2
+    if p <= 0 or inner < 2:
+        return tokens
+    keep = rng.random(inner) >= p
+    if not keep.any():
+        keep[rng.integers(inner)] = True
+    return tokens[np.flatnonzero(np.concatenate([[True], keep, [True]]))]
+
+
 class TextFeatures:
     """Token features (backbone) of every caption, and what filters wrong negatives, computed once
     before training so no text is ever run twice.
@@ -274,10 +299,19 @@ class TextFeatures:
             return torch.stack([self.sentences[s.text] for s in samples])
         return None
 
-    def batch(self, samples: list[TrainingSample], normalizer: Normalizer) -> TrainBatch:
-        """Normalised motions, caption token features and filter embeddings of `samples`, padded."""
+    def batch(
+        self, samples: list[TrainingSample], normalizer: Normalizer, word_dropout: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> TrainBatch:
+        """Normalised motions, caption token features (words dropped with probability `word_dropout`,
+        drawn from `rng`) and filter embeddings of `samples`, padded."""
         motions = [torch.from_numpy(normalizer.normalize(s.feats)) for s in samples]
-        return collate_pairs(motions, [self.tokens[s.text] for s in samples], self._filter_embeddings(samples))
+        tokens = [self.tokens[s.text] for s in samples]
+        if word_dropout > 0:
+            if rng is None:
+                raise ValueError("word dropout needs a random generator")
+            tokens = [drop_words(t, word_dropout, rng) for t in tokens]
+        return collate_pairs(motions, tokens, self._filter_embeddings(samples))
 
 
 def _text_features(
@@ -310,9 +344,16 @@ def _provenance(data: TrainData, config: TrainConfig, loss: LossConfig, epoch: i
     )
 
 
-def _save_state(run_dir: Path, optimizer: torch.optim.Optimizer, state: _State, rng: np.random.Generator) -> None:
+def _save_state(
+    run_dir: Path,
+    optimizer: torch.optim.Optimizer,
+    state: _State,
+    rng: np.random.Generator,
+    average: AveragedModel | None,
+) -> None:
     payload = {
         "optimizer": optimizer.state_dict(),
+        "average": None if average is None else average.state_dict(),
         "epoch": state.epoch,
         "best_score": state.best_score,
         "history": json.dumps(state.history),
@@ -322,8 +363,11 @@ def _save_state(run_dir: Path, optimizer: torch.optim.Optimizer, state: _State, 
     write_atomic(run_dir / TRAIN_STATE, lambda file: torch.save(payload, file))
 
 
-def _resume(run_dir: Path, model: TMR, optimizer: torch.optim.Optimizer, rng: np.random.Generator) -> _State:
-    """Load the last checkpoint's weights and the optimiser, epoch and random state saved with it."""
+def _resume(
+    run_dir: Path, model: TMR, optimizer: torch.optim.Optimizer, rng: np.random.Generator, average: AveragedModel | None
+) -> _State:
+    """Load the last checkpoint's weights and the optimiser, epoch, random state and weight average
+    saved with it (an average the run did not keep starts afresh from the next step)."""
     last = load_checkpoint(run_dir / LAST)
     if not last.has_decoder:
         raise CheckpointError(run_dir / LAST, "an inference-only checkpoint cannot resume training")
@@ -333,9 +377,19 @@ def _resume(run_dir: Path, model: TMR, optimizer: torch.optim.Optimizer, rng: np
     except (OSError, RuntimeError, ValueError) as error:
         raise CheckpointError(run_dir / TRAIN_STATE, f"cannot read the training state ({error})") from None
     optimizer.load_state_dict(payload["optimizer"])
+    if average is not None and payload.get("average") is not None:
+        average.load_state_dict(payload["average"])
     rng.bit_generator.state = json.loads(payload["rng"])
     torch.set_rng_state(payload["torch_rng"])
     return _State(payload["epoch"], payload["best_score"], json.loads(payload["history"]))
+
+
+def _weight_average(model: TMR, decay: float) -> AveragedModel | None:
+    """torch's exponential moving average of the weights (None when `decay` is 0); its first update
+    copies the weights, so the average never includes the random initialisation."""
+    if decay <= 0:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
 
 
 def _validation_score(report: RetrievalReport) -> float:
@@ -352,17 +406,23 @@ def _run_epoch(
     normalizer: Normalizer,
     device: torch.device,
     bf16: bool,
+    config: TrainConfig,
+    rng: np.random.Generator,
+    average: AveragedModel | None,
 ) -> dict[str, float]:
     model.train()
     totals: dict[str, float] = {}
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    plain = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
     for chunk in batches:
-        batch = texts.batch(chunk, normalizer).to(device)
+        batch = texts.batch(chunk, normalizer, config.word_dropout, rng).to(device)
         with autocast:
             losses = model(batch)
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         optimizer.step()
+        if average is not None:
+            average.update_parameters(plain)
         for name, value in losses.items():
             totals[name] = totals.get(name, 0.0) + float(value.detach())
     return {name: value / max(len(batches), 1) for name, value in totals.items()}
@@ -403,7 +463,9 @@ def train(
     status(f"training on {device.type} in {'bf16 autocast' if bf16 else 'float32'}")
     model = TMR(model_config, loss=loss_config).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    state = _resume(run_dir, model, optimizer, rng) if resume else _State()
+    average = _weight_average(model, config.ema_decay)
+    state = _resume(run_dir, model, optimizer, rng, average) if resume else _State()
+    kept = model if average is None else average.module  # what validation scores and best keeps
     if resume:
         status(f"resuming after epoch {state.epoch}")
     stepper = model
@@ -415,7 +477,7 @@ def train(
         started = time.perf_counter()
         samples = training_samples(data.train, config, rng)
         batches = _shard(length_grouped_batches(samples, config.batch_size, rng), distributed)
-        losses = _run_epoch(stepper, optimizer, batches, text_features, normalizer, device, bf16)
+        losses = _run_epoch(stepper, optimizer, batches, text_features, normalizer, device, bf16, config, rng, average)
         done = sum(len(batch) for batch in batches)
         report = EpochReport(epoch, config.epochs, losses, time.perf_counter() - started, done)
         state.epoch = epoch
@@ -423,22 +485,22 @@ def train(
             continue
         validate = bool(data.val) and config.val_every > 0 and (epoch % config.val_every == 0 or epoch == config.epochs)
         if validate:
-            checkpoint = Checkpoint(model, normalizer, _provenance(data, config, loss_config, epoch))
+            checkpoint = Checkpoint(kept, normalizer, _provenance(data, config, loss_config, epoch))
             validation = evaluate_records(checkpoint, backbone, data.val, device=device)
             score = _validation_score(validation)
             is_best = score > state.best_score
             if is_best:
                 state.best_score = score
-                _save_run(run_dir, BEST, model, normalizer, _provenance(data, config, loss_config, epoch))
+                _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, epoch))
             report = dataclasses.replace(report, validation=validation, is_best=is_best)
         state.history.append({"epoch": epoch, **losses, "score": _validation_score(report.validation) if validate else None})
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
             _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch))
-            _save_state(run_dir, optimizer, state, rng)
+            _save_state(run_dir, optimizer, state, rng, average)
         if on_epoch is not None:
             on_epoch(report)
     if is_main and not (run_dir / BEST).is_file():
-        _save_run(run_dir, BEST, model, normalizer, _provenance(data, config, loss_config, state.epoch))
+        _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, state.epoch))
     if distributed is not None:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -129,6 +129,28 @@ def test_label_filtering_trains_and_records_the_choice(corpus: Path, tmp_path: P
     assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["negative_filter"] == "label"
 
 
+def test_a_weight_average_is_validated_kept_and_resumed(corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["train", str(corpus), "--run-dir", str(run), "--batch-size", "4", "--val-every", "1", *TINY]
+    result = CliRunner().invoke(app, [*args, "--epochs", "2", "--ema-decay", "0.9", "--word-dropout", "0.2"])
+    assert result.exit_code == 0, result.output
+    state = torch.load(run / "train_state.pt", weights_only=True)
+    averaged = {name.removeprefix("module."): t for name, t in state["average"].items() if name.startswith("module.")}
+    last = load_checkpoint(run / "last.safetensors").model.state_dict()
+    assert averaged.keys() == last.keys()
+    assert any(not torch.equal(averaged[name], last[name]) for name in last)  # the average is not the raw weights
+    best = load_checkpoint(run / "best.safetensors")
+    assert best.provenance.details["train"]["ema_decay"] == 0.9
+    assert best.provenance.details["train"]["word_dropout"] == 0.2
+    if best.provenance.details["epochs_done"] == 2:
+        for name, tensor in best.model.state_dict().items():
+            torch.testing.assert_close(tensor, averaged[name], rtol=0, atol=0)
+    resumed = CliRunner().invoke(app, [*args, "--epochs", "3", "--ema-decay", "0.9", "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    after = torch.load(run / "train_state.pt", weights_only=True)["average"]
+    assert int(after["n_averaged"]) > int(state["average"]["n_averaged"]) > 0  # carried on, not restarted
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_both_precisions_train_on_the_cpu_and_are_recorded(corpus: Path, tmp_path: Path, precision: str) -> None:
     run = tmp_path / "run"

@@ -9,7 +9,16 @@ from formats.features import mirror_features
 from model.datasets import Caption, MotionRecord
 from model.losses import InfoNCEWithFiltering
 from model.normalizer import Normalizer
-from model.train import TextFeatures, TrainConfig, TrainingSample, length_grouped_batches, training_samples
+import torch
+
+from model.train import (
+    TextFeatures,
+    TrainConfig,
+    TrainingSample,
+    drop_words,
+    length_grouped_batches,
+    training_samples,
+)
 from model_helpers import minilm
 
 
@@ -38,6 +47,32 @@ def test_length_grouped_batches_cover_every_sample_with_little_padding() -> None
     padded = sum(len(b) * max(len(s.feats) for s in b) for b in batches)
     unsorted = sum(32 * max(len(s.feats) for s in samples[i : i + 32]) for i in range(0, 256, 32))
     assert padded < 0.8 * unsorted
+
+
+def test_word_dropout_keeps_the_special_tokens_and_at_least_one_word() -> None:
+    tokens = torch.arange(12, dtype=torch.float32)[:, None].repeat(1, 4)  # row i holds i
+    rng = np.random.default_rng(0)
+    kept = [drop_words(tokens, 0.25, rng)[:, 0] for _ in range(2000)]
+    assert all(k[0] == 0 and k[-1] == 11 and len(k) >= 3 and bool((k[1:] > k[:-1]).all()) for k in kept)
+    dropped = 1 - np.mean([len(k) - 2 for k in kept]) / 10
+    assert 0.22 < dropped < 0.28
+    assert all(len(drop_words(tokens, 0.95, rng)) >= 3 for _ in range(200))
+    assert drop_words(tokens, 0.0, rng) is tokens
+    short = tokens[:3]  # [CLS] word [SEP]: nothing to drop
+    assert torch.equal(drop_words(short, 0.9, rng), short)
+
+
+def test_a_training_batch_drops_words_only_when_asked(backbone) -> None:
+    texts = ["a person raises both hands above the head and lowers them slowly"]
+    samples = [TrainingSample(np.zeros((30, 263), np.float32), texts[0], "raise")]
+    features = TextFeatures(backbone, texts)
+    full = features.batch(samples, Normalizer.identity(263)).texts.lengths.item()
+    assert features.batch(samples, Normalizer.identity(263), 0.0, None).texts.lengths.item() == full
+    identity = Normalizer.identity(263)
+    lengths = [features.batch(samples, identity, 0.5, np.random.default_rng(i)).texts.lengths.item() for i in range(20)]
+    assert max(lengths) <= full and min(lengths) < full
+    with pytest.raises(ValueError, match="random generator"):
+        features.batch(samples, Normalizer.identity(263), 0.5, None)
 
 
 @pytest.fixture(scope="module")

@@ -62,6 +62,19 @@ def train(
         float, typer.Option(help="Negatives whose captions' scaled similarity exceeds this are filtered; 1 disables.")
     ] = 0.8,
     temperature: Annotated[float, typer.Option(min=1e-4, help="InfoNCE temperature.")] = 0.1,
+    word_dropout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.95, help="Chance to leave each word-piece of a caption out of a step (0: off, the paper's)."
+        ),
+    ] = 0.0,
+    ema_decay: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.9999,
+            help="Validate and keep the best with a moving average of the weights, this decay per step (0: off, the paper's).",
+        ),
+    ] = 0.0,
     mirror: Annotated[bool, typer.Option(help="Also train on mirrored motions with left/right swapped in the text.")] = True,
     val_every: Annotated[int, typer.Option(min=0, help="Epochs between validation runs (0: never).")] = 10,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Epochs between saved checkpoints.")] = 50,
@@ -90,7 +103,7 @@ def train(
         data=data, run=run, motions=motions, epochs=epochs, batch_size=batch_size, lr=lr,
         text_model=text_model, sentence_model=sentence_model or text_model,
         negative_filter=negative_filter.value, threshold=None if threshold >= 1 else threshold,
-        temperature=temperature,
+        temperature=temperature, word_dropout=word_dropout, ema_decay=ema_decay,
         mirror_probability=0.5 if mirror else 0.0, val_every=val_every, checkpoint_every=checkpoint_every,
         resume=resume, seed=seed, device=device, precision=precision.value, num_layers=layers, latent_dim=latent_dim,
         ff_size=ff_size,

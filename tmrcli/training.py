@@ -36,6 +36,8 @@ class TrainRequest:
     seed: int
     device: str
     precision: str = "auto"
+    word_dropout: float = 0.0
+    ema_decay: float = 0.0
     num_layers: int = 6
     latent_dim: int = 256
     ff_size: int = 1024
@@ -95,7 +97,8 @@ def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]
         mirror_probability=request.mirror_probability, sentence_model=request.sentence_model,
         negative_filter=request.negative_filter,
         val_every=request.val_every, checkpoint_every=request.checkpoint_every, seed=request.seed,
-        device=request.device, precision=request.precision,
+        device=request.device, precision=request.precision, word_dropout=request.word_dropout,
+        ema_decay=request.ema_decay,
     )  # fmt: skip
     data = TrainData(
         keep_durations(train_records, config.min_seconds, config.max_seconds),

@@ -15,6 +15,7 @@ from formats.errors import TmrError
 from tmrcli import __version__
 from tmrcli.console import print_error
 from tmrcli.convert import convert
+from tmrcli.distill_command import distill
 from tmrcli.eval_command import evaluate
 from tmrcli.library_cli import index, info
 from tmrcli.query_cli import caption, localize, search
@@ -73,6 +74,7 @@ app.command()(localize)
 app.command()(info)
 app.command()(train)
 app.command("eval")(evaluate)
+app.command()(distill)
 app.command()(show)
 app.command()(export)
 app.command("import")(import_run)

@@ -1,0 +1,206 @@
+"""Give a trained model's text side to a smaller text backbone (knowledge distillation).
+
+A text encoder over all-mpnet-base-v2's token features tells new phrasings apart better than one over
+all-MiniLM-L6-v2's, but mpnet costs about ten times more per query and takes seconds to load, which a
+search command cannot afford. So the teacher's text encoder is copied into a student that reads the
+small backbone's token features, trained to put every sentence where the teacher puts it (cosine, plus
+an in-batch InfoNCE term that keeps sentences apart as the teacher does). Sentences need no motions, so
+the student can learn from far more phrasings than the captions the teacher was trained on: any motion
+descriptions (KIT-ML's, the user's). The motion encoder and decoder are the teacher's, unchanged.
+Nothing here prints; progress goes through the callback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from model.batching import Padded, length_sorted_batches
+from model.checkpoint import Checkpoint, Provenance
+from model.config import DEFAULT_TEXT_MODEL
+from model.datasets import DatasetError
+from model.network import TMR, ActorEncoder
+from model.text import TextBackbone
+
+__all__ = ["DistillConfig", "DistillReport", "distill_text_side", "agreement", "read_sentence_file"]
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """How the student is trained. `held_out` is the share of sentences kept back to measure agreement."""
+
+    text_model: str = DEFAULT_TEXT_MODEL
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 2e-4
+    contrastive_weight: float = 0.1
+    temperature: float = 0.05
+    held_out: float = 0.05
+    seed: int = 1234
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 2:
+            raise ValueError("distillation needs at least one epoch and batches of two or more sentences")
+        if not 0.0 <= self.held_out < 1.0:
+            raise ValueError(f"held_out must be in [0, 1), got {self.held_out}")
+
+
+@dataclass(frozen=True)
+class DistillReport:
+    """One epoch: the training loss and the mean cosine between student and teacher on held-out sentences."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    agreement: float
+    seconds: float
+
+
+def read_sentence_file(path: Path) -> list[str]:
+    """Sentences from a text file (one per line, blank lines skipped) or from every annotation of a TMR
+    `annotations.json`. Raises DatasetError naming the file for one that cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DatasetError(path, f"cannot read sentences ({getattr(error, 'strerror', None) or error})") from None
+    if path.suffix.lower() != ".json":
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    try:
+        table = json.loads(text)
+        return [a["text"].strip() for entry in table.values() for a in entry["annotations"] if a["text"].strip()]
+    except (ValueError, AttributeError, KeyError, TypeError) as error:
+        raise DatasetError(path, f"not a TMR annotations file ({type(error).__name__}: {error})") from None
+
+
+def _encode_all(
+    backbone: TextBackbone, encoder: Callable[[Padded], Tensor], texts: Sequence[str], latent_dim: int, device: torch.device
+) -> Tensor:
+    """(N, latent_dim) unit-norm latents of `texts`, uncached, on the CPU."""
+    out = torch.zeros(len(texts), latent_dim)
+    with torch.inference_mode():
+        for batch, padded in backbone.padded_batches(texts):
+            out[torch.from_numpy(batch)] = F.normalize(encoder(padded.to(device)), dim=-1).float().cpu()
+    return out
+
+
+def _student_encoder(teacher: TMR, width: int) -> ActorEncoder:
+    """The teacher's text encoder behind a fresh input projection: the student's token features are
+    another model's, so only the layers above the projection carry over."""
+    student = ActorEncoder(width, teacher.config)
+    layers = {k: v for k, v in teacher.text_encoder.state_dict().items() if not k.startswith("projection.")}
+    missing, unexpected = student.load_state_dict(layers, strict=False)
+    assert not unexpected and all(k.startswith("projection.") for k in missing)
+    return student
+
+
+def agreement(student: Tensor, teacher: Tensor) -> float:
+    """Mean cosine between matching rows of two unit-norm (N, D) matrices (1: the student is the teacher)."""
+    return float((student * teacher).sum(dim=-1).mean()) if len(student) else math.nan
+
+
+def _batches(lengths: list[int], batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    batches = length_sorted_batches(lengths, batch_size)
+    for i in rng.permutation(len(batches)):
+        if len(batches[i]) > 1:
+            yield batches[i]
+
+
+def distill_text_side(
+    teacher: Checkpoint,
+    sentences: Sequence[str],
+    config: DistillConfig = DistillConfig(),
+    *,
+    teacher_text_model: str | Path | None = None,
+    device: torch.device | str = "cpu",
+    on_epoch: Callable[[DistillReport], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> tuple[TMR, Provenance]:
+    """A model with the teacher's motion side and a text encoder over `config.text_model` trained to
+    match the teacher's text latents on `sentences`; and its provenance. `teacher_text_model` overrides
+    where the teacher's backbone is found."""
+    device = torch.device(device)
+    texts = sorted(set(s.strip() for s in sentences if s.strip()))
+    if len(texts) < 2:
+        raise ValueError("distillation needs at least two distinct sentences")
+    rng = np.random.default_rng(config.seed)
+    torch.manual_seed(config.seed)
+    held = set(rng.choice(len(texts), size=int(len(texts) * config.held_out), replace=False).tolist())
+    train_texts = [t for i, t in enumerate(texts) if i not in held]
+    held_texts = [t for i, t in enumerate(texts) if i in held]
+
+    stage = on_stage or (lambda _: None)
+    stage(f"teacher latents of {len(texts)} sentences")
+    teacher_model = teacher.model.to(device).eval()
+    teacher_backbone = TextBackbone(
+        teacher_text_model or teacher.config.text_model, max_length=teacher.config.max_text_length, device=device
+    )
+    latent_dim = teacher.config.latent_dim
+    targets = _encode_all(teacher_backbone, teacher_model.encode_texts, texts, latent_dim, device)
+    del teacher_backbone
+    target_of = {t: targets[i] for i, t in enumerate(texts)}
+
+    stage(f"{config.text_model} token features")
+    backbone = TextBackbone(config.text_model, max_length=teacher.config.max_text_length, device=device)
+    features = backbone.token_features(train_texts)
+    train_targets = torch.stack([target_of[t] for t in train_texts])
+    held_targets = torch.stack([target_of[t] for t in held_texts]) if held_texts else torch.zeros(0, latent_dim)
+
+    student = _student_encoder(teacher_model, backbone.width).to(device)
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr)
+    lengths = [len(f) for f in features]
+    for epoch in range(1, config.epochs + 1):
+        started, total, steps = time.perf_counter(), 0.0, 0
+        student.train()
+        for batch in _batches(lengths, config.batch_size, rng):
+            padded = Padded.from_sequences([features[i] for i in batch]).to(device)
+            z = F.normalize(student(padded.x, padded.mask)[:, 0], dim=-1)
+            y = train_targets[torch.from_numpy(batch)].to(device)
+            cosine = 1.0 - (z * y).sum(dim=-1).mean()
+            contrast = F.cross_entropy(z @ y.T / config.temperature, torch.arange(len(batch), device=device))
+            loss = cosine + config.contrastive_weight * contrast
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total, steps = total + loss.item(), steps + 1
+        student.eval()
+        held_latents = _encode_all(backbone, lambda p: student(p.x, p.mask)[:, 0], held_texts, latent_dim, device)
+        if on_epoch is not None:
+            on_epoch(DistillReport(epoch, config.epochs, total / max(steps, 1), agreement(held_latents, held_targets),
+                                   time.perf_counter() - started))
+
+    model = _combine(teacher_model, student.cpu(), backbone)
+    provenance = Provenance(
+        trained_on=teacher.provenance.trained_on,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        details={
+            **teacher.provenance.details,
+            "distilled": {
+                "teacher_sha256": teacher.sha256,
+                "teacher_text_model": Path(str(teacher.config.text_model)).name,
+                "sentences": len(texts),
+                **asdict(config),
+            },
+        },
+    )
+    return model, provenance
+
+
+def _combine(teacher: TMR, student: ActorEncoder, backbone: TextBackbone) -> TMR:
+    """A TMR whose text side is the student (on `backbone`) and whose motion side is the teacher's."""
+    config = replace(teacher.config, text_model=backbone.name, text_width=backbone.width)
+    model = TMR(config, with_decoder=teacher.has_decoder)
+    model.text_encoder.load_state_dict(student.state_dict())
+    model.motion_encoder.load_state_dict(teacher.motion_encoder.state_dict())
+    if teacher.motion_decoder is not None and model.motion_decoder is not None:
+        model.motion_decoder.load_state_dict(teacher.motion_decoder.state_dict())
+    return model.eval()

@@ -13,7 +13,6 @@ Nothing here prints; progress goes through the callback.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -57,12 +56,13 @@ class DistillConfig:
 
 @dataclass(frozen=True)
 class DistillReport:
-    """One epoch: the training loss and the mean cosine between student and teacher on held-out sentences."""
+    """One epoch: the training loss and the mean cosine between student and teacher on held-out sentences
+    (None when too few sentences were given to hold any out)."""
 
     epoch: int
     epochs: int
     loss: float
-    agreement: float
+    agreement: float | None
     seconds: float
 
 
@@ -103,9 +103,10 @@ def _student_encoder(teacher: TMR, width: int) -> ActorEncoder:
     return student
 
 
-def agreement(student: Tensor, teacher: Tensor) -> float:
-    """Mean cosine between matching rows of two unit-norm (N, D) matrices (1: the student is the teacher)."""
-    return float((student * teacher).sum(dim=-1).mean()) if len(student) else math.nan
+def agreement(student: Tensor, teacher: Tensor) -> float | None:
+    """Mean cosine between matching rows of two unit-norm (N, D) matrices (1: the student is the teacher);
+    None for no rows."""
+    return float((student * teacher).sum(dim=-1).mean()) if len(student) else None
 
 
 def _batches(lengths: list[int], batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
@@ -135,50 +136,24 @@ def distill_text_side(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     held = set(rng.choice(len(texts), size=int(len(texts) * config.held_out), replace=False).tolist())
-    train_texts = [t for i, t in enumerate(texts) if i not in held]
-    held_texts = [t for i, t in enumerate(texts) if i in held]
-
     stage = on_stage or (lambda _: None)
+
     stage(f"teacher latents of {len(texts)} sentences")
     teacher_model = teacher.model.to(device).eval()
     teacher_backbone = TextBackbone(
         teacher_text_model or teacher.config.text_model, max_length=teacher.config.max_text_length, device=device
     )
-    latent_dim = teacher.config.latent_dim
-    targets = _encode_all(teacher_backbone, teacher_model.encode_texts, texts, latent_dim, device)
+    targets = _encode_all(teacher_backbone, teacher_model.encode_texts, texts, teacher.config.latent_dim, device)
     del teacher_backbone
-    target_of = {t: targets[i] for i, t in enumerate(texts)}
 
     stage(f"{config.text_model} token features")
     backbone = TextBackbone(config.text_model, max_length=teacher.config.max_text_length, device=device)
-    features = backbone.token_features(train_texts)
-    train_targets = torch.stack([target_of[t] for t in train_texts])
-    held_targets = torch.stack([target_of[t] for t in held_texts]) if held_texts else torch.zeros(0, latent_dim)
-
     student = _student_encoder(teacher_model, backbone.width).to(device)
-    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr)
-    lengths = [len(f) for f in features]
-    for epoch in range(1, config.epochs + 1):
-        started, total, steps = time.perf_counter(), 0.0, 0
-        student.train()
-        for batch in _batches(lengths, config.batch_size, rng):
-            padded = Padded.from_sequences([features[i] for i in batch]).to(device)
-            z = F.normalize(student(padded.x, padded.mask)[:, 0], dim=-1)
-            y = train_targets[torch.from_numpy(batch)].to(device)
-            cosine = 1.0 - (z * y).sum(dim=-1).mean()
-            contrast = F.cross_entropy(z @ y.T / config.temperature, torch.arange(len(batch), device=device))
-            loss = cosine + config.contrastive_weight * contrast
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, steps = total + loss.item(), steps + 1
-        student.eval()
-        held_latents = _encode_all(backbone, lambda p: student(p.x, p.mask)[:, 0], held_texts, latent_dim, device)
-        if on_epoch is not None:
-            on_epoch(DistillReport(epoch, config.epochs, total / max(steps, 1), agreement(held_latents, held_targets),
-                                   time.perf_counter() - started))
+    train_rows = [i for i in range(len(texts)) if i not in held]
+    held_rows = sorted(held)
+    _fit(student, backbone, ([texts[i] for i in train_rows], targets[train_rows]),
+         ([texts[i] for i in held_rows], targets[held_rows]), config, rng, device, on_epoch)  # fmt: skip
 
-    model = _combine(teacher_model, student.cpu(), backbone)
     provenance = Provenance(
         trained_on=teacher.provenance.trained_on,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -192,7 +167,42 @@ def distill_text_side(
             },
         },
     )
-    return model, provenance
+    return _combine(teacher_model, student.cpu(), backbone), provenance
+
+
+def _fit(
+    student: ActorEncoder,
+    backbone: TextBackbone,
+    train: tuple[list[str], Tensor],
+    held: tuple[list[str], Tensor],
+    config: DistillConfig,
+    rng: np.random.Generator,
+    device: torch.device,
+    on_epoch: Callable[[DistillReport], None] | None,
+) -> None:
+    """Train `student` on (texts, teacher latents) pairs; after each epoch, measure agreement on `held`."""
+    features = backbone.token_features(train[0])
+    optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr)
+    lengths = [len(f) for f in features]
+    for epoch in range(1, config.epochs + 1):
+        started, total, steps = time.perf_counter(), 0.0, 0
+        student.train()
+        for batch in _batches(lengths, config.batch_size, rng):
+            padded = Padded.from_sequences([features[i] for i in batch]).to(device)
+            z = F.normalize(student(padded.x, padded.mask)[:, 0], dim=-1)
+            y = train[1][torch.from_numpy(batch)].to(device)
+            cosine = 1.0 - (z * y).sum(dim=-1).mean()
+            contrast = F.cross_entropy(z @ y.T / config.temperature, torch.arange(len(batch), device=device))
+            loss = cosine + config.contrastive_weight * contrast
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total, steps = total + loss.item(), steps + 1
+        student.eval()
+        latents = _encode_all(backbone, lambda p: student(p.x, p.mask)[:, 0], held[0], held[1].shape[1], device)
+        if on_epoch is not None:
+            seconds = time.perf_counter() - started
+            on_epoch(DistillReport(epoch, config.epochs, total / max(steps, 1), agreement(latents, held[1]), seconds))
 
 
 def _combine(teacher: TMR, student: ActorEncoder, backbone: TextBackbone) -> TMR:

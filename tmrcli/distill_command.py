@@ -78,7 +78,8 @@ def _json_line(report: DistillReport) -> None:
 
 
 def _epoch_line(report: DistillReport) -> None:
+    agreement = "n/a" if report.agreement is None else f"{report.agreement:.4f}"
     err.print(
-        f"epoch {report.epoch}/{report.epochs}  loss {report.loss:.4f}  agreement {report.agreement:.4f}"
-        f"  {report.seconds:.1f} s", markup=False, highlight=False,
+        f"epoch {report.epoch}/{report.epochs}  loss {report.loss:.4f}  agreement {agreement}  {report.seconds:.1f} s",
+        markup=False, highlight=False,
     )  # fmt: skip

@@ -77,7 +77,7 @@ def run_distillation(request: DistillRequest, on_epoch: Callable) -> Path:
         task = progress.add_task("distilling", total=config.epochs)
 
         def report(epoch_report) -> None:
-            progress.update(task, completed=epoch_report.epoch, description=f"agreement {epoch_report.agreement:.3f}")
+            progress.update(task, completed=epoch_report.epoch, description=f"distilling, epoch {epoch_report.epoch}")
             on_epoch(epoch_report)
 
         model, provenance = distill_text_side(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from tmrcli.console import err, out
+from tmrcli.options import MotionsOption
 
 if TYPE_CHECKING:
     from model.distill import DistillReport
@@ -33,9 +34,7 @@ def distill(
             help="More sentences: a text file (one per line) or a TMR annotations.json. Repeatable.",
         ),
     ] = None,
-    motions: Annotated[
-        Optional[Path], typer.Option(exists=True, file_okay=False, help="Feature files, for the TMR annotations layout.")
-    ] = None,
+    motions: MotionsOption = None,
     text_model: Annotated[
         str, typer.Option(help="The student's frozen backbone: all-MiniLM-L6-v2 (shipped) or a local folder.")
     ] = "all-MiniLM-L6-v2",

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from tmrcli.options import DEFAULT_CHECKPOINT, CheckpointOption, JsonOption
+from tmrcli.options import DEFAULT_CHECKPOINT, CheckpointOption, JsonOption, MotionsOption
 
 __all__ = ["evaluate", "Protocol"]
 
@@ -38,9 +38,7 @@ def evaluate(
     text_model: Annotated[
         Optional[str], typer.Option(help="Folder of the checkpoint's text backbone, if not found by name.")
     ] = None,
-    motions: Annotated[
-        Optional[Path], typer.Option(exists=True, file_okay=False, help="Feature files, for the TMR annotations layout.")
-    ] = None,
+    motions: MotionsOption = None,
     json_: JsonOption = False,
 ) -> None:
     """Text->motion and motion->text R@1, R@2, R@3, R@5, R@10 and median rank, as in the paper's tables.

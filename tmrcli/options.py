@@ -23,6 +23,7 @@ __all__ = [
     "FpsOption",
     "BodyModelOption",
     "JobsOption",
+    "MotionsOption",
     "DEFAULT_CHECKPOINT",
     "store_path",
     "load_options",
@@ -73,6 +74,9 @@ BodyModelOption = Annotated[
 JobsOption = Annotated[
     Optional[int],
     typer.Option("--jobs", "-j", min=1, help="Worker processes converting files; default: one per available core."),
+]
+MotionsOption = Annotated[
+    Optional[Path], typer.Option(exists=True, file_okay=False, help="Feature files, for the TMR annotations layout.")
 ]
 
 

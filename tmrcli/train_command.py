@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from tmrcli.console import err, out
+from tmrcli.options import MotionsOption
 
 if TYPE_CHECKING:
     from model.train import EpochReport
@@ -37,9 +38,7 @@ class NegativeFilter(str, Enum):
 def train(
     data: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The dataset folder (layout detected).")],
     run: Annotated[Path, typer.Option("--run-dir", help="Folder for checkpoints and the training log.")] = Path("runs/tmr"),
-    motions: Annotated[
-        Optional[Path], typer.Option(exists=True, file_okay=False, help="Feature files, for the TMR annotations layout.")
-    ] = None,
+    motions: MotionsOption = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training motions.")] = 500,
     batch_size: Annotated[int, typer.Option(min=2, help="Pairs per step (the contrastive batch).")] = 32,
     lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 1e-4,

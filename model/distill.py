@@ -28,6 +28,7 @@ from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, Provenance
 from model.config import DEFAULT_TEXT_MODEL
 from model.datasets import DatasetError
+from model.inference import Retriever, encode_batches
 from model.network import TMR, ActorEncoder
 from model.text import TextBackbone
 
@@ -82,17 +83,6 @@ def read_sentence_file(path: Path) -> list[str]:
         raise DatasetError(path, f"not a TMR annotations file ({type(error).__name__}: {error})") from None
 
 
-def _encode_all(
-    backbone: TextBackbone, encoder: Callable[[Padded], Tensor], texts: Sequence[str], latent_dim: int, device: torch.device
-) -> Tensor:
-    """(N, latent_dim) unit-norm latents of `texts`, uncached, on the CPU."""
-    out = torch.zeros(len(texts), latent_dim)
-    with torch.inference_mode():
-        for batch, padded in backbone.padded_batches(texts):
-            out[torch.from_numpy(batch)] = F.normalize(encoder(padded.to(device)), dim=-1).float().cpu()
-    return out
-
-
 def _student_encoder(teacher: TMR, width: int) -> ActorEncoder:
     """The teacher's text encoder behind a fresh input projection: the student's token features are
     another model's, so only the layers above the projection carry over."""
@@ -139,12 +129,10 @@ def distill_text_side(
     stage = on_stage or (lambda _: None)
 
     stage(f"teacher latents of {len(texts)} sentences")
-    teacher_model = teacher.model.to(device).eval()
-    teacher_backbone = TextBackbone(
-        teacher_text_model or teacher.config.text_model, max_length=teacher.config.max_text_length, device=device
-    )
-    targets = _encode_all(teacher_backbone, teacher_model.encode_texts, texts, teacher.config.latent_dim, device)
-    del teacher_backbone
+    teacher_side = Retriever(teacher, text_model=teacher_text_model, device=device)
+    targets = torch.from_numpy(teacher_side.encode_texts(texts))
+    teacher_model = teacher_side.model
+    del teacher_side  # frees the teacher's backbone before the student's loads
 
     stage(f"{config.text_model} token features")
     backbone = TextBackbone(config.text_model, max_length=teacher.config.max_text_length, device=device)
@@ -199,10 +187,12 @@ def _fit(
             optimizer.step()
             total, steps = total + loss.item(), steps + 1
         student.eval()
-        latents = _encode_all(backbone, lambda p: student(p.x, p.mask)[:, 0], held[0], held[1].shape[1], device)
+        latents = encode_batches(
+            backbone.padded_batches(held[0]), lambda p: student(p.x, p.mask)[:, 0], len(held[0]), held[1].shape[1], device
+        )
         if on_epoch is not None:
             seconds = time.perf_counter() - started
-            on_epoch(DistillReport(epoch, config.epochs, total / max(steps, 1), agreement(latents, held[1]), seconds))
+            on_epoch(DistillReport(epoch, config.epochs, total / max(steps, 1), agreement(torch.from_numpy(latents), held[1]), seconds))
 
 
 def _combine(teacher: TMR, student: ActorEncoder, backbone: TextBackbone) -> TMR:

@@ -7,7 +7,7 @@ The lower-level torch `TMR` returns raw mu.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,12 +19,29 @@ from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
 from model.text import TextBackbone
 
-__all__ = ["Retriever", "load_retriever", "default_device"]
+__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches"]
 
 
 def default_device() -> torch.device:
     """CUDA when present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@torch.inference_mode()
+def encode_batches(
+    batches: Iterable[tuple[np.ndarray, Padded]],
+    encoder: Callable[[Padded], Tensor],
+    count: int,
+    latent_dim: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Run `encoder` over (indices, padded inputs) batches on `device`: (count, latent_dim) unit-norm
+    float32 rows, each at its index."""
+    out = np.zeros((count, latent_dim), dtype=np.float32)
+    for batch, padded in batches:
+        mu = encoder(padded.to(device))  # (b, latent_dim)
+        out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
+    return out
 
 
 class Retriever:
@@ -98,16 +115,10 @@ class Retriever:
         """(N, D), (M, D) unit-norm embeddings -> (N, M) scores (cos + 1) / 2 in [0, 1]."""
         return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
 
-    @torch.inference_mode()
     def _encode(
         self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]
     ) -> np.ndarray:
-        """Run `encoder` over (indices, padded inputs) batches; rows land at their indices."""
-        out = np.zeros((count, self.checkpoint.config.latent_dim), dtype=np.float32)
-        for batch, padded in batches:
-            mu = encoder(padded.to(self.device))  # (b, latent_dim)
-            out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
-        return out
+        return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
 
     def _check_width(self, backbone: TextBackbone) -> None:
         expected = self.checkpoint.config.text_width

@@ -406,7 +406,7 @@ def _run_epoch(
     normalizer: Normalizer,
     device: torch.device,
     bf16: bool,
-    config: TrainConfig,
+    word_dropout: float,
     rng: np.random.Generator,
     average: AveragedModel | None,
 ) -> dict[str, float]:
@@ -415,7 +415,7 @@ def _run_epoch(
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
     plain = model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
     for chunk in batches:
-        batch = texts.batch(chunk, normalizer, config.word_dropout, rng).to(device)
+        batch = texts.batch(chunk, normalizer, word_dropout, rng).to(device)
         with autocast:
             losses = model(batch)
         optimizer.zero_grad(set_to_none=True)
@@ -477,7 +477,9 @@ def train(
         started = time.perf_counter()
         samples = training_samples(data.train, config, rng)
         batches = _shard(length_grouped_batches(samples, config.batch_size, rng), distributed)
-        losses = _run_epoch(stepper, optimizer, batches, text_features, normalizer, device, bf16, config, rng, average)
+        losses = _run_epoch(
+            stepper, optimizer, batches, text_features, normalizer, device, bf16, config.word_dropout, rng, average
+        )
         done = sum(len(batch) for batch in batches)
         report = EpochReport(epoch, config.epochs, losses, time.perf_counter() - started, done)
         state.epoch = epoch

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from formats.arrays import SourceMotion, read_motion_array
-from formats.bvh import joint_positions, read_bvh
+from formats.bvh import joint_positions, map_bvh_skeleton, read_bvh
 from formats.errors import FormatError
 from formats.features import FEATURE_FPS
 from formats.resample import resample
-from formats.rigs import map_skeleton, read_skeleton_map
+from formats.rigs import read_skeleton_map
 from formats.skeleton import NUM_JOINTS
 from formats.units import detect_placement
 
@@ -105,8 +105,8 @@ def find_motion_files(paths: Iterable[Path]) -> list[Path]:
 
 def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:
     clip = read_bvh(path)
-    mapping = map_skeleton(clip.names, path, skeleton_map)
-    joints = mapping.apply(joint_positions(clip, mapping.sources))
+    mapping = map_bvh_skeleton(clip, skeleton_map)
+    joints = mapping.apply(joint_positions(clip, mapping.sources, mapping.tips))
     return SourceMotion(joints, None, clip.fps, None)
 
 

@@ -8,6 +8,7 @@ the columns the wanted joints need, and the kinematics are vectorised over frame
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 import warnings
@@ -17,10 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.bvh_hierarchy import read_skeleton
+from formats.bvh_hierarchy import BvhSkeleton, read_skeleton
 from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics
+from formats.rig_structure import map_by_structure
 from formats.rigs import JointMapping, map_skeleton
 
 __all__ = ["BvhClip", "read_bvh", "joint_positions", "map_bvh_skeleton"]
@@ -29,6 +31,8 @@ _MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
 _TIMING = re.compile(rb"\A\s*Frames:[ \t]*(\S+)[ \t]*\r?\n\s*Frame[ \t]+Time:[ \t]*(\S+)[ \t]*\r?(?:\n|\Z)")
 # Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
 _CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
+# Frames read to find a skeleton's shape when no name map fits: twist joints are those that never bend.
+_SHAPE_FRAMES = 32
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ def read_bvh(path: Path) -> BvhClip:
         parents=skeleton.parents,
         offsets=skeleton.offsets,
         end_sites=skeleton.end_sites,
-        position_columns=layout.positions,
+        position_columns=_local_position_columns(skeleton, rows),
         rotation_columns=layout.rotations,
         rotation_axes=layout.axes,
         num_channels=layout.num_channels,
@@ -101,6 +105,7 @@ def joint_positions(clip: BvhClip, joints: Sequence[int], tips: Sequence[int] = 
     fingers and face bones needs about a quarter of its columns for the SMPL skeleton. Raises
     FormatError when a value read is not a finite number or a tip joint has no End Site.
     """
+    tips = [int(joint) for joint in tips]
     for joint in tips:
         if np.isnan(clip.end_sites[joint]).any():
             raise FormatError(clip.path, f"joint {clip.names[joint]} has no End Site to place the toes at")
@@ -130,7 +135,49 @@ def map_bvh_skeleton(clip: BvhClip, skeleton_map: Mapping[str, str] | None = Non
     End Sites may stand in for missing toes. Raises SkeletonError naming the clip's file.
     """
     has_tip = ~np.isnan(clip.end_sites).any(axis=1)
-    return map_skeleton(clip.names, clip.path, skeleton_map, has_tip=has_tip)
+    return map_skeleton(
+        clip.names, clip.path, skeleton_map, has_tip=has_tip, structure=lambda: map_by_structure(*_sampled_poses(clip))
+    )
+
+
+def _sampled_poses(clip: BvhClip) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+    """The clip's parents, every joint's positions (F, J, 3) in a few frames spread over the clip (the
+    first one first), and the End Sites' positions (F, J, 3) in those frames (NaN where none)."""
+    rows = [row for row in clip.motion.split(b"\n") if row.strip()]
+    chosen = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), _SHAPE_FRAMES)).astype(int))
+    sample = dataclasses.replace(clip, motion=b"\n".join(rows[i] for i in chosen), num_frames=len(chosen))
+    tips = np.flatnonzero(~np.isnan(clip.end_sites).any(axis=1))
+    positions = joint_positions(sample, range(len(clip.names)), tips)
+    tip_positions = np.full((len(chosen), len(clip.names), 3), np.nan)
+    tip_positions[:, tips] = positions[:, len(clip.names) :]
+    return clip.parents, positions[:, : len(clip.names)], tip_positions
+
+
+def _local_position_columns(skeleton: BvhSkeleton, rows: bytes) -> np.ndarray:
+    """The position columns of the skeleton, without those of joints whose position channels hold
+    world coordinates rather than the translation from their parent.
+
+    Some exporters (AnimatedDrawings' CMU conversions) write a non-root joint's world position into its
+    position channels: they then sit about one OFFSET away from the parent's channels, and far from the
+    joint's own OFFSET. Such a joint is placed by its OFFSET, as the readers of those files do.
+    """
+    columns = skeleton.layout.positions
+    moving = [joint for joint, parent in enumerate(skeleton.parents) if parent >= 0 and (columns[joint] >= 0).all()]
+    moving = [joint for joint in moving if (columns[skeleton.parents[joint]] >= 0).all()]
+    if not moving:
+        return columns
+    try:
+        first = np.array(rows.lstrip().split(b"\n", 1)[0].split(), dtype=np.float64)[columns[: len(skeleton.names)]]
+    except (ValueError, IndexError):
+        return columns  # a malformed row is reported when the values are parsed
+    local = columns.copy()
+    for joint in moving:
+        bone = np.linalg.norm(skeleton.offsets[joint])
+        from_parent = np.linalg.norm(first[joint] - first[skeleton.parents[joint]])
+        from_offset = np.linalg.norm(first[joint] - skeleton.offsets[joint])
+        if bone > 0 and from_offset > 2 * bone and abs(from_parent - bone) < 0.25 * bone:
+            local[joint] = -1
+    return local
 
 
 def _read_bytes(path: Path) -> bytes:

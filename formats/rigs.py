@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.errors import SkeletonError
+from formats.rig_structure import NotHumanoid
 from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, SMPL_JOINTS
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "JointMapping",
     "INTERPOLABLE_JOINTS",
     "TIP_JOINTS",
+    "STRUCTURE_RIG",
     "builtin_rigs",
     "map_skeleton",
     "read_skeleton_map",
@@ -37,6 +39,8 @@ INTERPOLABLE_JOINTS = frozenset({"spine1", "spine2", "spine3", "neck", "left_col
 # A toe must turn with the ankle (the features' foot contacts and floor use it), which no blend of the
 # other joints' positions does; the tip of the foot bone, fixed in the ankle's frame, does.
 TIP_JOINTS: dict[str, str] = {"left_foot": "left_ankle", "right_foot": "right_ankle"}
+# The rig name of a mapping found from the skeleton's shape rather than its names.
+STRUCTURE_RIG = "by structure"
 _RIGS_TABLE = Path(__file__).with_name("rigs.tsv")
 _NO_JOINT = "-"
 _SEPARATORS = "_.- "
@@ -83,8 +87,10 @@ def map_skeleton(
     skeleton_map: Mapping[str, str] | None = None,
     *,
     has_tip: Sequence[bool] = (),
+    structure: Callable[[], Mapping[str, int | None]] | None = None,
 ) -> JointMapping:
-    """Map a file's joint names onto the SMPL joints, with `skeleton_map` or the best-fitting built-in rig.
+    """Map a file's joints onto the SMPL joints: with `skeleton_map`, else the best-fitting built-in rig
+    by names, else by the skeleton's shape (`structure`, see formats.rig_structure) when it is given.
 
     has_tip[j]: file joint j has a bone tip (a BVH End Site), which can stand in for a missing toe.
     Raises SkeletonError listing the SMPL joints that could not be found.
@@ -101,9 +107,15 @@ def map_skeleton(
     missing = ", ".join(_missing(found, has_tip))
     if skeleton_map is not None:
         raise SkeletonError(path, f"the skeleton map finds no joint for {missing} in this file")
+    shape = ""
+    if structure is not None:
+        try:
+            return mapping_from_joints(STRUCTURE_RIG, structure())
+        except NotHumanoid as error:
+            shape = f" and its shape is not a humanoid's ({error})"
     raise SkeletonError(
         path,
-        f"unknown skeleton: no built-in map fits (closest: {rig.name}, which finds no joint for {missing}); "
+        f"unknown skeleton: no built-in map fits (closest: {rig.name}, which finds no joint for {missing}){shape}; "
         "describe this rig with --skeleton-map FILE (SMPL joint name = joint name in the file)",
     )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,8 @@ import pytest
 from formats import JOINT_INDEX, SMPL_JOINTS, SkeletonError, load_motion, read_skeleton_map
 from formats.bvh import map_bvh_skeleton, read_bvh
 from formats.features import canonicalize_joints
-from formats.rigs import INTERPOLABLE_JOINTS, TIP_JOINTS, builtin_rigs, map_skeleton
+from formats.rigs import INTERPOLABLE_JOINTS, STRUCTURE_RIG, TIP_JOINTS, builtin_rigs, map_skeleton
+from rig_helpers import rename_joints
 
 BANDAI_WALK = "bandai-namco/dataset-2/data/dataset-2_walk_normal_001.bvh"
 RIGS = {rig.name: rig for rig in builtin_rigs()}
@@ -64,15 +64,6 @@ def test_missing_joints_are_interpolated_on_the_chain(data_dir: Path) -> None:
     np.testing.assert_allclose(cmu[:, JOINT_INDEX["left_collar"]], collar, atol=1e-6)
 
 
-def _rename_joints(source: Path, target: Path, renames: dict[str, str]) -> Path:
-    """A copy of a real BVH whose joints carry other names (the motion is untouched)."""
-    text = source.read_text()
-    for old, new in renames.items():
-        text = re.sub(rf"^(\s*(?:JOINT|ROOT) ){re.escape(old)}\s*$", rf"\g<1>{new}", text, flags=re.MULTILINE)
-    target.write_text(text)
-    return target
-
-
 def _renames_to(rig_name: str, style: str = "as_listed") -> dict[str, str]:
     bandai, rig = RIGS["bandai_namco"].joints, RIGS[rig_name].joints
     return {bandai[j]: NAME_STYLES[style](rig[j]) for j in bandai if j in rig}
@@ -87,7 +78,7 @@ def test_a_real_clip_renamed_to_another_rig_gives_the_same_joints(
     data_dir: Path, tmp_path: Path, rig_name: str, style: str
 ) -> None:
     original = load_motion(data_dir / BANDAI_WALK).joints
-    renamed = _rename_joints(data_dir / BANDAI_WALK, tmp_path / "renamed.bvh", _renames_to(rig_name, style))
+    renamed = rename_joints(data_dir / BANDAI_WALK, tmp_path / "renamed.bvh", _renames_to(rig_name, style))
     np.testing.assert_allclose(load_motion(renamed).joints, original, atol=1e-6)
 
 
@@ -95,9 +86,8 @@ def test_a_real_clip_renamed_to_another_rig_gives_the_same_joints(
 def test_a_user_map_covers_an_unknown_rig(data_dir: Path, tmp_path: Path, suffix: str) -> None:
     bandai = RIGS["bandai_namco"].joints
     renames = {name: f"bone_{i:02d}" for i, name in enumerate(bandai.values())}
-    renamed = _rename_joints(data_dir / BANDAI_WALK, tmp_path / "rig.bvh", renames)
-    with pytest.raises(SkeletonError, match="unknown skeleton"):
-        load_motion(renamed)
+    renamed = rename_joints(data_dir / BANDAI_WALK, tmp_path / "rig.bvh", renames)
+    assert map_bvh_skeleton(read_bvh(renamed)).rig == STRUCTURE_RIG  # its shape is a humanoid's; a map wins
     table = {joint: renames[name] for joint, name in bandai.items()}
     map_file = tmp_path / f"map{suffix}"
     if suffix == ".json":
@@ -177,3 +167,12 @@ def test_a_user_map_without_toes_uses_the_end_sites(data_dir: Path) -> None:
     daz = {joint: name for joint, name in RIGS["daz_poser"].joints.items()}
     joints = load_motion(data_dir / DAZ_SALSA, skeleton_map=daz).joints
     np.testing.assert_allclose(joints, load_motion(data_dir / DAZ_SALSA).joints)
+
+
+def test_a_leading_calibration_pose_neither_sinks_the_floor_nor_shortens_the_clip(data_dir: Path) -> None:
+    """cgspeed's Daz release starts each clip with a T-pose, here 22 cm below the floor the motion uses."""
+    path = data_dir / "cmu-mocap/daz_cgspeed/135_05_martial.bvh"
+    motion = load_motion(path)
+    assert motion.duration == pytest.approx(read_bvh(path).num_frames * read_bvh(path).frame_time, abs=0.05)
+    lowest_foot = canonicalize_joints(motion.joints)[:, FEET, 1].min(axis=1)
+    assert np.median(lowest_foot) < 0.05

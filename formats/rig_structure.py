@@ -64,7 +64,9 @@ class _Tree:
     def path(self, start: int, end: int) -> list[int]:
         """Joints from `start` to `end` through the tree, both included."""
         up, down = self.path_up(start), self.path_up(end)
-        common = next(joint for joint in up if joint in set(down))
+        common = next((joint for joint in up if joint in set(down)), None)
+        if common is None:
+            raise NotHumanoid("the body is in pieces: its joints hang from more than one root")
         return up[: up.index(common) + 1] + down[: down.index(common)][::-1]
 
 
@@ -90,6 +92,8 @@ def _map_pose(tree: _Tree, poses: np.ndarray, tips: np.ndarray) -> dict[str, int
     """map_by_structure on the shape of the first pose: the first pair of legs that a whole body fits."""
     pose = poses[0]
     size = float(np.ptp(pose, axis=0).max())
+    if not size > 0:
+        raise NotHumanoid("every joint sits at one point")
     candidates, has_legs = _leg_candidates(tree, pose, size)
     if not candidates:
         if has_legs:

@@ -20,7 +20,7 @@ import numpy as np
 from formats.bvh_hierarchy import read_skeleton
 from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
-from formats.kinematics import euler_to_matrix, forward_kinematics
+from formats.kinematics import euler_to_matrix, forward_kinematics, with_ancestors
 
 __all__ = ["BvhClip", "read_bvh", "joint_positions"]
 
@@ -97,7 +97,7 @@ def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
     fingers and face bones needs about a quarter of its columns for the SMPL skeleton. Raises
     FormatError when a value read is not a finite number.
     """
-    needed = _with_ancestors(clip.parents, joints)
+    needed = with_ancestors(clip.parents, joints)
     local = {joint: i for i, joint in enumerate(needed)}
     parents = [local.get(clip.parents[joint], -1) for joint in needed]
     # A joint's own rotation moves only its children: the leaves (head, hands, toes) need none.
@@ -176,12 +176,3 @@ def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
     values = np.zeros((parsed.shape[0], clip.num_channels))
     values[:, used] = parsed
     return values
-
-
-def _with_ancestors(parents: Sequence[int], joints: Sequence[int]) -> list[int]:
-    needed: set[int] = set()
-    for joint in joints:
-        while joint >= 0 and joint not in needed:
-            needed.add(joint)
-            joint = parents[joint]
-    return sorted(needed)  # file order puts parents first

@@ -7,7 +7,7 @@ facing) and features are the next step, in `formats.features`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from formats.amc import AMC_FPS, amc_joint_positions, read_amc
 from formats.arrays import SourceMotion, read_motion_array
 from formats.bvh import joint_positions, read_bvh
 from formats.deepmimic import DEEPMIMIC_SUFFIXES, deepmimic_joint_positions, read_character, read_deepmimic
+from formats.discovery import MotionScan, scan_motion_files
 from formats.errors import FormatError
 from formats.features import FEATURE_FPS
 from formats.resample import resample
@@ -24,7 +25,7 @@ from formats.rigs import map_skeleton, read_skeleton_map
 from formats.skeleton import NUM_JOINTS
 from formats.units import Placement, detect_placement
 
-__all__ = ["MOTION_SUFFIXES", "Motion", "load_motion", "read_skeleton_map", "find_motion_files"]
+__all__ = ["MOTION_SUFFIXES", "Motion", "load_motion", "read_skeleton_map", "find_motion_files", "scan_motions"]
 
 MOTION_SUFFIXES = (".bvh", ".amc", ".npz", ".npy", *DEEPMIMIC_SUFFIXES)
 # DeepMimic states its units and axes: metres, Y up, right-handed.
@@ -94,25 +95,19 @@ def load_motion(
     return Motion(path, source.fps, _normalise(path, source), None)
 
 
-def find_motion_files(paths: Iterable[Path]) -> list[Path]:
+def find_motion_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:
     """Motion files among `paths`: files as given, folders searched recursively; sorted, no duplicates.
 
     Inside folders, hidden files and folders (names starting with '.') are skipped, as are files
-    whose suffix is not in MOTION_SUFFIXES.
+    that are not motions (`scan_motion_files`, which also says what it skipped).
     """
-    found: set[Path] = set()
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.update(
-                file
-                for file in path.rglob("*")
-                if file.suffix.lower() in MOTION_SUFFIXES
-                and file.is_file()
-                and not any(part.startswith(".") for part in file.relative_to(path).parts)
-            )
-        else:
-            found.add(path)
-    return sorted(found)
+    return scan_motions(paths, exclude).files
+
+
+def scan_motions(paths: Iterable[Path], exclude: Sequence[str] = ()) -> MotionScan:
+    """The motion files `load_motion` reads among `paths` (as `find_motion_files`), and the files
+    passed over, each with its kind (`formats.discovery`)."""
+    return scan_motion_files(paths, MOTION_SUFFIXES, exclude)
 
 
 def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:

@@ -19,12 +19,14 @@ from formats import (
     FormatError,
     Motion,
     TmrError,
+    SkippedFile,
     canonicalize_joints,
     features_from_canonical,
     features_to_joints,
-    find_motion_files,
     load_motion,
+    scan_motions,
 )
+from formats.deepmimic import DEEPMIMIC_SUFFIXES, is_deepmimic
 from tmrcli.atomic import save_npy_atomic
 
 __all__ = [
@@ -52,6 +54,19 @@ class LoadOptions:
     skeleton_map: Mapping[str, str] | None = None
     fps: float | None = None
     body_model: Path | None = None
+    asf: Path | None = None
+    character: Path | None = None
+
+    def load(self, path: Path) -> Motion:
+        """`load_motion` of `path` with these options."""
+        return load_motion(
+            path,
+            skeleton_map=self.skeleton_map,
+            fps=self.fps,
+            body_model=self.body_model,
+            asf=self.asf,
+            character=self.character,
+        )
 
 
 @dataclass(frozen=True)
@@ -91,22 +106,27 @@ class ConvertReport:
     failed: list[FailedFile]
 
 
-def plan_conversion(inputs: Sequence[Path], outdir: Path, *, with_joints: bool) -> list[ConvertJob]:
-    """One job per motion file: a file given directly goes to OUTDIR/<stem>.npy, a file found in a
-    given folder to OUTDIR/<its path relative to that folder, with suffix .npy>. Files already under
-    OUTDIR (earlier results, when OUTDIR lies inside an input folder) are not inputs."""
-    jobs = []
+def plan_conversion(
+    inputs: Sequence[Path], outdir: Path, *, with_joints: bool, exclude: Sequence[str] = ()
+) -> tuple[list[ConvertJob], list[SkippedFile]]:
+    """One job per motion file, and the files passed over: a file given directly goes to
+    OUTDIR/<stem>.npy, a file found in a given folder to OUTDIR/<its path relative to that folder,
+    with suffix .npy>. Files already under OUTDIR (earlier results, when OUTDIR lies inside an input
+    folder) are neither inputs nor skipped; nor are files matching an `exclude` glob inputs."""
+    jobs, skipped = [], []
     written = outdir.resolve()
     for given in inputs:
         root = given if given.is_dir() else given.parent
-        for source in find_motion_files([given]):
+        scan = scan_motions([given], exclude)
+        skipped += [item for item in scan.skipped if written not in item.path.resolve().parents]
+        for source in scan.files:
             if given.is_dir() and written in source.resolve().parents:
                 continue
             relative = source.relative_to(root).with_suffix("")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
             jobs.append(ConvertJob(source, output, joints_output))
-    return jobs
+    return jobs, skipped
 
 
 def convert_files(
@@ -191,7 +211,7 @@ def read_features(
 ) -> tuple[Motion, np.ndarray, np.ndarray | None]:
     """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
     canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
-    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    motion = options.load(source)
     if motion.feats is not None:  # already features: passed through untouched
         return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
     canonical = canonicalize_joints(motion.joints)
@@ -204,8 +224,10 @@ def available_cores() -> int:
 
 
 def is_motion_file(path: Path) -> bool:
-    """Whether `path` has one of the suffixes `tmr convert` reads."""
-    return path.suffix.lower() in MOTION_SUFFIXES
+    """Whether `path` is a file `tmr convert` reads: by its suffix, and for .json and .txt (shared with
+    other text files) by a look at its start, which must be a DeepMimic motion's."""
+    suffix = path.suffix.lower()
+    return suffix in MOTION_SUFFIXES and (suffix not in DEEPMIMIC_SUFFIXES or is_deepmimic(path))
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -11,6 +11,9 @@ import typer
 from formats.motion import MOTION_SUFFIXES
 from tmrcli.console import err, out
 from tmrcli.options import (
+    MOTION_FILE_TYPES,
+    AsfOption,
+    CharacterOption,
     BodyModelOption,
     EndOption,
     FpsOption,
@@ -41,11 +44,13 @@ class ExportedSegment:
 
 
 def export(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],
     start: StartOption = 0.0,
     end: EndOption = None,
     skeleton_map: SkeletonMapOption = None,
+    asf: AsfOption = None,
+    skeleton: CharacterOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
 ) -> None:
@@ -60,7 +65,7 @@ def export(
     check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     check_suffix(output, (".bvh",), "--output")
-    exported = export_segment(file, start, end, output, load_options(skeleton_map, fps, body_model))
+    exported = export_segment(file, start, end, output, load_options(skeleton_map, fps, body_model, asf, skeleton))
     how = "cut from the source BVH" if exported.is_cut else "SMPL skeleton, rotations solved from the joints"
     summary = f"{exported.start:.2f}-{exported.end:.2f} s: {exported.frames} frames at {exported.fps:g} fps ({how})"
     err.print(summary, markup=False, highlight=False, soft_wrap=True)

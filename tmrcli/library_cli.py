@@ -8,8 +8,12 @@ from typing import Annotated, Optional
 import typer
 
 from tmrcli.options import (
+    MOTION_FILE_TYPES,
+    AsfOption,
+    CharacterOption,
     DEFAULT_CHECKPOINT,
     BodyModelOption,
+    ExcludeOption,
     CheckpointOption,
     FpsOption,
     JobsOption,
@@ -30,7 +34,7 @@ def index(
         typer.Argument(
             exists=True,
             metavar="PATH...",
-            help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
+            help=f"Motion files ({MOTION_FILE_TYPES}) or folders, searched recursively. "
             "None: check the files the library already holds.",
         ),
     ] = None,
@@ -43,8 +47,11 @@ def index(
         bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")
     ] = False,
     skeleton_map: SkeletonMapOption = None,
+    asf: AsfOption = None,
+    skeleton: CharacterOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
+    exclude: ExcludeOption = None,
     jobs: JobsOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files embedded and committed together.")] = 64,
     json_: JsonOption = False,
@@ -58,7 +65,7 @@ def index(
     """
     from model import load_retriever
     from tmrcli.conversion import available_cores
-    from tmrcli.pipeline import IndexRequest, run_index
+    from tmrcli.pipeline import IndexRequest, find_files_to_index, run_index
     from tmrcli.render import IndexBar, render_index_report
 
     check_motion_paths(paths or [], "PATH")
@@ -68,11 +75,13 @@ def index(
     request = IndexRequest(
         library,
         paths or [],
-        load_options(skeleton_map, fps, body_model),
+        load_options(skeleton_map, fps, body_model, asf, skeleton),
         rebuild,
         prune,
         batch_size,
         jobs or available_cores(),
+        exclude or [],
+        find_files_to_index(paths or [], exclude or [], prune),
     )
     retriever = load_retriever(checkpoint)
     with IndexBar() as bar:

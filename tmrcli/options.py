@@ -20,11 +20,15 @@ __all__ = [
     "CheckpointOption",
     "JsonOption",
     "SkeletonMapOption",
+    "AsfOption",
+    "CharacterOption",
+    "ExcludeOption",
     "FpsOption",
     "BodyModelOption",
     "JobsOption",
     "MotionsOption",
     "DEFAULT_CHECKPOINT",
+    "MOTION_FILE_TYPES",
     "store_path",
     "load_options",
     "check_motion_paths",
@@ -37,6 +41,8 @@ __all__ = [
 ]
 
 DEFAULT_CHECKPOINT = "default"
+# The motion files tmr reads, in words, for help texts and errors.
+MOTION_FILE_TYPES = ".bvh, .amc, DeepMimic .json/.txt, .npz, .npy"
 
 StoreOption = Annotated[
     Optional[Path],
@@ -65,8 +71,38 @@ SkeletonMapOption = Annotated[
         exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
     ),
 ]
+AsfOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--asf",
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="ASF skeleton of the .amc motions, when none beside them is named as a prefix of theirs "
+        "(HDM_bd.asf for HDM_bd_*.amc) or is the only .asf in their folder.",
+    ),
+]
+CharacterOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--skeleton",
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="DeepMimic character file of DeepMimic motions of another character than humanoid3d (built in).",
+    ),
+]
+ExcludeOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--exclude",
+        metavar="GLOB",
+        help="Leave out files in the folders given whose name or path in the folder matches GLOB "
+        "(e.g. 'tmp/*', '*_raw.bvh'); repeatable.",
+    ),
+]
 FpsOption = Annotated[
-    Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+    Optional[float], typer.Option(help="Frame rate of files that state none: default 20 for a bare .npy, 120 for .amc.")
 ]
 BodyModelOption = Annotated[
     Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
@@ -89,7 +125,13 @@ def store_path(given: Path | None) -> Path:
     return Path(data).expanduser().absolute() / "tmr" / "library.h5"
 
 
-def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
+def load_options(
+    skeleton_map: Path | None,
+    fps: float | None,
+    body_model: Path | None,
+    asf: Path | None = None,
+    skeleton: Path | None = None,
+) -> LoadOptions:
     """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
     from formats import SkeletonError, read_skeleton_map
     from tmrcli.conversion import LoadOptions
@@ -102,7 +144,7 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
             mapping = read_skeleton_map(skeleton_map)
         except SkeletonError as error:
             raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
-    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
+    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model, asf=asf, character=skeleton)
 
 
 def check_motion_paths(paths: list[Path], param_hint: str) -> None:
@@ -111,7 +153,7 @@ def check_motion_paths(paths: list[Path], param_hint: str) -> None:
 
     for path in paths:
         if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)
+            raise typer.BadParameter(f"{path} is not a motion file ({MOTION_FILE_TYPES})", param_hint=param_hint)
 
 
 PAGE_SUFFIXES = (".html", ".htm")

@@ -9,6 +9,9 @@ import typer
 
 from tmrcli.console import err
 from tmrcli.options import (
+    MOTION_FILE_TYPES,
+    AsfOption,
+    CharacterOption,
     DEFAULT_CHECKPOINT,
     BodyModelOption,
     CheckpointOption,
@@ -24,7 +27,7 @@ from tmrcli.options import (
 __all__ = ["search", "caption", "localize"]
 
 MotionArgument = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")
+    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")
 ]
 
 
@@ -39,6 +42,8 @@ def search(
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
     skeleton_map: SkeletonMapOption = None,
+    asf: AsfOption = None,
+    skeleton: CharacterOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
@@ -57,7 +62,7 @@ def search(
 
     if (text is None) == (like is None):
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
-    options = load_options(skeleton_map, fps, body_model)
+    options = load_options(skeleton_map, fps, body_model, asf, skeleton)
     hits = find_motions(
         MotionStore(store_path(store)), checkpoint, k, text=text, like=like, min_score=min_score, options=options
     )
@@ -77,6 +82,8 @@ def caption(
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
     skeleton_map: SkeletonMapOption = None,
+    asf: AsfOption = None,
+    skeleton: CharacterOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
@@ -88,7 +95,7 @@ def caption(
     from tmrcli.captioning import caption_file
     from tmrcli.render import render_captions
 
-    options = load_options(skeleton_map, fps, body_model)
+    options = load_options(skeleton_map, fps, body_model, asf, skeleton)
     with err.status("describing the motion"):
         captions = caption_file(file, checkpoint, k, texts=texts, options=options)
     render_captions(captions, json_)
@@ -103,6 +110,8 @@ def localize(
     ] = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
     skeleton_map: SkeletonMapOption = None,
+    asf: AsfOption = None,
+    skeleton: CharacterOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
     json_: JsonOption = False,
@@ -116,7 +125,7 @@ def localize(
     from tmrcli.localize import localize_file
     from tmrcli.render import render_localization, save_curve_png
 
-    options = load_options(skeleton_map, fps, body_model)
+    options = load_options(skeleton_map, fps, body_model, asf, skeleton)
     with err.status("scoring windows of the motion"):
         result = localize_file(file, text, checkpoint, top, options)
     render_localization(result, json_)

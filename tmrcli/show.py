@@ -12,6 +12,9 @@ import typer
 from formats.motion import MOTION_SUFFIXES
 from tmrcli.console import out
 from tmrcli.options import (
+    MOTION_FILE_TYPES,
+    AsfOption,
+    CharacterOption,
     BodyModelOption,
     EndOption,
     FpsOption,
@@ -32,7 +35,7 @@ IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
 
 def show(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")],
     start: StartOption = 0.0,
     end: EndOption = None,
     output: Annotated[
@@ -47,6 +50,8 @@ def show(
     ] = None,
     html: HtmlOption = None,
     skeleton_map: SkeletonMapOption = None,
+    asf: AsfOption = None,
+    skeleton: CharacterOption = None,
     fps: FpsOption = None,
     body_model: BodyModelOption = None,
 ) -> None:
@@ -61,7 +66,7 @@ def show(
     check_segment(start, end)
     if output is not None:
         check_suffix(output, IMAGE_SUFFIXES, "--output")
-    for written in show_motion(file, start, end, load_options(skeleton_map, fps, body_model), output, html):
+    for written in show_motion(file, start, end, load_options(skeleton_map, fps, body_model, asf, skeleton), output, html):
         out.print(str(written), markup=False)
 
 

@@ -177,7 +177,7 @@ def _value_table(path: Path, body: bytes, layout: list[tuple[int, int]]) -> np.n
     if numbers.size != frames * width:
         raise FormatError(path, f"the {frames} frames hold {numbers.size} numbers, not {frames * width}: some frame is cut short")
     table = numbers.reshape(frames, width)
-    check_frames_finite(path, table)
+    check_frames_finite(path, table, first_frame=int(table[0, 0]) if np.isfinite(table[0, 0]) else 1)
     return table
 
 

@@ -65,11 +65,11 @@ def load_numpy_file(path: Path) -> np.ndarray | dict[str, np.ndarray]:
             raise FormatError(path, f"not a readable NumPy file: {error}") from None
 
 
-def check_frames_finite(path: Path, values: np.ndarray) -> None:
-    """Raise FormatError naming the first frame (axis 0 of `values`) that holds NaN, an infinity or a
-    value beyond +-MAX_ABS_VALUE."""
+def check_frames_finite(path: Path, values: np.ndarray, first_frame: int = 0) -> None:
+    """Raise FormatError naming the first frame (axis 0 of `values`, numbered from `first_frame`, as
+    the file numbers them) that holds NaN, an infinity or a value beyond +-MAX_ABS_VALUE."""
     flat = values.reshape(values.shape[0], -1)
     bad = ~(np.abs(flat) <= MAX_ABS_VALUE).all(axis=1)  # NaN compares False, so it is caught too
     if bad.any():
-        frame = int(np.argmax(bad))
+        frame = first_frame + int(np.argmax(bad))
         raise FormatError(path, f"frame {frame} holds a value that is NaN, infinite or beyond ±{MAX_ABS_VALUE:g}")

@@ -72,10 +72,10 @@ def scan_motion_files(paths: Iterable[Path], suffixes: Sequence[str], exclude: S
 
 
 def skip_summary(skipped: Sequence[SkippedFile]) -> str | None:
-    """'skipped 3 files: .txt 2, .jpg 1' (most common kind first), or None when nothing was skipped."""
+    """'skipped 3 files: .txt 2, .jpg 1' (most common kind first, then by name), or None when nothing was skipped."""
     if not skipped:
         return None
-    counts = Counter(item.kind for item in skipped).most_common()
+    counts = sorted(Counter(item.kind for item in skipped).items(), key=lambda kind_count: (-kind_count[1], kind_count[0]))
     noun = "file" if len(skipped) == 1 else "files"
     return f"skipped {len(skipped)} {noun}: " + ", ".join(f"{kind} {count}" for kind, count in counts)
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.asf import AsfSkeleton, read_asf
-from formats.checks import check_frames_finite, open_motion_file
+from formats.checks import check_frames_finite, read_text_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics, with_ancestors
 
@@ -75,7 +75,7 @@ def read_amc(path: Path, asf: Path | None = None) -> AmcClip:
     list their bones differently, values that are not finite numbers, or no frames at all.
     """
     skeleton = _cached_asf(find_asf(path, asf))
-    raw = _read_bytes(path)
+    raw = read_text_file(path, "AMC")
     lines = raw.split(b"\n")
     start = next((i for i, line in enumerate(lines) if line.strip().isdigit()), None)
     if start is None:
@@ -117,16 +117,6 @@ def _cached_asf(path: Path) -> AsfSkeleton:
     except OSError:
         return read_asf(path)  # which reports why it cannot be read
     return _cached_asf_at(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-def _read_bytes(path: Path) -> bytes:
-    with open_motion_file(path) as file:
-        raw = file.read()
-    if not raw.strip():
-        raise FormatError(path, "the file is empty")
-    if b"\0" in raw[:4096]:
-        raise FormatError(path, "binary data, not an AMC text file")
-    return raw.replace(b"\r", b"\n") if b"\n" not in raw else raw
 
 
 def _frame_layout(path: Path, lines: list[bytes], skeleton: AsfSkeleton) -> list[tuple[bytes, int]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.checks import open_motion_file
+from formats.checks import read_text_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix
 
@@ -59,7 +59,7 @@ def read_asf(path: Path) -> AsfSkeleton:
     """Read an ASF file. Raises FormatError for a file that is not ASF, a bone without a direction or
     length, an unknown degree of freedom, or a hierarchy that names unknown bones, gives a bone two
     parents or leaves bones unattached to the root."""
-    sections = _sections(path, _read_text(path))
+    sections = _sections(path, read_text_file(path, "ASF").decode("latin-1"))
     units = _units(path, sections.get("units", []))
     is_degrees = units.get("angle", "deg").lower().startswith("deg")
     metres_per_unit = _metres_per_unit(path, units.get("length", "1"))
@@ -87,16 +87,6 @@ def read_asf(path: Path) -> AsfSkeleton:
         metres_per_unit=metres_per_unit,
         is_degrees=is_degrees,
     )
-
-
-def _read_text(path: Path) -> str:
-    with open_motion_file(path) as file:
-        raw = file.read()
-    if not raw.strip():
-        raise FormatError(path, "the file is empty")
-    if b"\0" in raw[:4096]:
-        raise FormatError(path, "binary data, not an ASF text file")
-    return raw.decode("latin-1")
 
 
 def _sections(path: Path, text: str) -> dict[str, list[list[str]]]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +31,7 @@ _AXES = {"x": 0, "y": 1, "z": 2}
 _SEPARATORS = "_-. "
 # A bone name opens an AMC line; numbers never start with a letter (exponents follow a digit).
 _BONE_NAME = re.compile(rb"(?m)^[ \t]*([A-Za-z_][^ \t\r\n]*)")
+_FRAME_NUMBER = re.compile(rb"(?m)^[ \t]*[0-9]+[ \t]*\r?$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,10 @@ def find_asf(amc: Path, given: Path | None = None) -> Path:
         return Path(given)
     folder = amc.parent
     try:
-        candidates = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".asf" and p.is_file())
+        with os.scandir(folder) as entries:
+            candidates = sorted(
+                folder / entry.name for entry in entries if entry.name.lower().endswith(".asf") and entry.is_file()
+            )
     except OSError as error:
         raise FormatError(amc, f"cannot list its folder to find its .asf skeleton: {error.strerror or error}") from None
     stem = amc.stem.lower()
@@ -76,14 +79,14 @@ def read_amc(path: Path, asf: Path | None = None) -> AmcClip:
     """
     skeleton = _cached_asf(find_asf(path, asf))
     raw = read_text_file(path, "AMC")
-    lines = raw.split(b"\n")
-    start = next((i for i, line in enumerate(lines) if line.strip().isdigit()), None)
-    if start is None:
+    first = _FRAME_NUMBER.search(raw)
+    if first is None:
         raise FormatError(path, "no frames: no line holds a frame number (not an AMC file, or empty)")
-    header = b"\n".join(lines[:start]).upper()
+    header = raw[: first.start()].upper()
     is_degrees = skeleton.is_degrees if b":RADIANS" not in header and b":DEGREES" not in header else b":DEGREES" in header
-    layout = _frame_layout(path, lines[start + 1 :], skeleton)
-    table = _value_table(path, b"\n".join(lines[start:]), layout)
+    second = _FRAME_NUMBER.search(raw, first.end())
+    layout = _frame_layout(path, raw[first.end() : second.start() if second else len(raw)].split(b"\n"), skeleton)
+    table = _value_table(path, raw[first.start() :], layout)
     return AmcClip(path, skeleton, _bone_values(table, layout, skeleton, is_degrees), len(table))
 
 
@@ -159,9 +162,7 @@ def _value_table(path: Path, body: bytes, layout: list[tuple[int, int]]) -> np.n
         raise FormatError(path, reason)
     width = 1 + sum(count for _, count in layout)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # np.fromstring's text mode is the fastest parser numpy has
-            numbers = np.fromstring(b" ".join(parts[0::2]), dtype=np.float64, sep=" ")
+        numbers = np.array(b" ".join(parts[0::2]).split(), dtype=np.float64)
     except ValueError:
         raise FormatError(path, "a frame holds a value that is not a number") from None
     if numbers.size != frames * width:

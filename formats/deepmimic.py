@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -232,15 +231,13 @@ def _read_frames(path: Path, character: DeepMimicCharacter) -> np.ndarray:
     rows = raw[frames.end() : end.start() + 1]
     text = np.frombuffer(rows, dtype=np.uint8)
     opens, closes = np.flatnonzero(text == ord("[")), np.flatnonzero(text == ord("]"))
-    commas = np.concatenate([[0], np.cumsum(text == ord(","))])
     if len(opens) != len(closes) or (closes < opens).any():
         raise FormatError(path, "the frames are not a list of lists of numbers (truncated?)")
-    widths = commas[closes] - commas[opens] + 1
+    commas = np.flatnonzero(text == ord(","))
+    widths = np.searchsorted(commas, closes) - np.searchsorted(commas, opens) + 1  # commas inside each row, plus one
     _check_widths(path, widths, character)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # np.fromstring's text mode is the fastest parser numpy has
-            numbers = np.fromstring(rows.translate(_PUNCTUATION_TO_SPACES), dtype=np.float64, sep=" ")
+        numbers = np.array(rows.translate(_PUNCTUATION_TO_SPACES).split(), dtype=np.float64)
     except ValueError:
         raise FormatError(path, "a frame holds a value that is not a number") from None
     if numbers.size != len(widths) * character.frame_width:

@@ -94,16 +94,19 @@ def corpus_by_format(data: Path, wanted: set[str] | None) -> dict[str, list[Path
     return by_format
 
 
-def report_format(name: str, files: list[Path], runs: int, workers: int) -> None:
+def report_format(name: str, files: list[Path], runs: int, workers: int) -> float:
+    """Print the format's rows; returns its source frames per CPU second in one process."""
     counts = {path: source_frames(path) for path in files}
     files = [path for path, count in counts.items() if count is not None]
     frames = sum(count for count in counts.values() if count is not None)
     left_out = f" ({len(counts) - len(files)} that do not convert left out)" if len(files) < len(counts) else ""
     print(f"{name}: {len(files)} clips{left_out}, {frames} source frames; target {TARGETS[name]:,} source frames/s")
+    per_cpu = {}
     for count in sorted({1, workers}):
         timed = [timed_pass(files, count) for _ in range(runs)]
         seconds = statistics.median(wall for wall, _ in timed)
         cpu = statistics.median(cpu for _, cpu in timed)
+        per_cpu[count] = frames / cpu
         print(
             f"  {count} process(es): {seconds:.2f} s wall, {len(files) / seconds:.0f} clips/s, "
             f"{frames / seconds:,.0f} source frames/s; per CPU second: {len(files) / cpu:.0f} clips, "
@@ -111,6 +114,7 @@ def report_format(name: str, files: list[Path], runs: int, workers: int) -> None
         )
     read, features = stage_times(files)
     print(f"  one process, by stage: read+map+resample {read:.2f} s, canonicalise+features {features:.2f} s")
+    return per_cpu[1]
 
 
 def main() -> None:
@@ -124,8 +128,10 @@ def main() -> None:
     wanted = set(args.formats.split(",")) if args.formats else None
     print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
     print(f"corpus: {args.data}; medians of {args.runs} runs")
-    for name, files in corpus_by_format(args.data, wanted).items():
-        report_format(name, files, args.runs, args.workers)
+    rates = {name: report_format(name, files, args.runs, args.workers) for name, files in corpus_by_format(args.data, wanted).items()}
+    if "BVH" in rates and len(rates) > 1:  # ratios hold on a busy machine, where wall-clock rates do not
+        ratios = ", ".join(f"{name} {rate / rates['BVH']:.2f}x" for name, rate in rates.items() if name != "BVH")
+        print(f"source frames per CPU second, one process, relative to BVH in this run: {ratios}")
 
 
 if __name__ == "__main__":

@@ -99,9 +99,11 @@ def amc_joint_positions(clip: AmcClip, joints: Sequence[int]) -> np.ndarray:
     local = {bone: i for i, bone in enumerate(ends)}
     parents = [local.get(skeleton.parents[bone], -1) for bone in ends]
     angles, axes = _rotation_angles(clip, ends)
-    motion = euler_to_matrix(angles, axes)  # (T, B, 3, 3), in each bone's axis frame
+    rotations = euler_to_matrix(angles, axes)  # (T, B, 3, 3), in each bone's axis frame
     frames = skeleton.axes[ends]
-    rotations = frames @ motion @ np.swapaxes(frames, -1, -2)
+    is_turned = ~np.isclose(frames, np.eye(3), atol=1e-12).all(axis=(1, 2))  # bones whose axis is not the world's
+    turned = frames[is_turned]
+    rotations[:, is_turned] = turned @ rotations[:, is_turned] @ np.swapaxes(turned, -1, -2)
     translations = np.einsum("tbij,bj->tbi", rotations, skeleton.vectors[ends])
     translations[:, 0] = _root_translation(clip)
     positions = forward_kinematics(parents, rotations, translations)

@@ -65,7 +65,7 @@ def split_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
 
 def heldout_queries(split: str = "test") -> dict[str, list[str]]:
     """The split's never-trained-on sentences by label, read as `tmr eval --queries` reads them."""
-    from tmrcli.evaluation import read_queries
+    from tmrcli.jobs.evaluation import read_queries
 
     queries: dict[str, list[str]] = {}
     for query in read_queries(QUERIES[split]):
@@ -133,7 +133,7 @@ def make_long_motions(data: Path, count: int, seed: int = 0, split: str = "test"
 def run_experiment(checkpoint: str, data: Path, count: int, seed: int = 0, split: str = "test") -> list[Outcome]:
     """Localise every part of every long motion with one held-out sentence of its label."""
     from model import load_retriever
-    from tmrcli.localize import embed_windows, localize_query, temporal_iou
+    from tmrcli.library.localize import embed_windows, localize_query, temporal_iou
 
     retriever = load_retriever(checkpoint)
     queries = heldout_queries(split)

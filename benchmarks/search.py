@@ -123,9 +123,9 @@ def bench_index(data: Path, store: Path, checkpoint: str) -> dict:
 def bench_warm(store: Path, checkpoint: str) -> dict:
     """Text encoding + library search in one warm process (each query a new text: no cache)."""
     from model import load_retriever
-    from tmrcli.embedding import torch_threads
-    from tmrcli.search import search_library
-    from tmrcli.store import MotionStore
+    from tmrcli.library.embedding import torch_threads
+    from tmrcli.library.search import search_library
+    from tmrcli.library.store import MotionStore
 
     retriever = load_retriever(checkpoint)
     with MotionStore(store).snapshot() as view, torch_threads(1):  # as `tmr search` runs
@@ -184,7 +184,7 @@ def _exact_top10(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def bench_ann(sizes: list[int], embeddings: np.ndarray, kinds: list[str], n_queries: int = 200) -> list[dict]:
     """Recall@10 of the library's HNSW settings against exact search, and query time."""
-    from tmrcli.ann import EF_CONSTRUCTION, M, ann_candidates, build_ann, ef_for
+    from tmrcli.library.ann import EF_CONSTRUCTION, M, ann_candidates, build_ann, ef_for
 
     rows = []
     for kind in kinds:
@@ -216,10 +216,10 @@ def bench_ann(sizes: list[int], embeddings: np.ndarray, kinds: list[str], n_quer
 def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_file: int = 10) -> float:
     """`search_library` (HNSW candidates, HDF5 reads, exact re-ranking, one hit per file) on a library
     holding these vectors, `per_file` entries per file (like windows of long takes)."""
-    from tmrcli.ann import save_ann
-    from tmrcli.generation import FileRecord, StoreRecord
-    from tmrcli.search import search_library
-    from tmrcli.store import MotionStore
+    from tmrcli.library.ann import save_ann
+    from tmrcli.library.storefile import FileRecord, StoreRecord
+    from tmrcli.library.search import search_library
+    from tmrcli.library.store import MotionStore
 
     with tempfile.TemporaryDirectory() as folder:
         store = MotionStore(Path(folder) / "library.h5")
@@ -243,7 +243,7 @@ def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_f
 
 
 def _library_embeddings(store: Path) -> np.ndarray:
-    from tmrcli.store import MotionStore
+    from tmrcli.library.store import MotionStore
 
     with MotionStore(store).snapshot() as view:
         return np.concatenate([g.entry_column("embedding")[mask] for g, mask, _ in view.live_entries()])

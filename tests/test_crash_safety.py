@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tmrcli.errors import StoreError
-from tmrcli.store import MotionStore
+from tmrcli.library.errors import StoreError
+from tmrcli.library.store import MotionStore
 from store_helpers import bandai_clips, tiny_checkpoint  # noqa: F401 (fixture)
 
 N_FILES = 24

@@ -59,8 +59,8 @@ def heldout_library(default_model: str, data_dir: Path, tmp_path_factory: pytest
 
 def test_search_finds_motions_of_the_queried_action(heldout_library: Path, default_model: str) -> None:
     from model import load_retriever
-    from tmrcli.search import search_library
-    from tmrcli.store import MotionStore
+    from tmrcli.library.search import search_library
+    from tmrcli.library.store import MotionStore
 
     queries = [(label, text) for label, texts in _benchmark().heldout_queries().items() for text in texts]
     retriever = load_retriever(default_model)
@@ -83,8 +83,8 @@ def test_caption_names_the_action(data_dir: Path, default_model: str) -> None:
     from model import load_retriever
     from model.bank import default_text_bank
     from model.corpus import read_caption_table
-    from tmrcli.captioning import bank_embeddings, caption_motion
-    from tmrcli.conversion import LoadOptions, read_features
+    from tmrcli.library.caption import bank_embeddings, caption_motion
+    from tmrcli.jobs.conversion import LoadOptions, read_features
 
     sentence_label = {text: label for label, texts in read_caption_table()["content"].items() for text in texts}
     retriever = load_retriever(default_model)
@@ -116,7 +116,7 @@ def test_label_aware_retrieval_on_the_test_split_with_heldout_phrasings(data_dir
     R@1), so a worse default model fails here; chance is 10%."""
     from model import load_retriever
     from model.data_sources import load_split
-    from tmrcli.evaluation import read_queries
+    from tmrcli.jobs.evaluation import read_queries
     from model.validation import label_aware_report
 
     records = load_split(data_dir, "test")

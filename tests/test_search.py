@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from store_helpers import fake_record
 
-from tmrcli.search import search_library
-from tmrcli.store import MotionStore
+from tmrcli.library.search import search_library
+from tmrcli.library.store import MotionStore
 
 
 def _expected(records: dict[str, tuple], query: np.ndarray, k: int, exclude: str | None = None) -> list[tuple]:

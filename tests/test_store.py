@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tmrcli.errors import StoreError
-from tmrcli.generation import FileTable, open_generation
-from tmrcli.store import MotionStore
+from tmrcli.library.errors import StoreError
+from tmrcli.library.storefile import FileTable, open_generation
+from tmrcli.library.store import MotionStore
 from store_helpers import fake_record
 
 CKPT_A, CKPT_B = "a" * 64, "b" * 64

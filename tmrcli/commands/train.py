@@ -1,0 +1,124 @@
+"""`tmr train`: train a TMR model on HumanML3D, KIT-ML, TMR annotations or a captioned corpus."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tmrcli.views.console import err, out
+from tmrcli.commands.options import MotionsOption
+
+if TYPE_CHECKING:
+    from model.train import EpochReport
+
+__all__ = ["train", "NegativeFilter", "Precision"]
+
+
+class Precision(str, Enum):
+    """Arithmetic of the training steps (TrainConfig.precision)."""
+
+    auto = "auto"
+    bf16 = "bf16"
+    fp32 = "fp32"
+
+
+class NegativeFilter(str, Enum):
+    """How wrong negatives are found (TrainConfig.negative_filter)."""
+
+    sentence = "sentence"
+    label = "label"
+
+
+
+def train(
+    data: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The dataset folder (layout detected).")],
+    run: Annotated[Path, typer.Option("--run-dir", help="Folder for checkpoints and the training log.")] = Path("runs/tmr"),
+    motions: MotionsOption = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training motions.")] = 500,
+    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per step (the contrastive batch).")] = 32,
+    lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 1e-4,
+    text_model: Annotated[
+        str, typer.Option(help="Frozen text backbone: all-MiniLM-L6-v2 (shipped) or a local transformers folder.")
+    ] = "all-MiniLM-L6-v2",
+    sentence_model: Annotated[
+        Optional[str],
+        typer.Option(help="Sentence model that filters wrong negatives; default: the text backbone."),
+    ] = None,
+    negative_filter: Annotated[
+        NegativeFilter,
+        typer.Option(
+            "--filter",
+            help="Which pairs are not negatives: captions a sentence model finds alike (the paper's), "
+            "or motions with the same action label (labelled data).",
+        ),
+    ] = NegativeFilter.sentence,
+    threshold: Annotated[
+        float, typer.Option(help="Negatives whose captions' scaled similarity exceeds this are filtered; 1 disables.")
+    ] = 0.8,
+    temperature: Annotated[float, typer.Option(min=1e-4, help="InfoNCE temperature.")] = 0.1,
+    word_dropout: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.95, help="Chance to leave each word-piece of a caption out of a step (0: off, the paper's)."
+        ),
+    ] = 0.0,
+    ema_decay: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.9999,
+            help="Validate and keep the best with a moving average of the weights, this decay per step (0: off, the paper's).",
+        ),
+    ] = 0.0,
+    mirror: Annotated[bool, typer.Option(help="Also train on mirrored motions with left/right swapped in the text.")] = True,
+    val_every: Annotated[int, typer.Option(min=0, help="Epochs between validation runs (0: never).")] = 10,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Epochs between saved checkpoints.")] = 50,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run-dir from its last checkpoint.")] = False,
+    layers: Annotated[int, typer.Option(min=1, help="Transformer layers per encoder and decoder.")] = 6,
+    latent_dim: Annotated[int, typer.Option(min=4, help="Width of the shared space (and of every layer).")] = 256,
+    ff_size: Annotated[int, typer.Option(min=4, help="Feed-forward width inside each layer.")] = 1024,
+    seed: Annotated[int, typer.Option(help="Seed for weights, sampling and augmentation.")] = 1234,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
+    precision: Annotated[
+        Precision,
+        typer.Option(help="auto: bf16 autocast where the GPU or CPU computes bf16 natively (AMX), else fp32."),
+    ] = Precision.auto,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON line per epoch on stdout.")] = False,
+) -> None:
+    """Train TMR (contrastive + motion synthesis) and write RUN/best.safetensors and RUN/model.safetensors.
+
+    The defaults are the paper's (AdamW 1e-4, batch 32, temperature 0.1, filtering at 0.8); validation
+    retrieval picks the best checkpoint. Several GPUs: torchrun --nproc_per_node=N $(which tmr) train ...
+
+    Example: tmr train ../shared/data --run-dir runs/shared --epochs 100
+    """
+    from tmrcli.jobs.training import TrainRequest, run_training
+
+    request = TrainRequest(
+        data=data, run=run, motions=motions, epochs=epochs, batch_size=batch_size, lr=lr,
+        text_model=text_model, sentence_model=sentence_model or text_model,
+        negative_filter=negative_filter.value, threshold=None if threshold >= 1 else threshold,
+        temperature=temperature, word_dropout=word_dropout, ema_decay=ema_decay,
+        mirror_probability=0.5 if mirror else 0.0, val_every=val_every, checkpoint_every=checkpoint_every,
+        resume=resume, seed=seed, device=device, precision=precision.value, num_layers=layers, latent_dim=latent_dim,
+        ff_size=ff_size,
+    )  # fmt: skip
+    best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line)
+    err.print(f"best checkpoint: {best}\ninference checkpoint: {inference}")
+
+
+def _json_line(report: EpochReport) -> None:
+    out.print(json.dumps(asdict(report)), markup=False, highlight=False, soft_wrap=True)
+
+
+def _epoch_line(report: EpochReport) -> None:
+    losses = "  ".join(f"{name} {value:.4f}" for name, value in report.losses.items())
+    line = f"epoch {report.epoch}/{report.epochs}  {losses}  {report.samples / max(report.seconds, 1e-9):.1f} samples/s"
+    if report.validation is not None:
+        t2m, m2t = report.validation.text_to_motion, report.validation.motion_to_text
+        line += f"  val t2m R@1 {t2m.r1:.1f} m2t R@1 {m2t.r1:.1f}" + ("  (best)" if report.is_best else "")
+    err.print(line, markup=False, highlight=False)

@@ -1,0 +1,90 @@
+"""Orchestrates `tmr distill`: gather the sentences, distil with a progress display, write the checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tmrcli.views.console import err
+from tmrcli.jobs.training import user_cache_dir
+
+__all__ = ["DistillRequest", "run_distillation", "distillation_sentences"]
+
+
+@dataclass(frozen=True)
+class DistillRequest:
+    """Everything `tmr distill` was asked for."""
+
+    teacher: str
+    output: Path
+    data: Path | None
+    sentence_files: tuple[Path, ...]
+    motions: Path | None
+    text_model: str
+    teacher_text_model: str | None
+    epochs: int
+    batch_size: int
+    lr: float
+    mirror: bool
+    with_decoder: bool
+    seed: int
+    device: str
+
+
+def distillation_sentences(request: DistillRequest) -> list[str]:
+    """The train-split captions of --data, the --sentences files, and (with mirror) their left/right swaps;
+    distinct, sorted."""
+    from model.data_sources import load_split
+    from model.distill import read_sentence_file
+    from model.evaluate import swap_left_right
+
+    texts: set[str] = set()
+    if request.data is not None:
+        records = load_split(request.data, "train", motions=request.motions, cache_dir=user_cache_dir() / "features")
+        texts |= {caption.text for record in records for caption in record.captions}
+    for path in request.sentence_files:
+        texts |= set(read_sentence_file(path))
+    if request.mirror:
+        texts |= {swap_left_right(t) for t in texts}
+    return sorted(t.strip() for t in texts if t.strip())
+
+
+def run_distillation(request: DistillRequest, on_epoch: Callable) -> Path:
+    """Distil as requested; returns the written checkpoint (float16, like the shipped model)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from model.checkpoint import load_checkpoint, save_checkpoint
+    from model.datasets import DatasetError
+    from model.distill import DistillConfig, distill_text_side
+    from model.inference import default_device
+
+    device = default_device() if request.device == "auto" else request.device
+    teacher = load_checkpoint(request.teacher)
+    sentences = distillation_sentences(request)
+    if len(sentences) < 2:
+        source = request.sentence_files[0] if request.sentence_files else request.data
+        raise DatasetError(source, f"{len(sentences)} distinct sentence(s): distillation needs at least two")
+    err.print(f"{len(sentences)} sentences; teacher {request.teacher} ({teacher.config.text_model}) -> {request.text_model}")
+    config = DistillConfig(
+        text_model=request.text_model, epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
+        seed=request.seed,
+    )  # fmt: skip
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+        transient=True,
+    ) as progress:  # fmt: skip
+        task = progress.add_task("distilling", total=config.epochs)
+
+        def report(epoch_report) -> None:
+            progress.update(task, completed=epoch_report.epoch, description=f"distilling, epoch {epoch_report.epoch}")
+            on_epoch(epoch_report)
+
+        model, provenance = distill_text_side(
+            teacher, sentences, config, teacher_text_model=request.teacher_text_model, device=device,
+            on_epoch=report, on_stage=lambda message: progress.update(task, description=message),
+        )  # fmt: skip
+    save_checkpoint(
+        request.output, model, teacher.normalizer, provenance, include_decoder=request.with_decoder, half=True
+    )
+    return request.output

@@ -117,7 +117,7 @@ def test_kill_9_at_several_points_loses_nothing(corpus: Path, tmp_path: Path, ti
     assert not list(tmp_path.rglob("*.tmp"))
     with MotionStore(store).snapshot() as view:
         assert (
-            view.segments == []
+            view.deltas == []
             and store.with_name("library.h5.d").joinpath(f"ann-{view.base.header.file_id}.hnsw").is_file()
         )
 

@@ -42,7 +42,7 @@ def test_search_equals_brute_force_over_live_entries(tmp_path: Path, compact: bo
         del live[f"/m/{i:03d}"]
     live["/m/new"] = fake_record("/m/new", 2, dim=16, seed=7)
     with store.snapshot() as view:
-        assert len(view.segments) == (0 if compact else 2)
+        assert len(view.deltas) == (0 if compact else 2)
         for seed in range(20):
             query = rng.normal(size=16).astype(np.float32)
             query /= np.linalg.norm(query)

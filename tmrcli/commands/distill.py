@@ -60,6 +60,7 @@ def distill(
     Example: tmr distill runs/mpnet/best.safetensors --data ../shared/data --sentences kitml/annotations.json -o small.safetensors
     """
     from tmrcli.jobs.distillation import DistillRequest, run_distillation
+    from tmrcli.views.progress import BarProgress
 
     if data is None and not sentences:
         raise typer.BadParameter("give --data, --sentences or both: the sentences to learn from")
@@ -68,7 +69,7 @@ def distill(
         text_model=text_model, teacher_text_model=teacher_text_model, epochs=epochs, batch_size=batch_size, lr=lr,
         mirror=mirror, with_decoder=with_decoder, seed=seed, device=device,
     )  # fmt: skip
-    written = run_distillation(request, on_epoch=_json_line if json_ else _epoch_line)
+    written = run_distillation(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())
     err.print(f"distilled checkpoint: {written}")
 
 

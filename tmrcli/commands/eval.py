@@ -48,8 +48,10 @@ def evaluate(
 
     Example: tmr eval ../shared/data --split test --queries tests/data/heldout_queries.tsv
     """
-    from tmrcli.jobs.evaluation import EvalRequest, render_reports, run_evaluation
+    from tmrcli.jobs.evaluation import EvalRequest, run_evaluation
+    from tmrcli.views.progress import SpinnerProgress
+    from tmrcli.views.render import render_reports
 
     chosen = ("a", "b", "c", "d") if protocol is Protocol.all else (protocol.value,)
     request = EvalRequest(data, checkpoint, split, chosen, queries, sentence_model, text_model, motions)
-    render_reports(run_evaluation(request), json_)
+    render_reports(run_evaluation(request, SpinnerProgress()), json_)

@@ -97,6 +97,7 @@ def train(
     Example: tmr train ../shared/data --run-dir runs/shared --epochs 100
     """
     from tmrcli.jobs.training import TrainRequest, run_training
+    from tmrcli.views.progress import BarProgress
 
     request = TrainRequest(
         data=data, run=run, motions=motions, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -107,7 +108,7 @@ def train(
         resume=resume, seed=seed, device=device, precision=precision.value, num_layers=layers, latent_dim=latent_dim,
         ff_size=ff_size,
     )  # fmt: skip
-    best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line)
+    best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())
     err.print(f"best checkpoint: {best}\ninference checkpoint: {inference}")
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tmrcli.views.console import err
+from tmrcli.jobs.progress import JobProgress
 from tmrcli.jobs.training import user_cache_dir
 
 __all__ = ["DistillRequest", "run_distillation", "distillation_sentences"]
@@ -50,10 +50,8 @@ def distillation_sentences(request: DistillRequest) -> list[str]:
     return sorted(t.strip() for t in texts if t.strip())
 
 
-def run_distillation(request: DistillRequest, on_epoch: Callable) -> Path:
+def run_distillation(request: DistillRequest, on_epoch: Callable, progress: JobProgress) -> Path:
     """Distil as requested; returns the written checkpoint (float16, like the shipped model)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
     from model.checkpoint import load_checkpoint, save_checkpoint
     from model.datasets import DatasetError
     from model.distill import DistillConfig, distill_text_side
@@ -65,24 +63,20 @@ def run_distillation(request: DistillRequest, on_epoch: Callable) -> Path:
     if len(sentences) < 2:
         source = request.sentence_files[0] if request.sentence_files else request.data
         raise DatasetError(source, f"{len(sentences)} distinct sentence(s): distillation needs at least two")
-    err.print(f"{len(sentences)} sentences; teacher {request.teacher} ({teacher.config.text_model}) -> {request.text_model}")
+    progress.note(f"{len(sentences)} sentences; teacher {request.teacher} ({teacher.config.text_model}) -> {request.text_model}")
     config = DistillConfig(
         text_model=request.text_model, epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
         seed=request.seed,
     )  # fmt: skip
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-        transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("distilling", total=config.epochs)
+    with progress.stage("distilling", total=config.epochs) as update:
 
         def report(epoch_report) -> None:
-            progress.update(task, completed=epoch_report.epoch, description=f"distilling, epoch {epoch_report.epoch}")
+            update(completed=epoch_report.epoch, description=f"distilling, epoch {epoch_report.epoch}")
             on_epoch(epoch_report)
 
         model, provenance = distill_text_side(
             teacher, sentences, config, teacher_text_model=request.teacher_text_model, device=device,
-            on_epoch=report, on_stage=lambda message: progress.update(task, description=message),
+            on_epoch=report, on_stage=lambda message: update(description=message),
         )  # fmt: skip
     save_checkpoint(
         request.output, model, teacher.normalizer, provenance, include_decoder=request.with_decoder, half=True

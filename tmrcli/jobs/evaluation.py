@@ -1,18 +1,15 @@
-"""Orchestrates `tmr eval`: load the model and the split, run the protocols, render the tables."""
+"""Orchestrates `tmr eval`: load the model and the split, run the protocols (`tmrcli/views/render.py` draws them)."""
 
 from __future__ import annotations
 
 import csv
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from rich.table import Table
-
-from tmrcli.views.console import err, out
+from tmrcli.jobs.progress import JobProgress
 from tmrcli.jobs.training import user_cache_dir
 
-__all__ = ["EvalRequest", "run_evaluation", "render_reports", "read_queries"]
+__all__ = ["EvalRequest", "run_evaluation", "read_queries"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ def read_queries(path: Path):
     return [LabelledQuery(row["label"], row["text"]) for row in rows]
 
 
-def run_evaluation(request: EvalRequest) -> list:
+def run_evaluation(request: EvalRequest, progress: JobProgress) -> list:
     """The reports of every requested protocol, then the label-aware ones where labels exist."""
     from formats.errors import TmrError
     from model.data_sources import load_split
@@ -54,12 +51,12 @@ def run_evaluation(request: EvalRequest) -> list:
 
     queries = read_queries(request.queries) if request.queries else None
     retriever = load_retriever(request.checkpoint, text_model=request.text_model)
-    with err.status(f"reading the {request.split} split"):
+    with progress.stage(f"reading the {request.split} split"):
         cache = user_cache_dir() / "features"
         records = load_split(request.data, request.split, motions=request.motions, cache_dir=cache)
     if len(records) < 2:
         raise TmrError(request.data, f"the {request.split} split has {len(records)} motions; retrieval needs two")
-    with err.status(f"embedding {len(records)} motions and their captions"):
+    with progress.stage(f"embedding {len(records)} motions and their captions"):
         pairs = embed_pairs(retriever, records)
         sentence_model = TextBackbone(request.sentence_model) if {"b", "c"} & set(request.protocols) else None
         reports = run_protocols(pairs, sentence_model, request.protocols)
@@ -70,22 +67,3 @@ def run_evaluation(request: EvalRequest) -> list:
                 raise TmrError(request.queries, f"no query label names an action of the {request.split} split")
             reports.append(label_aware_report(retriever, records, queries))
     return reports
-
-
-def render_reports(reports: list, json_: bool) -> None:
-    """One table per protocol (the paper's columns), or one JSON document."""
-    if json_:
-        out.print(json.dumps([asdict(r) for r in reports], indent=2), markup=False, highlight=False, soft_wrap=True)
-        return
-    for report in reports:
-        table = Table(title=report.protocol, title_justify="left")
-        for column in ("", "R@1", "R@2", "R@3", "R@5", "R@10", "MedR"):
-            table.add_column(column, justify="right")
-        for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
-            table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
-        out.print(table)
-        if report.left_right_confusion_t2m is not None:
-            out.print(
-                f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "
-                f"motion->text {100 * report.left_right_confusion_m2t:.1f}%"
-            )

@@ -1,4 +1,4 @@
-"""Orchestrates `tmr train`: read the splits, train with a progress display, export the small checkpoint."""
+"""Orchestrates `tmr train`: read the splits, train (reporting to a `JobProgress`), export the small checkpoint."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-from tmrcli.views.console import err
+from tmrcli.jobs.progress import JobProgress
 
 __all__ = ["TrainRequest", "run_training", "user_cache_dir", "torchrun_environment"]
 
@@ -58,32 +56,21 @@ def torchrun_environment():
     return Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def _read_splits(request: TrainRequest):
+def _read_splits(request: TrainRequest, progress: JobProgress):
     from model.data_sources import load_split
 
     splits = {}
     for split in ("train", "val"):
-        with _progress() as progress:
-            task = progress.add_task(f"reading the {split} split", total=None)
-
-            def advance(done: int, total: int, task=task) -> None:
-                progress.update(task, completed=done, total=total)
-
+        with progress.stage(f"reading the {split} split") as update:
             records = load_split(
-                request.data, split, motions=request.motions, cache_dir=user_cache_dir() / "features", on_progress=advance
-            )
+                request.data, split, motions=request.motions, cache_dir=user_cache_dir() / "features",
+                on_progress=lambda done, total, update=update: update(completed=done, total=total),
+            )  # fmt: skip
         splits[split] = records
     return splits["train"], splits["val"]
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err,
-        transient=True,
-    )  # fmt: skip
-
-
-def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]:
+def run_training(request: TrainRequest, on_epoch: Callable, progress: JobProgress) -> tuple[Path, Path]:
     """Train as requested; returns the best full checkpoint and the exported inference checkpoint."""
     from model.checkpoint import load_checkpoint, save_checkpoint
     from model.config import LossConfig, TMRConfig
@@ -91,7 +78,7 @@ def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]
     from model.train import TrainConfig, TrainData, train
 
     distributed = torchrun_environment()
-    train_records, val_records = _read_splits(request)
+    train_records, val_records = _read_splits(request, progress)
     config = TrainConfig(
         epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
         mirror_probability=request.mirror_probability, sentence_model=request.sentence_model,
@@ -110,16 +97,15 @@ def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]
         ff_size=request.ff_size,
     )  # fmt: skip
     loss = LossConfig(temperature=request.temperature, threshold_selfsim=request.threshold)
-    with _progress() as progress:
-        task = progress.add_task("training", total=config.epochs)
+    with progress.stage("training", total=config.epochs) as update:
 
         def report(epoch_report) -> None:
-            progress.update(task, completed=epoch_report.epoch, description=_describe(epoch_report))
+            update(completed=epoch_report.epoch, description=_describe(epoch_report))
             on_epoch(epoch_report)
 
         best = train(
             model_config, loss, config, data, request.run, resume=request.resume, on_epoch=report,
-            on_status=lambda message: progress.update(task, description=message), distributed=distributed,
+            on_status=lambda message: update(description=message), distributed=distributed,
         )  # fmt: skip
     inference = request.run / "model.safetensors"
     if distributed is None or distributed.rank == 0:

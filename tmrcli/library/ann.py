@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.atomic import write_atomic_path
-from tmrcli.library.storefile import Generation
+from tmrcli.library.storefile import StoreFile
 
 __all__ = [
     "M",
@@ -76,7 +76,7 @@ def load_ann(path: Path, dim: int, count: int):  # -> hnswlib.Index | None
     return index if index.get_current_count() == count and index.dim == dim else None
 
 
-def ann_for_base(base: Generation, path: Path):  # -> hnswlib.Index
+def ann_for_base(base: StoreFile, path: Path):  # -> hnswlib.Index
     """Load the base's index, or build it from the base's embeddings (and save it, when the folder is
     writable; a read-only library is still searchable)."""
     header = base.header
@@ -95,7 +95,7 @@ def ann_for_base(base: Generation, path: Path):  # -> hnswlib.Index
     return index
 
 
-def ensure_ann(base: Generation, path: Path) -> None:
+def ensure_ann(base: StoreFile, path: Path) -> None:
     """Build and save the base's index unless a file for it is already there (writers call this)."""
     if not path.is_file():
         ann_for_base(base, path)

@@ -17,7 +17,7 @@ from formats.errors import TmrError
 from tmrcli.library.atomic import save_npy_atomic
 from tmrcli.jobs.conversion import LoadOptions, read_features
 from tmrcli.library.embedding import embed_whole
-from tmrcli.library.results import Caption
+from tmrcli.library.results import CaptionHit
 
 if TYPE_CHECKING:
     from model import Retriever
@@ -60,18 +60,18 @@ def bank_embeddings(retriever: Retriever, texts: list[str]) -> np.ndarray:
     return embeddings
 
 
-def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray, k: int) -> list[Caption]:
+def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray, k: int) -> list[CaptionHit]:
     """The k sentences whose embeddings are closest to the motion's (dim,) embedding, best first."""
     from model.similarity import cosine_to_score
 
     scores = cosine_to_score(embeddings @ motion)
     order = np.argsort(-scores, kind="stable")[:k]
-    return [Caption(rank, round(float(scores[i]), 4), texts[i]) for rank, i in enumerate(order, 1)]
+    return [CaptionHit(rank, round(float(scores[i]), 4), texts[i]) for rank, i in enumerate(order, 1)]
 
 
 def caption_file(
     path: Path, checkpoint: str, k: int, *, texts: Path | None = None, options: LoadOptions | None = None
-) -> list[Caption]:
+) -> list[CaptionHit]:
     """`tmr caption`: the k sentences of the bank (the user's file, else the default model's) that best
     describe the motion file at `path`."""
     from model import load_retriever

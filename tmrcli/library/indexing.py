@@ -1,7 +1,7 @@
 """`tmr index` as stages: discover (paths, hashes) -> convert (process pool) -> embed (batches) -> write.
 
 Stages hand each other dataclasses: `MotionFile` (a file to embed), `MotionClip` (its features),
-`StoreRecord` (its embedded entries). Each batch is committed as one segment of the library, so a
+`StoreRecord` (its embedded entries). Each batch is committed as one delta of the library, so a
 killed run keeps every batch it finished and the next run skips those files by their hash.
 """
 
@@ -214,7 +214,7 @@ def _batches(
 def _embed_and_write(
     plan: IndexPlan, request: IndexRequest, retriever: Retriever, writer: StoreWriter, progress: IndexProgress
 ) -> tuple[list[str], int, list[FailedFile]]:
-    """Stages 3 and 4: embed each batch of converted clips and commit it as one segment; returns the
+    """Stages 3 and 4: embed each batch of converted clips and commit it as one delta; returns the
     paths written, the entries embedded and the files that failed."""
     written, entries, failures = [], 0, []
     for clips, failed in _batches(_converted(plan.todo, request.options, request.workers), request.batch_files):

@@ -14,7 +14,7 @@ __all__ = ["LibraryInfo", "library_info"]
 @dataclass(frozen=True)
 class LibraryInfo:
     """A library in numbers. `entries` counts embeddings (whole takes plus windows of long takes);
-    `segments` are committed batches not yet compacted into the base; `pending_rebuild` counts
+    `segments` counts the deltas (committed batches) not yet compacted into the base; `pending_rebuild` counts
     files of an unfinished `tmr index --rebuild`."""
 
     store: str
@@ -25,7 +25,7 @@ class LibraryInfo:
     checkpoint_sha256: str | None
     dim: int | None
     bytes_on_disk: int
-    segments: int
+    segments: int  # delta files; the JSON key of `tmr info` keeps its first name
     ann_index: str  # "ready", "missing" (built by the next search) or "none" (empty library)
     pending_rebuild: int
     updated: str | None
@@ -48,7 +48,7 @@ def library_info(store: MotionStore, checkpoint: str | None = None) -> LibraryIn
             ann = "none"
         else:
             ann = "ready" if store.ann_path(base.header.file_id).is_file() else "missing"
-        created = [g.header.created for g in view.generations]
+        created = [g.header.created for g in view.store_files]
         pending = sum(h.files for h in view.pending)
         return LibraryInfo(
             store=str(store.path),
@@ -59,7 +59,7 @@ def library_info(store: MotionStore, checkpoint: str | None = None) -> LibraryIn
             checkpoint_sha256=view.checkpoint_sha256,
             dim=view.dim,
             bytes_on_disk=sum(p.stat().st_size for p in store.disk_files()),
-            segments=len(view.segments),
+            segments=len(view.deltas),
             ann_index=ann,
             pending_rebuild=pending,
             updated=max(created) if created else None,

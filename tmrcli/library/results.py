@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SearchHit", "Segment", "Caption"]
+__all__ = ["SearchHit", "Segment", "CaptionHit"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Caption:
+class CaptionHit:
     """A sentence that describes a motion, ranked; `score` is (cos + 1) / 2 in [0, 1]."""
 
     rank: int

@@ -1,4 +1,4 @@
-"""Ranked motions for a query embedding: HNSW candidates from the base plus every live segment entry,
+"""Ranked motions for a query embedding: HNSW candidates from the base plus every live delta entry,
 re-ranked exactly on the stored embeddings, one hit per file (its best-matching stretch).
 
 One hit per file is what people browsing a library want: ten different takes, not ten overlapping
@@ -18,7 +18,7 @@ from tmrcli.library.ann import ann_candidates
 from tmrcli.jobs.conversion import LoadOptions, read_features
 from tmrcli.library.embedding import embed_whole, torch_threads
 from tmrcli.library.errors import StoreError
-from tmrcli.library.storefile import Generation
+from tmrcli.library.storefile import StoreFile
 from tmrcli.library.results import SearchHit
 from tmrcli.library.store import MotionStore, Snapshot
 
@@ -48,20 +48,20 @@ def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
 
 
 def _best_per_file(
-    generation: Generation, replaced: set[str], query: np.ndarray, rows: np.ndarray | None, limit: int, exclude: str | None
+    store_file: StoreFile, replaced: set[str], query: np.ndarray, rows: np.ndarray | None, limit: int, exclude: str | None
 ) -> list[_Scored]:
     """Exact scores (cos + 1) / 2 of the given entry rows (all when None): each file's best entry, best
     first, at most `limit` files, leaving out replaced files and `exclude`. Reads the embeddings of
     the rows and the paths of the files it returns, nothing else."""
-    files, starts, ends = generation.entry_spans()
+    files, starts, ends = store_file.entry_spans()
     rows = np.arange(len(files)) if rows is None else rows
     if not len(rows):
         return []
-    scores = cosine_to_score(generation.entry_column("embedding", rows) @ query)
+    scores = cosine_to_score(store_file.entry_column("embedding", rows) @ query)
     order = np.argsort(-scores, kind="stable")
     _, first = np.unique(files[rows[order]], return_index=True)
     best = order[np.sort(first)][: limit + len(replaced) + 1]  # each file's best row, best first
-    paths = generation.paths_at(files[rows[best]])
+    paths = store_file.paths_at(files[rows[best]])
     kept = [
         _Scored(path, float(starts[rows[i]]), float(ends[rows[i]]), float(scores[i]))
         for i, path in zip(best, paths)
@@ -89,12 +89,12 @@ def search_library(
     """The k files best matching `query` (dim,) unit norm, best first, each with its best stretch;
     `exclude` leaves one path out (the example of a query by example)."""
     scored: list[_Scored] = []
-    for generation, replaced in zip(snapshot.generations, snapshot.replaced_after()):
-        if generation is not snapshot.base:
-            scored += _best_per_file(generation, replaced, query, None, k, exclude)
-        elif generation.header.entries:
+    for store_file, replaced in zip(snapshot.store_files, snapshot.replaced_after()):
+        if store_file is not snapshot.base:
+            scored += _best_per_file(store_file, replaced, query, None, k, exclude)
+        elif store_file.header.entries:
             scored += _base_scored(snapshot, replaced, query, k, exclude)
-    # A path is live in one generation only, so each appears once; best first, ties by path.
+    # A path is live in one store file only, so each appears once; best first, ties by path.
     ranked = sorted(scored, key=lambda s: (-s.score, s.path))
     # Scores are shown to 4 decimals; --min-score compares with what people see.
     ranked = [s for s in ranked if round(s.score, 4) >= min_score][:k]

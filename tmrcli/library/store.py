@@ -1,24 +1,24 @@
-"""The motion library: a base HDF5 file plus small segment files, updated without ever being at risk.
+"""The motion library: a base HDF5 file plus small delta files, updated without ever being at risk.
 
 Layout beside the library path `L` (default `$XDG_DATA_HOME/tmr/library.h5`):
 
     L             the base: every entry as of the last compaction (`tmrcli/library/storefile.py`)
-    L.d/NNNNNNNN.h5   segments: one per committed batch of `tmr index`, newest last
+    L.d/NNNNNNNN.h5   deltas: one per committed batch of `tmr index`, newest last
     L.d/ann-<id>.hnsw the HNSW index of the base whose file_id is <id> (`tmrcli/library/ann.py`)
     L.lock        the writers' lock (`tmrcli/library/lock.py`)
 
-What the library holds is the base plus the segments of its lineage with a larger `seq`; a file's
-rows in a later segment (or its path in a later segment's `removed`) replace its earlier rows.
+What the library holds is the base plus the deltas of its lineage with a larger `seq`; a file's
+rows in a later delta (or its path in a later delta's `removed`) replace its earlier rows.
 
 Why it is crash-safe: every file is written under a temporary name, fsynced, then renamed, and never
-changed afterwards. A commit is the rename of one segment, so a killed writer leaves either the
+changed afterwards. A commit is the rename of one delta, so a killed writer leaves either the
 previous state or the new one, and everything committed before stays. Compaction writes a new base
-(`seq` = the last segment it includes) and renames it over the old one; segments it includes are
+(`seq` = the last delta it includes) and renames it over the old one; deltas it includes are
 deleted afterwards, and until then readers ignore them because of that `seq`. A rebuild writes its
-segments under a new lineage, which readers ignore until the rebuild's final compaction replaces the
+deltas under a new lineage, which readers ignore until the rebuild's final compaction replaces the
 base; killed, it leaves the old library as it was, and the next `--rebuild` resumes.
 
-Why it is cheap: a commit writes only its batch. The base is rewritten when the segments hold as many
+Why it is cheap: a commit writes only its batch. The base is rewritten when the deltas hold as many
 entries as it does (during a run) or a quarter of it (at the end of a run), so the bytes written
 stay proportional to the library's size over its lifetime, not to size x updates.
 """
@@ -42,11 +42,11 @@ from tmrcli.library.storefile import (
     EntrySource,
     FileRecord,
     FileTable,
-    Generation,
+    StoreFile,
     Header,
     StoreRecord,
-    open_generation,
-    write_generation,
+    open_store_file,
+    write_store_file,
 )
 from tmrcli.library.lock import StoreLock
 
@@ -66,8 +66,8 @@ class MotionStore:
         """Whether a library has been written here."""
         return self.path.is_file()
 
-    def segment_path(self, seq: int) -> Path:
-        """Where the segment with this sequence number lives."""
+    def delta_path(self, seq: int) -> Path:
+        """Where the delta with this sequence number lives."""
         return self.folder / f"{seq:08d}.h5"
 
     def ann_path(self, file_id: str) -> Path:
@@ -75,7 +75,7 @@ class MotionStore:
         return self.folder / f"ann-{file_id}.hnsw"
 
     def disk_files(self) -> list[Path]:
-        """Every file of this library on disk (base, segments, indexes, lock)."""
+        """Every file of this library on disk (base, deltas, indexes, lock)."""
         found = [p for p in (self.path, self.path.with_name(self.path.name + ".lock")) if p.is_file()]
         return found + (sorted(p for p in self.folder.iterdir() if p.is_file()) if self.folder.is_dir() else [])
 
@@ -113,24 +113,24 @@ class MotionStore:
         before = _inode(self.path)
         base = _open_base(stack, self.path, lineage) if before is not None else None
         names = sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
-        segments = [stack.enter_context(open_generation(name)) for name in names]
+        deltas = [stack.enter_context(open_store_file(name)) for name in names]
         if _inode(self.path) != before:
-            raise FileNotFoundError(self.path)  # compacted meanwhile: its segments may be gone, read again
+            raise FileNotFoundError(self.path)  # compacted meanwhile: its deltas may be gone, read again
         if base is None and lineage is None:
             raise FileNotFoundError(self.path)
         wanted = lineage if lineage is not None else base.header.lineage  # type: ignore[union-attr]
         if base is not None and base.header.lineage != wanted:
             base = None  # a rebuild's view starts from nothing
         after = base.header.seq if base is not None else -1
-        live = [s for s in segments if s.header.lineage == wanted and s.header.seq > after]
-        pending = [s.header for s in segments if s.header.lineage != wanted]
+        live = [s for s in deltas if s.header.lineage == wanted and s.header.seq > after]
+        pending = [s.header for s in deltas if s.header.lineage != wanted]
         return Snapshot(self, base, live, pending)
 
 
-def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> Generation | None:
+def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> StoreFile | None:
     """The base; in a rebuild's view (`lineage` given) a damaged base is simply not part of it."""
     try:
-        return stack.enter_context(open_generation(path))
+        return stack.enter_context(open_store_file(path))
     except StoreError:
         if lineage is None:
             raise
@@ -146,12 +146,12 @@ def _inode(path: Path) -> int | None:
 
 @dataclass
 class Snapshot:
-    """The base (None in a rebuild's view) and the live segments after it, oldest first, plus the
-    headers of segments that belong to another lineage (a rebuild in progress, or abandoned)."""
+    """The base (None in a rebuild's view) and the live deltas after it, oldest first, plus the
+    headers of deltas that belong to another lineage (a rebuild in progress, or abandoned)."""
 
     store: MotionStore
-    base: Generation | None
-    segments: list[Generation]
+    base: StoreFile | None
+    deltas: list[StoreFile]
     pending: list[Header]
     _ann: Any = field(default=None, repr=False)
 
@@ -164,54 +164,54 @@ class Snapshot:
         return self._ann
 
     @property
-    def generations(self) -> list[Generation]:
-        """The base (if any) then the live segments, oldest first."""
-        return ([self.base] if self.base is not None else []) + self.segments
+    def store_files(self) -> list[StoreFile]:
+        """The base (if any) then the live deltas, oldest first."""
+        return ([self.base] if self.base is not None else []) + self.deltas
 
     @property
     def checkpoint_sha256(self) -> str | None:
         """SHA256 of the checkpoint that made every embedding here (None: nothing written yet)."""
-        generations = self.generations
-        return generations[0].header.checkpoint_sha256 if generations else None
+        store_files = self.store_files
+        return store_files[0].header.checkpoint_sha256 if store_files else None
 
     @property
     def dim(self) -> int | None:
         """Width of the embeddings (None: nothing written yet)."""
-        generations = self.generations
-        return generations[0].header.dim if generations else None
+        store_files = self.store_files
+        return store_files[0].header.dim if store_files else None
 
     def replaced_after(self) -> list[set[str]]:
-        """For each generation, the paths that later segments replace or remove."""
+        """For each store file, the paths that later deltas replace or remove."""
         later: set[str] = set()
         result: list[set[str]] = []
-        for generation in reversed(self.generations):
+        for store_file in reversed(self.store_files):
             result.append(set(later))
-            if generation is not self.base:
-                later |= set(generation.file_table().paths) | set(generation.removed())
+            if store_file is not self.base:
+                later |= set(store_file.file_table().paths) | set(store_file.removed())
         return result[::-1]
 
-    def live_parts(self) -> list[tuple[Generation, FileTable, np.ndarray]]:
-        """Per generation: its file table and a boolean mask of its files that are still live."""
+    def live_parts(self) -> list[tuple[StoreFile, FileTable, np.ndarray]]:
+        """Per store file: its file table and a boolean mask of its files that are still live."""
         parts = []
-        for generation, replaced in zip(self.generations, self.replaced_after()):
-            table = generation.file_table()
+        for store_file, replaced in zip(self.store_files, self.replaced_after()):
+            table = store_file.file_table()
             live = np.array([p not in replaced for p in table.paths], dtype=bool)
-            parts.append((generation, table, live))
+            parts.append((store_file, table, live))
         return parts
 
     def live_files(self) -> FileTable:
         """Every file the library holds now."""
         return FileTable.concatenate([table.take(np.flatnonzero(live)) for _, table, live in self.live_parts()])
 
-    def live_entries(self) -> Iterator[tuple[Generation, np.ndarray, FileTable]]:
-        """Per generation: a boolean mask of its live entries and its file table."""
-        for generation, table, live in self.live_parts():
-            mask = live[generation.entry_column("file")] if len(table) else np.zeros(generation.header.entries, bool)
-            yield generation, mask, table
+    def live_entries(self) -> Iterator[tuple[StoreFile, np.ndarray, FileTable]]:
+        """Per store file: a boolean mask of its live entries and its file table."""
+        for store_file, table, live in self.live_parts():
+            mask = live[store_file.entry_column("file")] if len(table) else np.zeros(store_file.header.entries, bool)
+            yield store_file, mask, table
 
 
 class StoreWriter:
-    """Commits batches of records as segments, under the library's lock, and compacts at the end.
+    """Commits batches of records as deltas, under the library's lock, and compacts at the end.
 
     In normal mode the library must hold embeddings of `checkpoint_sha256` (StoreError otherwise, with
     the rebuild hint); a missing library is created empty. With `rebuild`, everything is written to a
@@ -231,8 +231,8 @@ class StoreWriter:
         self._lock = StoreLock(store.path)
         self._next_seq = 1
         self._base_entries = 0
-        self._segment_entries = 0
-        self._segments = 0
+        self._delta_entries = 0
+        self._deltas = 0
 
     def __enter__(self) -> StoreWriter:
         self._lock.acquire()
@@ -248,7 +248,7 @@ class StoreWriter:
         self._lock.release()
 
     def commit(self, records: Sequence[StoreRecord], removed: Sequence[str] = ()) -> None:
-        """Write one segment: these files' entries replace their earlier ones, `removed` paths are dropped."""
+        """Write one delta: these files' entries replace their earlier ones, `removed` paths are dropped."""
         if not records and not removed:
             return
         files = FileTable.of([r.file for r in records])
@@ -256,21 +256,21 @@ class StoreWriter:
             "segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records)
         )
         source = EntrySource(file_map=np.arange(len(records)), records=records)
-        write_generation(self.store.segment_path(self._next_seq), header, files, [source], removed)
+        write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
         self._next_seq += 1
-        self._segments += 1
-        self._segment_entries += header.entries
+        self._deltas += 1
+        self._delta_entries += header.entries
         for path in removed:
             self.known.pop(path, None)
         self.known.update((r.file.path, r.file) for r in records)
         # Doubling keeps the total rewrite cost linear; a rebuild replaces the library only at the end.
-        if not self.rebuild and self._segments >= 8 and self._segment_entries >= self._base_entries:
+        if not self.rebuild and self._deltas >= 8 and self._delta_entries >= self._base_entries:
             self.compact()
 
     def finish(self) -> None:
-        """End of a run: compact when the segments have grown (always, to complete a rebuild)."""
-        if self.rebuild or self._segments >= 16 or self._segment_entries * 4 >= max(self._base_entries, 1):
-            if self._segments or self.rebuild:
+        """End of a run: compact when the deltas have grown (always, to complete a rebuild)."""
+        if self.rebuild or self._deltas >= 16 or self._delta_entries * 4 >= max(self._base_entries, 1):
+            if self._deltas or self.rebuild:
                 self.compact()
 
     def compact(self) -> None:
@@ -278,17 +278,17 @@ class StoreWriter:
         with self.store.snapshot(self.lineage) as view:
             parts = list(view.live_entries())
             tables, sources, offset = [], [], 0
-            for generation, mask, table in parts:
-                live_files = np.unique(generation.entry_column("file")[mask]) if mask.any() else np.zeros(0, int)
+            for store_file, mask, table in parts:
+                live_files = np.unique(store_file.entry_column("file")[mask]) if mask.any() else np.zeros(0, int)
                 file_map = np.full(max(len(table), 1), -1, dtype=np.int32)
                 file_map[live_files] = offset + np.arange(len(live_files), dtype=np.int32)
                 tables.append(table.take(live_files))
-                sources.append(EntrySource(file_map=file_map, generation=generation, keep=mask))
+                sources.append(EntrySource(file_map=file_map, store_file=store_file, keep=mask))
                 offset += len(live_files)
             entries = sum(int(mask.sum()) for _, mask, _ in parts)
             header = self._header("base", self._next_seq - 1, files=offset, entries=entries)
-            write_generation(self.store.path, header, FileTable.concatenate(tables), sources)
-        self._base_entries, self._segment_entries, self._segments = entries, 0, 0
+            write_store_file(self.store.path, header, FileTable.concatenate(tables), sources)
+        self._base_entries, self._delta_entries, self._deltas = entries, 0, 0
         self._remove_included(header.seq)
 
     def _prepare(self) -> None:
@@ -298,7 +298,7 @@ class StoreWriter:
             self._prepare_rebuild()
         elif not self.store.exists():
             self.lineage = uuid.uuid4().hex
-            write_generation(self.store.path, self._header("base", 0, files=0, entries=0), FileTable.of([]))
+            write_store_file(self.store.path, self._header("base", 0, files=0, entries=0), FileTable.of([]))
         else:
             self._adopt_current()
 
@@ -336,14 +336,14 @@ class StoreWriter:
         table = view.live_files()
         self.known = {path: table.record(row) for row, path in enumerate(table.paths)}
         self._base_entries = view.base.header.entries if view.base is not None else 0
-        self._segments = len(view.segments)
-        self._segment_entries = sum(s.header.entries for s in view.segments)
+        self._deltas = len(view.deltas)
+        self._delta_entries = sum(s.header.entries for s in view.deltas)
 
     def _base_seq(self) -> int:
         if not self.store.exists():
             return 0
         try:
-            with open_generation(self.store.path) as base:
+            with open_store_file(self.store.path) as base:
                 return base.header.seq
         except StoreError:
             return 0
@@ -355,12 +355,12 @@ class StoreWriter:
         )
 
     def _remove_included(self, seq: int) -> None:
-        """After a compaction up to `seq`: drop the segments it includes (all lineages: a finished
+        """After a compaction up to `seq`: drop the deltas it includes (all lineages: a finished
         rebuild supersedes the old library) and indexes of bases that are gone."""
         folder = self.store.folder
         if not folder.is_dir():
             return
-        with open_generation(self.store.path) as base:
+        with open_store_file(self.store.path) as base:
             keep_ann = self.store.ann_path(base.header.file_id).name
         for path in folder.iterdir():
             included = path.suffix == ".h5" and path.stem.isdigit() and int(path.stem) <= seq
@@ -372,8 +372,8 @@ class StoreWriter:
     @staticmethod
     def _lineage_of(path: Path) -> str | None:
         try:
-            with open_generation(path) as generation:
-                return generation.header.lineage
+            with open_store_file(path) as store_file:
+                return store_file.header.lineage
         except (StoreError, FileNotFoundError):
             return None
 

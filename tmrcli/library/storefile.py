@@ -1,15 +1,15 @@
-"""One HDF5 file of the library: the base (`library.h5`) or a segment (`library.h5.d/NNNNNNNN.h5`).
+"""One HDF5 file of the library: the base (`library.h5`) or a delta (`library.h5.d/NNNNNNNN.h5`).
 
 Both kinds share one layout (format "tmr-library", version 1):
 
-    attrs     format, format_version, kind ("base" | "segment"), lineage, file_id, seq,
+    attrs     format, format_version, kind ("base" | "segment", a delta's name on disk), lineage, file_id, seq,
               checkpoint_sha256, dim, created
     files/    one row per motion file: path (bytes, os.fsencode of the absolute path),
               content_sha256 (hex), size (bytes), mtime_ns, frames (at 20 fps), fps (the file's own
               rate), duration (s)
     entries/  one row per embedded stretch of a file: file (row in files/), start, end (s),
               embedding (dim,) float32, unit norm
-    removed   (segments) paths whose earlier entries this segment drops (pruned or no longer readable)
+    removed   (deltas) paths whose earlier entries this delta drops (pruned or no longer readable)
 
 Every item therefore has its path, content hash, size, mtime, frame count, fps, duration, segment
 and embedding; `checkpoint_sha256` names the checkpoint that made every embedding in the file (the
@@ -39,10 +39,10 @@ __all__ = [
     "StoreRecord",
     "Header",
     "FileTable",
-    "Generation",
+    "StoreFile",
     "EntrySource",
-    "open_generation",
-    "write_generation",
+    "open_store_file",
+    "write_store_file",
 ]
 
 FORMAT = "tmr-library"
@@ -76,7 +76,7 @@ class StoreRecord:
 
 @dataclass(frozen=True)
 class Header:
-    """The attributes of a library file. `seq` orders segments; a base's `seq` is the last segment it
+    """The attributes of a library file. `seq` orders deltas; a base's `seq` is the last delta it
     includes. `lineage` changes only when `tmr index --rebuild` starts over."""
 
     kind: str
@@ -140,7 +140,7 @@ class FileTable:
         return FileTable([p for t in tables for p in t.paths], **columns)
 
 
-class Generation:
+class StoreFile:
     """An open library file (read-only). Reading a damaged file raises StoreError naming it."""
 
     def __init__(self, path: Path, handle: h5py.File, header: Header) -> None:
@@ -165,7 +165,7 @@ class Generation:
         return [os.fsdecode(found[i]) for i in inverse]
 
     def removed(self) -> list[str]:
-        """Paths this segment drops."""
+        """Paths this delta drops."""
         with _damage_is_store_error(self.path):
             return [os.fsdecode(p) for p in self._h5["removed"][...]]
 
@@ -227,10 +227,10 @@ def _damage_is_store_error(path: Path) -> Iterator[None]:
 
 
 @contextmanager
-def open_generation(path: Path) -> Iterator[Generation]:
+def open_store_file(path: Path) -> Iterator[StoreFile]:
     """Open a library file read-only; StoreError when it is not one or is damaged.
 
-    FileNotFoundError passes through: a segment can vanish between listing and opening when a
+    FileNotFoundError passes through: a delta can vanish between listing and opening when a
     writer compacts the library, and the caller retries with a fresh listing.
     """
     try:
@@ -243,40 +243,40 @@ def open_generation(path: Path) -> Iterator[Generation]:
     try:
         with _damage_is_store_error(path):
             header = _read_header(path, handle)
-        yield Generation(path, handle, header)
+        yield StoreFile(path, handle, header)
     finally:
         handle.close()
 
 
 @dataclass(frozen=True)
 class EntrySource:
-    """Entries for a new library file: new `records`, or the rows of an open `generation` where `keep`
+    """Entries for a new library file: new `records`, or the rows of an open `StoreFile` where `keep`
     (a boolean mask over its entries; None keeps all). `file_map` maps the source's file rows (record
     positions) to rows of the new file table."""
 
     file_map: np.ndarray
     records: Sequence[StoreRecord] = ()
-    generation: Generation | None = None
+    store_file: StoreFile | None = None
     keep: np.ndarray | None = None
 
     def size(self) -> int:
         """How many entries this source contributes."""
-        if self.generation is None:
+        if self.store_file is None:
             return sum(len(record.starts) for record in self.records)
-        return self.generation.header.entries if self.keep is None else int(self.keep.sum())
+        return self.store_file.header.entries if self.keep is None else int(self.keep.sum())
 
     def blocks(self) -> Iterator[dict[str, np.ndarray]]:
-        """Blocks of entry columns, file indices mapped; generations are read in slices of bounded size."""
+        """Blocks of entry columns, file indices mapped; store files are read in slices of bounded size."""
         for index, record in enumerate(self.records):
             n = len(record.starts)
             file = np.full(n, self.file_map[index], dtype=np.int32)
             yield {"file": file, "start": record.starts, "end": record.ends, "embedding": record.embeddings}
-        if self.generation is None:
+        if self.store_file is None:
             return
-        for begin in range(0, self.generation.header.entries, _CHUNK_ROWS):
+        for begin in range(0, self.store_file.header.entries, _CHUNK_ROWS):
             chunk = slice(begin, begin + _CHUNK_ROWS)
             keep = slice(None) if self.keep is None else self.keep[chunk]
-            block = {name: self.generation.entry_column(name, chunk)[keep] for name in _ENTRY_COLUMNS}
+            block = {name: self.store_file.entry_column(name, chunk)[keep] for name in _ENTRY_COLUMNS}
             block["file"] = self.file_map[block["file"]]
             yield block
 
@@ -284,7 +284,7 @@ class EntrySource:
 _ENTRY_COLUMNS = ("file", "start", "end", "embedding")
 
 
-def write_generation(
+def write_store_file(
     path: Path, header: Header, files: FileTable, sources: Sequence[EntrySource] = (), removed: Sequence[str] = ()
 ) -> None:
     """Write a library file atomically: a temporary file beside `path`, fsync, rename, fsync the folder.

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tmrcli.views.console import err, out, print_error
-from tmrcli.library.results import Caption, SearchHit, Segment
+from tmrcli.library.results import CaptionHit, SearchHit, Segment
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tmrcli.library.indexing import IndexReport
 
 __all__ = [
+    "render_reports",
     "print_json",
     "render_hits",
     "render_captions",
@@ -76,7 +77,7 @@ def render_hits(hits: Sequence[SearchHit], json_: bool) -> None:
     out.print(table)
 
 
-def render_captions(captions: Sequence[Caption], json_: bool) -> None:
+def render_captions(captions: Sequence[CaptionHit], json_: bool) -> None:
     """Caption results: rank, score, sentence."""
     if json_:
         print_json([asdict(caption) for caption in captions])
@@ -260,3 +261,22 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         print_error(failure.input, failure.reason)
     if json_:
         print_json(asdict(report))
+
+
+def render_reports(reports: list, json_: bool) -> None:
+    """`tmr eval`: one table per protocol (the paper's columns), or one JSON document."""
+    if json_:
+        out.print(json.dumps([asdict(r) for r in reports], indent=2), markup=False, highlight=False, soft_wrap=True)
+        return
+    for report in reports:
+        table = Table(title=report.protocol, title_justify="left")
+        for column in ("", "R@1", "R@2", "R@3", "R@5", "R@10", "MedR"):
+            table.add_column(column, justify="right")
+        for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
+            table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
+        out.print(table)
+        if report.left_right_confusion_t2m is not None:
+            out.print(
+                f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "
+                f"motion->text {100 * report.left_right_confusion_m2t:.1f}%"
+            )

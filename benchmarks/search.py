@@ -123,7 +123,7 @@ def bench_index(data: Path, store: Path, checkpoint: str) -> dict:
 def bench_warm(store: Path, checkpoint: str) -> dict:
     """Text encoding + library search in one warm process (each query a new text: no cache)."""
     from model import load_retriever
-    from tmrcli.library.embedding import torch_threads
+    from model.inference import torch_threads
     from tmrcli.library.search import search_library
     from tmrcli.library.store import MotionStore
 

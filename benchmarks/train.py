@@ -24,6 +24,7 @@ import torch
 
 import torch.nn.functional as F
 
+from formats.user_dirs import user_cache_dir
 from model.config import LossConfig, TMRConfig
 from model.data_sources import load_split
 from model.datasets import keep_durations
@@ -42,7 +43,7 @@ from model.train import (
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tmr" / "features"
+CACHE = user_cache_dir() / "features"
 
 
 def time_steps(device: torch.device, batches, texts, normalizer, steps: int, bf16: bool) -> list[float]:

@@ -34,6 +34,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as serialize_tensors
 
 from formats.atomic import write_atomic
+from formats.digest import file_sha256
 from model.config import TMRConfig
 from model.errors import CheckpointError
 from model.network import TMR
@@ -105,15 +106,6 @@ class Checkpoint:
 def available_checkpoints() -> list[str]:
     """Names that `load_checkpoint` accepts besides file paths."""
     return sorted(_REGISTRY)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA256 of a file's bytes: the identity a store records for the embeddings it holds."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def save_checkpoint(

@@ -8,6 +8,7 @@ The lower-level torch `TMR` returns raw mu.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,7 @@ from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
 from model.text import TextBackbone
 
-__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches"]
+__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
 
 
 def default_device() -> torch.device:
@@ -138,3 +139,15 @@ def load_retriever(
 ) -> Retriever:
     """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
     return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on `count` threads inside the block. Threads that wait for a core held by another
+    process (a converting worker, another program) make small batches several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

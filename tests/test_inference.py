@@ -97,7 +97,7 @@ def test_every_shipped_checkpoint_loads_and_ranks_a_real_clip(name: str, data_di
     """Each registered checkpoint is installed, small, verified, and ranks a walk's description above
     a wave's for a real walking clip (a check on the weights, not only on their shapes)."""
     from model.checkpoint import _CHECKPOINT_DIR, _REGISTRY
-    from tmrcli.jobs.conversion import LoadOptions, read_features
+    from formats.reading import LoadOptions, read_features
 
     path = _CHECKPOINT_DIR / _REGISTRY[name].file
     assert path.stat().st_size <= 25 * 2**20

@@ -10,7 +10,7 @@ import pytest
 
 from formats import FEATURE_FPS
 from model import load_retriever
-from tmrcli.jobs.conversion import FailedFile, LoadOptions
+from formats.reading import FailedFile, LoadOptions
 from tmrcli.library.embedding import MotionClip, embed_clips, embed_whole, window_spans
 from tmrcli.library.storefile import FileRecord
 from tmrcli.library.indexing import MotionFile, convert_motion, discover

@@ -84,7 +84,7 @@ def test_caption_names_the_action(data_dir: Path, default_model: str) -> None:
     from model.bank import default_text_bank
     from model.corpus import read_caption_table
     from tmrcli.library.caption import bank_embeddings, caption_motion
-    from tmrcli.jobs.conversion import LoadOptions, read_features
+    from formats.reading import LoadOptions, read_features
 
     sentence_label = {text: label for label, texts in read_caption_table()["content"].items() for text in texts}
     retriever = load_retriever(default_model)

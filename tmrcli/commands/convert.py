@@ -53,7 +53,8 @@ def convert(
 
     Example: tmr convert ./mocap -o ./features --joints
     """
-    from tmrcli.jobs.conversion import available_cores, convert_files
+    from tmrcli.jobs.conversion import convert_files
+    from formats.reading import available_cores
 
     options = load_options(skeleton_map, fps, body_model)
     planned = _plan(inputs, output, joints)

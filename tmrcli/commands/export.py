@@ -22,7 +22,7 @@ from tmrcli.commands.options import (
 )
 
 if TYPE_CHECKING:
-    from tmrcli.jobs.conversion import LoadOptions
+    from formats.reading import LoadOptions
 
 __all__ = ["export", "export_segment", "ExportedSegment"]
 

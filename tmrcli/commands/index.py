@@ -57,7 +57,7 @@ def index(
     Example: tmr index ~/mocap --prune
     """
     from model import load_retriever
-    from tmrcli.jobs.conversion import available_cores
+    from formats.reading import available_cores
     from tmrcli.library.indexing import IndexRequest, run_index
     from tmrcli.views.render import IndexBar, render_index_report
 

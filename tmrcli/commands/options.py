@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 if TYPE_CHECKING:
-    from tmrcli.jobs.conversion import LoadOptions
+    from formats.reading import LoadOptions
 
 __all__ = [
     "StoreOption",
@@ -85,14 +84,15 @@ def store_path(given: Path | None) -> Path:
     if given is not None:
         given = given.expanduser()
         return (given / "library.h5" if given.is_dir() else given).absolute()
-    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data).expanduser().absolute() / "tmr" / "library.h5"
+    from formats.user_dirs import user_data_dir
+
+    return user_data_dir() / "library.h5"
 
 
 def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
     """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
     from formats import SkeletonError, read_skeleton_map
-    from tmrcli.jobs.conversion import LoadOptions
+    from formats.reading import LoadOptions
 
     if fps is not None and not fps > 0:
         raise typer.BadParameter("must be a positive number of frames per second", param_hint="--fps")
@@ -107,7 +107,7 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
 
 def check_motion_paths(paths: list[Path], param_hint: str) -> None:
     """A file given by name must be a motion file (folders are searched); a usage error otherwise."""
-    from tmrcli.jobs.conversion import is_motion_file
+    from formats.reading import is_motion_file
 
     for path in paths:
         if path.is_file() and not is_motion_file(path):

@@ -24,7 +24,7 @@ from tmrcli.commands.options import (
 )
 
 if TYPE_CHECKING:
-    from tmrcli.jobs.conversion import LoadOptions
+    from formats.reading import LoadOptions
 
 __all__ = ["show", "show_motion", "IMAGE_SUFFIXES"]
 

@@ -6,52 +6,20 @@ its reason and the others are still written (STYLE.md: batch commands finish the
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from formats import (
-    MOTION_SUFFIXES,
-    FormatError,
-    Motion,
-    TmrError,
-    canonicalize_joints,
-    features_from_canonical,
-    features_to_joints,
-    find_motion_files,
-    load_motion,
-)
+from formats import FormatError, TmrError, find_motion_files
+from formats.reading import FailedFile, LoadOptions, failure, read_features
 from tmrcli.library.atomic import save_npy_atomic
 
-__all__ = [
-    "LoadOptions",
-    "ConvertJob",
-    "ConvertedFile",
-    "FailedFile",
-    "ConvertReport",
-    "plan_conversion",
-    "convert_files",
-    "convert_file",
-    "is_motion_file",
-    "read_features",
-    "failure",
-    "available_cores",
-]
+__all__ = ["ConvertJob", "ConvertedFile", "ConvertReport", "plan_conversion", "convert_files", "convert_file"]
 
 JOINTS_SUFFIX = ".joints.npy"
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to read motion files: the `load_motion` keyword arguments, as the user gave them."""
-
-    skeleton_map: Mapping[str, str] | None = None
-    fps: float | None = None
-    body_model: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -73,14 +41,6 @@ class ConvertedFile:
     frames: int  # rows of features written
     seconds: float  # duration at 20 fps
     source_fps: float
-
-
-@dataclass(frozen=True)
-class FailedFile:
-    """A file not converted, and why, in words a user can act on."""
-
-    input: str
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -163,13 +123,6 @@ def _try_convert(job: ConvertJob, options: LoadOptions) -> ConvertedFile | Faile
         return failure(job.source, error)
 
 
-def failure(source: Path | str, error: TmrError) -> FailedFile:
-    """`source` failed because of `error`; a failure about another file (the body model, an output)
-    names that file in the reason."""
-    about_input = error.path in (None, str(source))
-    return FailedFile(str(source), error.reason if about_input else f"{error.path}: {error.reason}")
-
-
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
     """Read one motion file, compute its HumanML3D features and write them (and canonical joints)."""
     motion, feats, canonical = read_features(job.source, options, with_joints=job.joints_output is not None)
@@ -184,28 +137,6 @@ def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:
         seconds=round(motion.duration, 3),
         source_fps=round(motion.source_fps, 3),
     )
-
-
-def read_features(
-    source: Path, options: LoadOptions, *, with_joints: bool = False
-) -> tuple[Motion, np.ndarray, np.ndarray | None]:
-    """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
-    canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
-    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
-    if motion.feats is not None:  # already features: passed through untouched
-        return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
-    canonical = canonicalize_joints(motion.joints)
-    return motion, features_from_canonical(canonical), canonical
-
-
-def available_cores() -> int:
-    """The cores this process may run on (the default number of worker processes)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def is_motion_file(path: Path) -> bool:
-    """Whether `path` has one of the suffixes `tmr convert` reads."""
-    return path.suffix.lower() in MOTION_SUFFIXES
 
 
 def _save(path: Path, array: np.ndarray) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from formats.user_dirs import user_cache_dir
 from tmrcli.jobs.progress import JobProgress
-from tmrcli.jobs.training import user_cache_dir
 
 __all__ = ["DistillRequest", "run_distillation", "distillation_sentences"]
 

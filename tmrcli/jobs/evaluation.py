@@ -6,8 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from formats.user_dirs import user_cache_dir
 from tmrcli.jobs.progress import JobProgress
-from tmrcli.jobs.training import user_cache_dir
 
 __all__ = ["EvalRequest", "run_evaluation", "read_queries"]
 

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from formats.user_dirs import user_cache_dir
 from tmrcli.jobs.progress import JobProgress
 
-__all__ = ["TrainRequest", "run_training", "user_cache_dir", "torchrun_environment"]
+__all__ = ["TrainRequest", "run_training", "torchrun_environment"]
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,6 @@ class TrainRequest:
     num_layers: int = 6
     latent_dim: int = 256
     ff_size: int = 1024
-
-
-def user_cache_dir() -> Path:
-    """Where converted features and text features are cached: $XDG_CACHE_HOME/tmr (else ~/.cache/tmr)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "tmr"
 
 
 def torchrun_environment():

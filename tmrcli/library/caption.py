@@ -7,15 +7,15 @@ cached in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/), keyed by both.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from formats.errors import TmrError
+from formats.reading import LoadOptions, read_features
+from formats.user_dirs import user_cache_dir
 from tmrcli.library.atomic import save_npy_atomic
-from tmrcli.jobs.conversion import LoadOptions, read_features
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.results import CaptionHit
 
@@ -37,14 +37,10 @@ def read_text_bank(path: Path) -> list[str]:
     return texts
 
 
-def _cache_folder() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "tmr"
-
-
 def bank_embeddings(retriever: Retriever, texts: list[str]) -> np.ndarray:
     """(N, dim) embeddings of the bank, from the cache when this checkpoint already embedded it."""
     key = hashlib.sha256("\n".join([retriever.sha256 or "", *texts]).encode()).hexdigest()[:24]
-    cached = _cache_folder() / f"bank-{key}.npy"
+    cached = user_cache_dir() / f"bank-{key}.npy"
     if cached.is_file():
         try:
             embeddings = np.load(cached, allow_pickle=False)

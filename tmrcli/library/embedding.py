@@ -9,8 +9,7 @@ memory), while the mean direction says what the take is about overall.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,7 +22,6 @@ if TYPE_CHECKING:
     from model import Retriever
 
 __all__ = [
-    "torch_threads",
     "WHOLE_MAX_SECONDS",
     "WINDOW_SECONDS",
     "STRIDE_SECONDS",
@@ -99,17 +97,3 @@ def embed_whole(retriever: Retriever, feats: np.ndarray) -> np.ndarray:
     if spans is None:
         return retriever.encode_motions([feats])[0]
     return _unit(retriever.encode_motions([feats[a:b] for a, b in spans]).mean(axis=0))
-
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on `count` threads inside the block. Threads that wait for a core held by another
-    process (a converting worker, another program) make small batches several times slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, count))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from formats import TmrError, find_motion_files
+from formats.digest import file_sha256
+from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
 from tmrcli.library.ann import ensure_ann
-from tmrcli.jobs.conversion import FailedFile, LoadOptions, available_cores, failure, read_features
-from tmrcli.library.embedding import MotionClip, embed_clips, torch_threads
+from tmrcli.library.embedding import MotionClip, embed_clips
 from tmrcli.library.storefile import FileRecord
 from tmrcli.library.store import MotionStore, StoreWriter
 
@@ -102,8 +103,6 @@ class IndexProgress(Protocol):
 def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> Iterator[MotionFile | FailedFile | None]:
     """A MotionFile for each new or changed file, None for an unchanged one, FailedFile when unreadable.
     Size and mtime equal to the stored ones mean unchanged; otherwise the content hash decides."""
-    from model.checkpoint import file_sha256  # here: worker processes import this module without torch
-
     for path in paths:
         try:
             stat = os.stat(path)
@@ -230,6 +229,8 @@ def _embed_and_write(
 
 def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgress) -> IndexReport:
     """Index `request.paths` into the library: the whole pipeline, under the library's lock."""
+    from model.inference import torch_threads  # here: worker processes import this module without torch
+
     sha256 = retriever.sha256 or ""
     store = MotionStore(request.store)
     with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from formats import FEATURE_FPS
-from tmrcli.jobs.conversion import LoadOptions, read_features
+from formats.reading import LoadOptions, read_features
 from tmrcli.library.embedding import window_spans
 from tmrcli.library.results import Segment
 

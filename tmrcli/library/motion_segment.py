@@ -9,7 +9,7 @@ import numpy as np
 
 from formats import FEATURE_FPS, features_to_joints, load_motion
 from formats.segment import frame_range
-from tmrcli.jobs.conversion import LoadOptions
+from formats.reading import LoadOptions
 
 __all__ = ["MotionSegment", "load_segment"]
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.reading import LoadOptions, read_features
+from model.inference import torch_threads
 from model.similarity import cosine_to_score
 from tmrcli.library.ann import ann_candidates
-from tmrcli.jobs.conversion import LoadOptions, read_features
-from tmrcli.library.embedding import embed_whole, torch_threads
+from tmrcli.library.embedding import embed_whole
 from tmrcli.library.errors import StoreError
 from tmrcli.library.storefile import StoreFile
 from tmrcli.library.results import SearchHit

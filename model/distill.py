@@ -26,33 +26,13 @@ from torch import Tensor
 
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, Provenance
-from model.config import DEFAULT_TEXT_MODEL
+from model.config import DistillConfig
 from model.datasets import DatasetError
 from model.inference import Retriever, encode_batches
 from model.network import TMR, ActorEncoder
 from model.text import TextBackbone
 
 __all__ = ["DistillConfig", "DistillReport", "distill_text_side", "agreement", "read_sentence_file"]
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """How the student is trained. `held_out` is the share of sentences kept back to measure agreement."""
-
-    text_model: str = DEFAULT_TEXT_MODEL
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 2e-4
-    contrastive_weight: float = 0.1
-    temperature: float = 0.05
-    held_out: float = 0.05
-    seed: int = 1234
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError("distillation needs at least one epoch and batches of two or more sentences")
-        if not 0.0 <= self.held_out < 1.0:
-            raise ValueError(f"held_out must be in [0, 1), got {self.held_out}")
 
 
 @dataclass(frozen=True)

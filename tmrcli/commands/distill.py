@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tmrcli.views.console import err, out
+from model.config import DistillConfig
 from tmrcli.commands.options import MotionsOption
+from tmrcli.views.console import err, out
 
 if TYPE_CHECKING:
     from model.distill import DistillReport
@@ -37,16 +38,16 @@ def distill(
     motions: MotionsOption = None,
     text_model: Annotated[
         str, typer.Option(help="The student's frozen backbone: all-MiniLM-L6-v2 (shipped) or a local folder.")
-    ] = "all-MiniLM-L6-v2",
+    ] = DistillConfig.text_model,
     teacher_text_model: Annotated[
         Optional[str], typer.Option(help="Folder of the teacher's text backbone, if not found by its name.")
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the sentences.")] = 20,
-    batch_size: Annotated[int, typer.Option(min=2, help="Sentences per step.")] = 128,
-    lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 2e-4,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the sentences.")] = DistillConfig.epochs,
+    batch_size: Annotated[int, typer.Option(min=2, help="Sentences per step.")] = DistillConfig.batch_size,
+    lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = DistillConfig.lr,
     mirror: Annotated[bool, typer.Option(help="Also learn each sentence with left and right swapped.")] = True,
     with_decoder: Annotated[bool, typer.Option(help="Keep the teacher's motion decoder in the output.")] = False,
-    seed: Annotated[int, typer.Option(help="Seed for the held-out draw, the initialisation and the batch order.")] = 1234,
+    seed: Annotated[int, typer.Option(help="Seed for the held-out draw, the initialisation and the batch order.")] = DistillConfig.seed,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON line per epoch on stdout.")] = False,
 ) -> None:
@@ -66,8 +67,9 @@ def distill(
         raise typer.BadParameter("give --data, --sentences or both: the sentences to learn from")
     request = DistillRequest(
         teacher=teacher, output=output, data=data, sentence_files=tuple(sentences or ()), motions=motions,
-        text_model=text_model, teacher_text_model=teacher_text_model, epochs=epochs, batch_size=batch_size, lr=lr,
-        mirror=mirror, with_decoder=with_decoder, seed=seed, device=device,
+        teacher_text_model=teacher_text_model,
+        config=DistillConfig(text_model=text_model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed),
+        mirror=mirror, with_decoder=with_decoder, device=device,
     )  # fmt: skip
     written = run_distillation(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())
     err.print(f"distilled checkpoint: {written}")

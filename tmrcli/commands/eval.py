@@ -8,19 +8,13 @@ from typing import Annotated, Optional
 
 import typer
 
+from model.config import DEFAULT_TEXT_MODEL, PROTOCOLS
 from tmrcli.commands.options import DEFAULT_CHECKPOINT, CheckpointOption, JsonOption, MotionsOption
 
 __all__ = ["evaluate", "Protocol"]
 
-
-class Protocol(str, Enum):
-    """Which of the paper's protocols to run (section 4.1)."""
-
-    a = "a"
-    b = "b"
-    c = "c"
-    d = "d"
-    all = "all"
+# Which of the paper's protocols to run (section 4.1), or all of them.
+Protocol = Enum("Protocol", {name: name for name in (*PROTOCOLS, "all")}, type=str)
 
 
 def evaluate(
@@ -34,7 +28,7 @@ def evaluate(
     ] = None,
     sentence_model: Annotated[
         str, typer.Option(help="Sentence model for protocols (b) and (c): all-MiniLM-L6-v2 or a local folder.")
-    ] = "all-MiniLM-L6-v2",
+    ] = DEFAULT_TEXT_MODEL,
     text_model: Annotated[
         Optional[str], typer.Option(help="Folder of the checkpoint's text backbone, if not found by name.")
     ] = None,
@@ -52,6 +46,6 @@ def evaluate(
     from tmrcli.views.progress import SpinnerProgress
     from tmrcli.views.render import render_reports
 
-    chosen = ("a", "b", "c", "d") if protocol is Protocol.all else (protocol.value,)
+    chosen = PROTOCOLS if protocol is Protocol.all else (protocol.value,)
     request = EvalRequest(data, checkpoint, split, chosen, queries, sentence_model, text_model, motions)
     render_reports(run_evaluation(request, SpinnerProgress()), json_)

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tmrcli.views.console import err, out
+from model.config import NEGATIVE_FILTERS, PRECISIONS, LossConfig, TMRConfig, TrainConfig
 from tmrcli.commands.options import MotionsOption
+from tmrcli.views.console import err, out
 
 if TYPE_CHECKING:
     from model.train import EpochReport
@@ -19,32 +20,21 @@ if TYPE_CHECKING:
 __all__ = ["train", "NegativeFilter", "Precision"]
 
 
-class Precision(str, Enum):
-    """Arithmetic of the training steps (TrainConfig.precision)."""
-
-    auto = "auto"
-    bf16 = "bf16"
-    fp32 = "fp32"
-
-
-class NegativeFilter(str, Enum):
-    """How wrong negatives are found (TrainConfig.negative_filter)."""
-
-    sentence = "sentence"
-    label = "label"
-
+# The choices of TrainConfig.precision and TrainConfig.negative_filter, as Typer wants them.
+Precision = Enum("Precision", {name: name for name in PRECISIONS}, type=str)
+NegativeFilter = Enum("NegativeFilter", {name: name for name in NEGATIVE_FILTERS}, type=str)
 
 
 def train(
     data: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The dataset folder (layout detected).")],
     run: Annotated[Path, typer.Option("--run-dir", help="Folder for checkpoints and the training log.")] = Path("runs/tmr"),
     motions: MotionsOption = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training motions.")] = 500,
-    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per step (the contrastive batch).")] = 32,
-    lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = 1e-4,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training motions.")] = TrainConfig.epochs,
+    batch_size: Annotated[int, typer.Option(min=2, help="Pairs per step (the contrastive batch).")] = TrainConfig.batch_size,
+    lr: Annotated[float, typer.Option(min=0.0, help="AdamW learning rate.")] = TrainConfig.lr,
     text_model: Annotated[
         str, typer.Option(help="Frozen text backbone: all-MiniLM-L6-v2 (shipped) or a local transformers folder.")
-    ] = "all-MiniLM-L6-v2",
+    ] = TMRConfig.text_model,
     sentence_model: Annotated[
         Optional[str],
         typer.Option(help="Sentence model that filters wrong negatives; default: the text backbone."),
@@ -56,37 +46,39 @@ def train(
             help="Which pairs are not negatives: captions a sentence model finds alike (the paper's), "
             "or motions with the same action label (labelled data).",
         ),
-    ] = NegativeFilter.sentence,
+    ] = NegativeFilter(TrainConfig.negative_filter),
     threshold: Annotated[
         float, typer.Option(help="Negatives whose captions' scaled similarity exceeds this are filtered; 1 disables.")
-    ] = 0.8,
-    temperature: Annotated[float, typer.Option(min=1e-4, help="InfoNCE temperature.")] = 0.1,
+    ] = LossConfig.threshold_selfsim,
+    temperature: Annotated[float, typer.Option(min=1e-4, help="InfoNCE temperature.")] = LossConfig.temperature,
     word_dropout: Annotated[
         float,
         typer.Option(
             min=0.0, max=0.95, help="Chance to leave each word-piece of a caption out of a step (0: off, the paper's)."
         ),
-    ] = 0.0,
+    ] = TrainConfig.word_dropout,
     ema_decay: Annotated[
         float,
         typer.Option(
             min=0.0, max=0.9999,
             help="Validate and keep the best with a moving average of the weights, this decay per step (0: off, the paper's).",
         ),
-    ] = 0.0,
-    mirror: Annotated[bool, typer.Option(help="Also train on mirrored motions with left/right swapped in the text.")] = True,
-    val_every: Annotated[int, typer.Option(min=0, help="Epochs between validation runs (0: never).")] = 10,
-    checkpoint_every: Annotated[int, typer.Option(min=1, help="Epochs between saved checkpoints.")] = 50,
+    ] = TrainConfig.ema_decay,
+    mirror: Annotated[
+        bool, typer.Option(help="Also train on mirrored motions with left/right swapped in the text.")
+    ] = TrainConfig.mirror_probability > 0,
+    val_every: Annotated[int, typer.Option(min=0, help="Epochs between validation runs (0: never).")] = TrainConfig.val_every,
+    checkpoint_every: Annotated[int, typer.Option(min=1, help="Epochs between saved checkpoints.")] = TrainConfig.checkpoint_every,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --run-dir from its last checkpoint.")] = False,
-    layers: Annotated[int, typer.Option(min=1, help="Transformer layers per encoder and decoder.")] = 6,
-    latent_dim: Annotated[int, typer.Option(min=4, help="Width of the shared space (and of every layer).")] = 256,
-    ff_size: Annotated[int, typer.Option(min=4, help="Feed-forward width inside each layer.")] = 1024,
-    seed: Annotated[int, typer.Option(help="Seed for weights, sampling and augmentation.")] = 1234,
-    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = "auto",
+    layers: Annotated[int, typer.Option(min=1, help="Transformer layers per encoder and decoder.")] = TMRConfig.num_layers,
+    latent_dim: Annotated[int, typer.Option(min=4, help="Width of the shared space (and of every layer).")] = TMRConfig.latent_dim,
+    ff_size: Annotated[int, typer.Option(min=4, help="Feed-forward width inside each layer.")] = TMRConfig.ff_size,
+    seed: Annotated[int, typer.Option(help="Seed for weights, sampling and augmentation.")] = TrainConfig.seed,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu, cuda or cuda:N.")] = TrainConfig.device,
     precision: Annotated[
         Precision,
         typer.Option(help="auto: bf16 autocast where the GPU or CPU computes bf16 natively (AMX), else fp32."),
-    ] = Precision.auto,
+    ] = Precision(TrainConfig.precision),
     json_: Annotated[bool, typer.Option("--json", help="Print one JSON line per epoch on stdout.")] = False,
 ) -> None:
     """Train TMR (contrastive + motion synthesis) and write RUN/best.safetensors and RUN/model.safetensors.
@@ -100,13 +92,15 @@ def train(
     from tmrcli.views.progress import BarProgress
 
     request = TrainRequest(
-        data=data, run=run, motions=motions, epochs=epochs, batch_size=batch_size, lr=lr,
-        text_model=text_model, sentence_model=sentence_model or text_model,
-        negative_filter=negative_filter.value, threshold=None if threshold >= 1 else threshold,
-        temperature=temperature, word_dropout=word_dropout, ema_decay=ema_decay,
-        mirror_probability=0.5 if mirror else 0.0, val_every=val_every, checkpoint_every=checkpoint_every,
-        resume=resume, seed=seed, device=device, precision=precision.value, num_layers=layers, latent_dim=latent_dim,
-        ff_size=ff_size,
+        data=data, run=run, motions=motions, resume=resume,
+        config=TrainConfig(
+            epochs=epochs, batch_size=batch_size, lr=lr, sentence_model=sentence_model or text_model,
+            negative_filter=negative_filter.value, word_dropout=word_dropout, ema_decay=ema_decay,
+            mirror_probability=TrainConfig.mirror_probability if mirror else 0.0, val_every=val_every,
+            checkpoint_every=checkpoint_every, seed=seed, device=device, precision=precision.value,
+        ),
+        model=TMRConfig(text_model=text_model, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size),
+        loss=LossConfig(temperature=temperature, threshold_selfsim=None if threshold >= 1 else threshold),
     )  # fmt: skip
     best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())
     err.print(f"best checkpoint: {best}\ninference checkpoint: {inference}")

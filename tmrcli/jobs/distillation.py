@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from formats.user_dirs import user_cache_dir
+from model.config import DistillConfig
 from tmrcli.jobs.progress import JobProgress
 
 __all__ = ["DistillRequest", "run_distillation", "distillation_sentences"]
@@ -14,21 +15,17 @@ __all__ = ["DistillRequest", "run_distillation", "distillation_sentences"]
 
 @dataclass(frozen=True)
 class DistillRequest:
-    """Everything `tmr distill` was asked for."""
+    """Everything `tmr distill` was asked for; how the student trains is its `DistillConfig`."""
 
     teacher: str
     output: Path
     data: Path | None
     sentence_files: tuple[Path, ...]
     motions: Path | None
-    text_model: str
     teacher_text_model: str | None
-    epochs: int
-    batch_size: int
-    lr: float
+    config: DistillConfig
     mirror: bool
     with_decoder: bool
-    seed: int
     device: str
 
 
@@ -54,7 +51,7 @@ def run_distillation(request: DistillRequest, on_epoch: Callable, progress: JobP
     """Distil as requested; returns the written checkpoint (float16, like the shipped model)."""
     from model.checkpoint import load_checkpoint, save_checkpoint
     from model.datasets import DatasetError
-    from model.distill import DistillConfig, distill_text_side
+    from model.distill import distill_text_side
     from model.inference import default_device
 
     device = default_device() if request.device == "auto" else request.device
@@ -63,11 +60,8 @@ def run_distillation(request: DistillRequest, on_epoch: Callable, progress: JobP
     if len(sentences) < 2:
         source = request.sentence_files[0] if request.sentence_files else request.data
         raise DatasetError(source, f"{len(sentences)} distinct sentence(s): distillation needs at least two")
-    progress.note(f"{len(sentences)} sentences; teacher {request.teacher} ({teacher.config.text_model}) -> {request.text_model}")
-    config = DistillConfig(
-        text_model=request.text_model, epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
-        seed=request.seed,
-    )  # fmt: skip
+    progress.note(f"{len(sentences)} sentences; teacher {request.teacher} ({teacher.config.text_model}) -> {request.config.text_model}")
+    config = request.config
     with progress.stage("distilling", total=config.epochs) as update:
 
         def report(epoch_report) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from formats.user_dirs import user_cache_dir
+from model.config import LossConfig, TMRConfig, TrainConfig
 from tmrcli.jobs.progress import JobProgress
 
 __all__ = ["TrainRequest", "run_training", "torchrun_environment"]
@@ -15,31 +16,15 @@ __all__ = ["TrainRequest", "run_training", "torchrun_environment"]
 
 @dataclass(frozen=True)
 class TrainRequest:
-    """Everything `tmr train` was asked for."""
+    """Everything `tmr train` was asked for: the data, the run folder, and the settings as their configs."""
 
     data: Path
     run: Path
     motions: Path | None
-    epochs: int
-    batch_size: int
-    lr: float
-    text_model: str
-    sentence_model: str
-    negative_filter: str
-    threshold: float | None
-    temperature: float
-    mirror_probability: float
-    val_every: int
-    checkpoint_every: int
-    resume: bool
-    seed: int
-    device: str
-    precision: str = "auto"
-    word_dropout: float = 0.0
-    ema_decay: float = 0.0
-    num_layers: int = 6
-    latent_dim: int = 256
-    ff_size: int = 1024
+    config: TrainConfig
+    model: TMRConfig
+    loss: LossConfig
+    resume: bool = False
 
 
 def torchrun_environment():
@@ -69,30 +54,17 @@ def _read_splits(request: TrainRequest, progress: JobProgress):
 def run_training(request: TrainRequest, on_epoch: Callable, progress: JobProgress) -> tuple[Path, Path]:
     """Train as requested; returns the best full checkpoint and the exported inference checkpoint."""
     from model.checkpoint import load_checkpoint, save_checkpoint
-    from model.config import LossConfig, TMRConfig
     from model.datasets import keep_durations
-    from model.train import TrainConfig, TrainData, train
+    from model.train import TrainData, train
 
     distributed = torchrun_environment()
     train_records, val_records = _read_splits(request, progress)
-    config = TrainConfig(
-        epochs=request.epochs, batch_size=request.batch_size, lr=request.lr,
-        mirror_probability=request.mirror_probability, sentence_model=request.sentence_model,
-        negative_filter=request.negative_filter,
-        val_every=request.val_every, checkpoint_every=request.checkpoint_every, seed=request.seed,
-        device=request.device, precision=request.precision, word_dropout=request.word_dropout,
-        ema_decay=request.ema_decay,
-    )  # fmt: skip
+    config = request.config
     data = TrainData(
         keep_durations(train_records, config.min_seconds, config.max_seconds),
         keep_durations(val_records, config.min_seconds, config.max_seconds),
         description=f"{request.data.name}: {len(train_records)} training motions ({request.data})",
     )
-    model_config = TMRConfig(
-        text_model=request.text_model, num_layers=request.num_layers, latent_dim=request.latent_dim,
-        ff_size=request.ff_size,
-    )  # fmt: skip
-    loss = LossConfig(temperature=request.temperature, threshold_selfsim=request.threshold)
     with progress.stage("training", total=config.epochs) as update:
 
         def report(epoch_report) -> None:
@@ -100,7 +72,7 @@ def run_training(request: TrainRequest, on_epoch: Callable, progress: JobProgres
             on_epoch(epoch_report)
 
         best = train(
-            model_config, loss, config, data, request.run, resume=request.resume, on_epoch=report,
+            request.model, request.loss, config, data, request.run, resume=request.resume, on_epoch=report,
             on_status=lambda message: update(description=message), distributed=distributed,
         )  # fmt: skip
     inference = request.run / "model.safetensors"

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from common import DEFAULT_DATA, REPO  # noqa: E402
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -168,7 +168,7 @@ def summarise(outcomes: list[Outcome]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--motions", type=int, default=20)
     parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for tuning, keeping test unseen")
     args = parser.parse_args()

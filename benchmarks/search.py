@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from common import DEFAULT_DATA, REPO, machine
+
 sys.path.insert(0, str(REPO))
 
 QUERIES = [
@@ -46,19 +45,6 @@ QUERIES = [
     "a child runs happily", "a person walks proudly", "someone throws a ball", "a person bends down",
     "a man walks and then stops", "a person looks around", "someone climbs stairs",
 ]  # fmt: skip
-
-
-def _machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at start"
 
 
 def _checkpoint(name: str, folder: Path) -> tuple[str, str]:
@@ -159,7 +145,9 @@ def _ms(values: list[float]) -> float:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    from model.similarity import unit_rows
+
+    return unit_rows(x).astype(np.float32)
 
 
 def _sampler(kind: str, embeddings: np.ndarray, rng: np.random.Generator):
@@ -252,11 +240,11 @@ def _library_embeddings(store: Path) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--uniform-sizes", type=int, nargs="*", default=[100_000])
     args = parser.parse_args()
-    print("machine:", _machine(), flush=True)
+    print("machine:", machine(), flush=True)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint, described = _checkpoint(args.checkpoint, Path(folder))
         print("checkpoint:", described, flush=True)

@@ -49,6 +49,7 @@ __all__ = [
     "load_checkpoint",
     "available_checkpoints",
     "file_sha256",
+    "checkpoint_sha256",
 ]
 
 FORMAT = "tmr-checkpoint"
@@ -106,6 +107,13 @@ class Checkpoint:
 def available_checkpoints() -> list[str]:
     """Names that `load_checkpoint` accepts besides file paths."""
     return sorted(_REGISTRY)
+
+
+def checkpoint_sha256(name_or_path: str | Path) -> str:
+    """The SHA256 that `load_checkpoint(name_or_path).sha256` gives, without building the network: a
+    registered checkpoint's recorded hash, else the file's."""
+    path, expected_sha = _locate(name_or_path)
+    return expected_sha or file_sha256(path)
 
 
 def save_checkpoint(

@@ -18,6 +18,7 @@ from torch import Tensor
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
+from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
 
 __all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
@@ -41,7 +42,7 @@ def encode_batches(
     out = np.zeros((count, latent_dim), dtype=np.float32)
     for batch, padded in batches:
         mu = encoder(padded.to(device))  # (b, latent_dim)
-        out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
+        out[batch] = torch.nn.functional.normalize(mu, dim=-1, eps=UNIT_EPS).float().cpu().numpy()
     return out
 
 
@@ -114,7 +115,7 @@ class Retriever:
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N, D), (M, D) unit-norm embeddings -> (N, M) scores (cos + 1) / 2 in [0, 1]."""
-        return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
+        return cosine_to_score(a @ b.T).astype(np.float32)
 
     def _encode(
         self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]

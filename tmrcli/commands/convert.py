@@ -13,21 +13,21 @@ import typer
 
 from tmrcli.views.console import err, print_error
 from tmrcli.commands.options import (
-    BodyModelOption,
-    FpsOption,
+    MOTION_OPTIONS,
     JobsOption,
     JsonOption,
-    SkeletonMapOption,
     check_motion_paths,
-    load_options,
+    reads_motion_files,
 )
 
 if TYPE_CHECKING:
+    from formats.reading import LoadOptions
     from tmrcli.jobs.conversion import ConvertJob, ConvertReport
 
 __all__ = ["convert"]
 
 
+@reads_motion_files
 def convert(
     inputs: Annotated[
         list[Path],
@@ -41,9 +41,7 @@ def convert(
     joints: Annotated[
         bool, typer.Option("--joints", help="Also write <stem>.joints.npy: canonical joints (T, 22, 3) in metres.")
     ] = False,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
     jobs: JobsOption = None,
     json_: JsonOption = False,
 ) -> None:
@@ -56,7 +54,6 @@ def convert(
     from tmrcli.jobs.conversion import convert_files
     from formats.reading import available_cores
 
-    options = load_options(skeleton_map, fps, body_model)
     planned = _plan(inputs, output, joints)
     with _progress(len(planned)) as advance:
         report = convert_files(planned, options, on_done=advance, workers=jobs or available_cores())

@@ -11,14 +11,12 @@ import typer
 from formats.motion import MOTION_SUFFIXES
 from tmrcli.views.console import err, out
 from tmrcli.commands.options import (
-    BodyModelOption,
+    MOTION_OPTIONS,
     EndOption,
-    FpsOption,
-    SkeletonMapOption,
     StartOption,
     check_segment,
     check_suffix,
-    load_options,
+    reads_motion_files,
 )
 
 if TYPE_CHECKING:
@@ -40,14 +38,13 @@ class ExportedSegment:
     is_cut: bool
 
 
+@reads_motion_files
 def export(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],
     start: StartOption = 0.0,
     end: EndOption = None,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
 ) -> None:
     """Write a motion, or its segment from --start to --end, as BVH; print the file written.
 
@@ -60,7 +57,7 @@ def export(
     check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     check_suffix(output, (".bvh",), "--output")
-    exported = export_segment(file, start, end, output, load_options(skeleton_map, fps, body_model))
+    exported = export_segment(file, start, end, output, options)
     how = "cut from the source BVH" if exported.is_cut else "SMPL skeleton, rotations solved from the joints"
     summary = f"{exported.start:.2f}-{exported.end:.2f} s: {exported.frames} frames at {exported.fps:g} fps ({how})"
     err.print(summary, markup=False, highlight=False, soft_wrap=True)
@@ -70,7 +67,7 @@ def export(
 def export_segment(file: Path, start: float, end: float | None, output: Path, options: LoadOptions) -> ExportedSegment:
     """Write frames `start` to `end` seconds of `file` as the BVH file `output`, atomically."""
     from formats.bvh_write import cut_bvh, smpl_bvh_text
-    from tmrcli.library.atomic import reporting_write_errors, write_atomic
+    from formats.atomic import reporting_write_errors, write_atomic
     from tmrcli.library.motion_segment import load_segment
 
     if file.suffix.lower() == ".bvh":

@@ -3,27 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from tmrcli.commands.options import (
     DEFAULT_CHECKPOINT,
-    BodyModelOption,
+    MOTION_OPTIONS,
     CheckpointOption,
-    FpsOption,
     JobsOption,
     JsonOption,
-    SkeletonMapOption,
     StoreOption,
     check_motion_paths,
-    load_options,
+    reads_motion_files,
     store_path,
 )
+
+if TYPE_CHECKING:
+    from formats.reading import LoadOptions
 
 __all__ = ["index", "info"]
 
 
+@reads_motion_files
 def index(
     paths: Annotated[
         Optional[list[Path]],
@@ -42,9 +44,7 @@ def index(
     prune: Annotated[
         bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")
     ] = False,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
     jobs: JobsOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files embedded and committed together.")] = 64,
     json_: JsonOption = False,
@@ -68,7 +68,7 @@ def index(
     request = IndexRequest(
         library,
         paths or [],
-        load_options(skeleton_map, fps, body_model),
+        options,
         rebuild,
         prune,
         batch_size,
@@ -100,7 +100,12 @@ def info(
     Example: tmr info --json
     """
     from tmrcli.library.info import library_info
-    from tmrcli.views.render import render_info
     from tmrcli.library.store import MotionStore
+    from tmrcli.views.render import render_info
 
-    render_info(library_info(MotionStore(store_path(store)), checkpoint), json_)
+    sha256 = None
+    if checkpoint is not None:
+        from model.checkpoint import checkpoint_sha256
+
+        sha256 = checkpoint_sha256(checkpoint)
+    render_info(library_info(MotionStore(store_path(store)), sha256), json_)

@@ -6,8 +6,11 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -26,6 +29,8 @@ __all__ = [
     "DEFAULT_CHECKPOINT",
     "store_path",
     "load_options",
+    "MOTION_OPTIONS",
+    "reads_motion_files",
     "check_motion_paths",
     "PAGE_SUFFIXES",
     "HtmlOption",
@@ -103,6 +108,41 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
         except SkeletonError as error:
             raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
     return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
+
+
+# The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
+# --fps and --body-model in its place and passes what they say as one LoadOptions.
+MOTION_OPTIONS: Any = object()
+
+_READ_OPTIONS = (("skeleton_map", SkeletonMapOption), ("fps", FpsOption), ("body_model", BodyModelOption))
+
+
+def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with the three options that say how to read motion files (one vocabulary for every
+    command that reads them), handed to it as `options`, checked by `load_options`."""
+    signature = inspect.signature(command)
+    names = list(signature.parameters)
+    at = next(i for i, p in enumerate(signature.parameters.values()) if p.default is MOTION_OPTIONS)
+    resolved = [
+        p.replace(annotation=eval(p.annotation, command.__globals__) if isinstance(p.annotation, str) else p.annotation)
+        for p in signature.parameters.values()
+        if p.default is not MOTION_OPTIONS
+    ]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+        for name, annotation in _READ_OPTIONS
+    ]
+    options_name = names[at]
+
+    @functools.wraps(command)
+    def with_options(**kwargs: Any) -> None:
+        options = load_options(*(kwargs.pop(name) for name, _ in _READ_OPTIONS))
+        return command(**kwargs, **{options_name: options})
+
+    parameters = resolved[:at] + added + resolved[at:]
+    with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return with_options
 
 
 def check_motion_paths(paths: list[Path], param_hint: str) -> None:

@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from tmrcli.views.console import err
 from tmrcli.commands.options import (
     DEFAULT_CHECKPOINT,
-    BodyModelOption,
+    MOTION_OPTIONS,
     CheckpointOption,
-    FpsOption,
     HtmlOption,
     JsonOption,
-    SkeletonMapOption,
     StoreOption,
-    load_options,
+    reads_motion_files,
     store_path,
 )
+
+if TYPE_CHECKING:
+    from formats.reading import LoadOptions
 
 __all__ = ["search", "caption", "localize"]
 
@@ -28,6 +29,7 @@ MotionArgument = Annotated[
 ]
 
 
+@reads_motion_files
 def search(
     text: Annotated[Optional[str], typer.Argument(help="What to look for, in words.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
@@ -38,9 +40,7 @@ def search(
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
@@ -52,20 +52,22 @@ def search(
     """
     from tmrcli.views.html_page import write_search_page
     from tmrcli.views.render import render_hits
+    from model import load_retriever
     from tmrcli.library.search import find_motions
     from tmrcli.library.store import MotionStore
 
     if (text is None) == (like is None):
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
-    options = load_options(skeleton_map, fps, body_model)
     hits = find_motions(
-        MotionStore(store_path(store)), checkpoint, k, text=text, like=like, min_score=min_score, options=options
-    )
+        MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
+        options=options,
+    )  # fmt: skip
     render_hits(hits, json_)
     if html is not None:
         write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
 
 
+@reads_motion_files
 def caption(
     file: MotionArgument,
     texts: Annotated[
@@ -76,24 +78,23 @@ def caption(
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
 ) -> None:
     """Describe a motion: the sentences of a text bank that match it best.
 
     Example: tmr caption take_012.bvh -k 3
     """
+    from model import load_retriever
     from tmrcli.library.caption import caption_file
     from tmrcli.views.render import render_captions
 
-    options = load_options(skeleton_map, fps, body_model)
     with err.status("describing the motion"):
-        captions = caption_file(file, checkpoint, k, texts=texts, options=options)
+        captions = caption_file(file, load_retriever(checkpoint), k, texts=texts, options=options)
     render_captions(captions, json_)
 
 
+@reads_motion_files
 def localize(
     file: MotionArgument,
     text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
@@ -102,9 +103,7 @@ def localize(
         Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
     ] = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
 ) -> None:
@@ -112,13 +111,13 @@ def localize(
 
     Example: tmr localize long_take.bvh "a person kicks" --plot curve.png
     """
-    from tmrcli.views.html_page import write_localize_page
+    from model import load_retriever
     from tmrcli.library.localize import localize_file
+    from tmrcli.views.html_page import write_localize_page
     from tmrcli.views.render import render_localization, save_curve_png
 
-    options = load_options(skeleton_map, fps, body_model)
     with err.status("scoring windows of the motion"):
-        result = localize_file(file, text, checkpoint, top, options)
+        result = localize_file(file, text, load_retriever(checkpoint), top, options)
     render_localization(result, json_)
     if plot is not None:
         save_curve_png(result, text, plot)

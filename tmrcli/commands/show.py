@@ -12,15 +12,13 @@ import typer
 from formats.motion import MOTION_SUFFIXES
 from tmrcli.views.console import out
 from tmrcli.commands.options import (
-    BodyModelOption,
+    MOTION_OPTIONS,
     EndOption,
-    FpsOption,
     HtmlOption,
-    SkeletonMapOption,
     StartOption,
     check_segment,
     check_suffix,
-    load_options,
+    reads_motion_files,
 )
 
 if TYPE_CHECKING:
@@ -31,6 +29,7 @@ __all__ = ["show", "show_motion", "IMAGE_SUFFIXES"]
 IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
 
+@reads_motion_files
 def show(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
     start: StartOption = 0.0,
@@ -46,9 +45,7 @@ def show(
         ),
     ] = None,
     html: HtmlOption = None,
-    skeleton_map: SkeletonMapOption = None,
-    fps: FpsOption = None,
-    body_model: BodyModelOption = None,
+    options: LoadOptions = MOTION_OPTIONS,
 ) -> None:
     """Draw a motion, or its segment from --start to --end, as a stick figure; print the files written.
 
@@ -61,7 +58,7 @@ def show(
     check_segment(start, end)
     if output is not None:
         check_suffix(output, IMAGE_SUFFIXES, "--output")
-    for written in show_motion(file, start, end, load_options(skeleton_map, fps, body_model), output, html):
+    for written in show_motion(file, start, end, options, output, html):
         out.print(str(written), markup=False)
 
 
@@ -72,7 +69,7 @@ def show_motion(
 
     With neither, the figure goes to a new temporary GIF, made once the motion has been read.
     """
-    from tmrcli.library.atomic import reporting_write_errors
+    from formats.atomic import reporting_write_errors
     from tmrcli.views.html_page import HitView, write_results_page
     from tmrcli.views.scene import build_scene
     from tmrcli.library.motion_segment import load_segment

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 
 from formats import FormatError, TmrError, find_motion_files
+from formats.atomic import save_npy_atomic
 from formats.reading import FailedFile, LoadOptions, failure, read_features
-from tmrcli.library.atomic import save_npy_atomic
 
 __all__ = ["ConvertJob", "ConvertedFile", "ConvertReport", "plan_conversion", "convert_files", "convert_file"]
 

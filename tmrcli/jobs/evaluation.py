@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from formats.text_files import read_tsv
 from formats.user_dirs import user_cache_dir
 from tmrcli.jobs.progress import JobProgress
 
@@ -31,12 +31,8 @@ def read_queries(path: Path):
     from formats.errors import TmrError
     from model.validation import LabelledQuery
 
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-    except OSError as error:
-        raise TmrError(path, f"cannot read queries ({error.strerror or error})") from None
-    if not rows or not {"label", "text"} <= set(rows[0]):
+    rows = read_tsv(path, "queries", ("label", "text"))
+    if not rows:
         raise TmrError(path, "expected a tab-separated file with the columns label and text")
     return [LabelledQuery(row["label"], row["text"]) for row in rows]
 

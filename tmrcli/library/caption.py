@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from formats.atomic import save_npy_atomic
 from formats.errors import TmrError
 from formats.reading import LoadOptions, read_features
+from formats.text_files import read_lines
 from formats.user_dirs import user_cache_dir
-from tmrcli.library.atomic import save_npy_atomic
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.results import CaptionHit
 
@@ -27,11 +28,7 @@ __all__ = ["read_text_bank", "bank_embeddings", "caption_motion", "caption_file"
 
 def read_text_bank(path: Path) -> list[str]:
     """The user's sentences, one per line (blank lines and duplicates left out)."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as error:
-        raise TmrError(path, f"cannot read the sentences ({getattr(error, 'strerror', None) or error})") from None
-    texts = list(dict.fromkeys(line.strip() for line in lines if line.strip()))
+    texts = list(dict.fromkeys(read_lines(path, "the sentences")))
     if not texts:
         raise TmrError(path, "no sentences in the file (one per line)")
     return texts
@@ -66,14 +63,12 @@ def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray,
 
 
 def caption_file(
-    path: Path, checkpoint: str, k: int, *, texts: Path | None = None, options: LoadOptions | None = None
+    path: Path, retriever: Retriever, k: int, *, texts: Path | None = None, options: LoadOptions | None = None
 ) -> list[CaptionHit]:
     """`tmr caption`: the k sentences of the bank (the user's file, else the default model's) that best
     describe the motion file at `path`."""
-    from model import load_retriever
     from model.bank import default_text_bank
 
     bank = read_text_bank(texts) if texts is not None else default_text_bank()
     _, feats, _ = read_features(path, options or LoadOptions())
-    retriever = load_retriever(checkpoint)
     return caption_motion(embed_whole(retriever, feats), bank, bank_embeddings(retriever, bank), k)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from formats import FEATURE_FPS
+from model.similarity import unit_rows
 from tmrcli.library.storefile import FileRecord, StoreRecord
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ def _index_spans(rows: int) -> np.ndarray | None:
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
+    return unit_rows(vector).astype(np.float32)
 
 
 def embed_clips(retriever: Retriever, clips: Sequence[MotionClip], batch_size: int = 64) -> list[StoreRecord]:

@@ -23,8 +23,8 @@ from formats.digest import file_sha256
 from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
 from tmrcli.library.ann import ensure_ann
 from tmrcli.library.embedding import MotionClip, embed_clips
-from tmrcli.library.storefile import FileRecord
 from tmrcli.library.store import MotionStore, StoreWriter
+from tmrcli.library.storefile import FileRecord
 
 if TYPE_CHECKING:
     from model import Retriever

@@ -32,14 +32,10 @@ class LibraryInfo:
     matches_checkpoint: bool | None  # whether --checkpoint made these embeddings (None: not asked)
 
 
-def library_info(store: MotionStore, checkpoint: str | None = None) -> LibraryInfo:
+def library_info(store: MotionStore, checkpoint_sha256: str | None = None) -> LibraryInfo:
     """Read the library (no lock needed) and sum it up; StoreError when missing or damaged.
-    With `checkpoint` (a name or path), also whether that model made the library's embeddings."""
-    sha256 = None
-    if checkpoint is not None:
-        from model import load_checkpoint
-
-        sha256 = load_checkpoint(checkpoint).sha256
+    With `checkpoint_sha256`, also whether that checkpoint made the library's embeddings."""
+    sha256 = checkpoint_sha256
     with store.snapshot() as view:
         files = view.live_files()
         entries = sum(int(mask.sum()) for _, mask, _ in view.live_entries())

@@ -189,9 +189,9 @@ def localize(retriever: Retriever, feats: np.ndarray, duration: float, text: str
     return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top)
 
 
-def localize_file(path: Path, text: str, checkpoint: str, top: int, options: LoadOptions | None = None) -> Localization:
+def localize_file(
+    path: Path, text: str, retriever: Retriever, top: int, options: LoadOptions | None = None
+) -> Localization:
     """`tmr localize`: read the motion file at `path` and find where `text` happens in it."""
-    from model import load_retriever
-
     motion, feats, _ = read_features(path, options or LoadOptions())
-    return localize(load_retriever(checkpoint), feats, motion.duration, text, top)
+    return localize(retriever, feats, motion.duration, text, top)

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from formats import FEATURE_FPS, features_to_joints, load_motion
-from formats.segment import frame_range
 from formats.reading import LoadOptions
+from formats.segment import frame_range
 
 __all__ = ["MotionSegment", "load_segment"]
 

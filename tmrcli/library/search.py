@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from formats.reading import LoadOptions, read_features
-from model.inference import torch_threads
+from model.inference import Retriever, torch_threads
 from model.similarity import cosine_to_score
 from tmrcli.library.ann import ann_candidates
 from tmrcli.library.embedding import embed_whole
-from tmrcli.library.errors import StoreError
-from tmrcli.library.storefile import StoreFile
+from tmrcli.library.errors import checkpoint_mismatch
 from tmrcli.library.results import SearchHit
 from tmrcli.library.store import MotionStore, Snapshot
+from tmrcli.library.storefile import StoreFile
 
 __all__ = ["check_checkpoint", "search_library", "find_motions"]
 
@@ -40,12 +40,7 @@ def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
     """StoreError unless the library's embeddings were made by the checkpoint with this SHA256."""
     stored = snapshot.checkpoint_sha256
     if stored is not None and stored != sha256:
-        raise StoreError(
-            snapshot.store.path,
-            f"the library holds embeddings made by checkpoint {stored[:12]}..., not by the one in use "
-            f"({(sha256 or '?')[:12]}...)",
-            hint="use the library's --checkpoint, or re-embed it: tmr index --rebuild --checkpoint NAME|PATH",
-        )
+        raise checkpoint_mismatch(snapshot.store.path, stored, sha256)
 
 
 def _best_per_file(
@@ -104,7 +99,7 @@ def search_library(
 
 def find_motions(
     store: MotionStore,
-    checkpoint: str,
+    retriever: Retriever,
     k: int,
     *,
     text: str | None = None,
@@ -112,13 +107,11 @@ def find_motions(
     min_score: float = 0.0,
     options: LoadOptions | None = None,
 ) -> list[SearchHit]:
-    """`tmr search`: embed the text (or the example motion `like`) and search the library with it."""
-    from model import load_retriever
-
+    """`tmr search`: embed the text (or the example motion `like`) and search the library with it;
+    StoreError when the library was embedded by another checkpoint than the retriever's."""
     # One query is too small to share between threads: one is about as fast on an idle machine and
     # several times faster on a busy one.
     with store.snapshot() as view, torch_threads(1):
-        retriever = load_retriever(checkpoint)
         check_checkpoint(view, retriever.sha256)
         if like is None:
             query, exclude = retriever.encode_texts([text or ""])[0], None

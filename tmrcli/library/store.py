@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.atomic import fsync_directory
-from tmrcli.library.errors import StoreError
+from tmrcli.library.errors import StoreError, checkpoint_mismatch
 from tmrcli.library.storefile import (
     EntrySource,
     FileRecord,
@@ -306,12 +306,7 @@ class StoreWriter:
         with self.store.snapshot() as current:
             stored = current.checkpoint_sha256
             if stored != self.checkpoint_sha256 or current.dim != self.dim:
-                raise StoreError(
-                    self.store.path,
-                    f"the library holds embeddings made by checkpoint {stored[:12] if stored else '?'}..., "
-                    f"not by the one in use ({self.checkpoint_sha256[:12]}...); they cannot be mixed",
-                    hint="re-embed everything with it: tmr index --rebuild (or pass the library's --checkpoint)",
-                )
+                raise checkpoint_mismatch(self.store.path, stored, self.checkpoint_sha256)
             self.lineage = current.base.header.lineage if current.base else uuid.uuid4().hex
             self._load_known(current)
             base_seq = current.base.header.seq if current.base else 0

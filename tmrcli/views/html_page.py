@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from formats import JOINT_INDEX, NUM_JOINTS
+from formats.atomic import reporting_write_errors, write_atomic
 from formats.errors import TmrError
 from formats.reading import LoadOptions
-from tmrcli.library.atomic import reporting_write_errors, write_atomic
+from tmrcli.library.motion_segment import load_segment
 from tmrcli.library.results import SearchHit, Segment
 from tmrcli.views.scene import BONES, GRID_COLOUR, SIDE_COLOURS, TRAJECTORY_COLOUR, Scene, build_scene
-from tmrcli.library.motion_segment import load_segment
 
 if TYPE_CHECKING:
     from tmrcli.library.localize import Localization

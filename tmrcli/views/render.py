@@ -18,8 +18,8 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from tmrcli.views.console import err, out, print_error
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
+from tmrcli.views.console import err, out, print_error
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
@@ -135,7 +135,7 @@ def save_curve_png(result: Localization, text: str, path: Path) -> None:
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
-    from tmrcli.library.atomic import write_atomic
+    from formats.atomic import write_atomic
 
     figure, axes = pyplot.subplots(figsize=(9, 3), dpi=120)
     axes.plot([p.time for p in result.curve], [p.score for p in result.curve], color="tab:blue", lw=1.5)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from formats import JOINT_INDEX
+from formats.atomic import atomic_path, write_atomic
 from formats.errors import OutputError
-from tmrcli.library.atomic import atomic_path, write_atomic
 from tmrcli.views.scene import BONES, GRID_COLOUR, SIDE_COLOURS, TRAJECTORY_COLOUR, Scene
 
 if TYPE_CHECKING:

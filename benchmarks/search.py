@@ -13,7 +13,7 @@ checkpoint gives real motions), "uniform" vectors are uniform on the sphere (str
 case for any graph index, reported for reference).
 
 Usage: .venv/bin/python benchmarks/search.py [--checkpoint NAME|PATH] [--sizes 100000 1000000]
-Without a usable --checkpoint (the default model is registered later), a randomly initialised
+Without a usable --checkpoint , a randomly initialised
 checkpoint of the default architecture is used: the same computation, so the same speed.
 """
 

@@ -129,11 +129,6 @@ class TextBackbone:
         means = torch.stack([features.mean(dim=0) for features in self.token_features(texts)])
         return torch.nn.functional.normalize(means, dim=-1, eps=UNIT_EPS)
 
-    @property
-    def cache_size(self) -> int:
-        """How many distinct texts have cached features."""
-        return len(self._cache)
-
     def clear_cache(self) -> None:
         """Forget every cached text."""
         self._cache.clear()

@@ -85,11 +85,12 @@ def test_backbone_width_must_match_the_checkpoint() -> None:
 def test_load_retriever_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "model.tmr"
     sha = save_checkpoint(path, tiny_model(), Normalizer.identity(263), Provenance(trained_on="nothing"))
-    retriever = load_retriever(path, device="cpu")
+    # A text backbone that does not exist: motions alone never load it, texts then fail to.
+    retriever = load_retriever(path, device="cpu", text_model=tmp_path / "no-such-backbone")
     assert retriever.sha256 == sha and retriever.device.type == "cpu"
-    assert retriever._backbone is None  # motions alone never load the text backbone
     assert retriever.encode_motions(_motions()[:2]).shape == (2, TINY.latent_dim)
-    assert retriever._backbone is None
+    with pytest.raises(TextModelError):
+        retriever.encode_texts(["a person walks"])
 
 
 @pytest.mark.parametrize("name", available_checkpoints())

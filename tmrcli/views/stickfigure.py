@@ -25,9 +25,7 @@ if TYPE_CHECKING:
     from matplotlib.lines import Line2D
     from matplotlib.text import Text
 
-__all__ = ["ANIMATION_SUFFIXES", "write_animation", "write_contact_sheet"]
-
-ANIMATION_SUFFIXES = (".gif", ".mp4")
+__all__ = ["write_animation", "write_contact_sheet"]
 _DPI = 100
 _ANIMATION_INCHES = 4.0  # 400 x 400 pixels
 _PANEL_INCHES = 2.4

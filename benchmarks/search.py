@@ -115,14 +115,14 @@ def bench_warm(store: Path, checkpoint: str) -> dict:
 
     retriever = load_retriever(checkpoint)
     with MotionStore(store).snapshot() as view, torch_threads(1):  # as `tmr search` runs
-        search_library(view, retriever.encode_texts(["warm up"])[0], 10)
+        search_library(view, retriever.encode_texts(["warm up"])[0], 10, checkpoint_sha256=retriever.sha256)
         encode, lookup = [], []
         for text in QUERIES:
             retriever.backbone.clear_cache()
             t0 = time.perf_counter()
             query = retriever.encode_texts([text])[0]
             t1 = time.perf_counter()
-            search_library(view, query, 10)
+            search_library(view, query, 10, checkpoint_sha256=retriever.sha256)
             t2 = time.perf_counter()
             encode.append(t1 - t0)
             lookup.append(t2 - t1)
@@ -221,11 +221,11 @@ def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_f
             writer.compact()
         with store.snapshot() as view:
             save_ann(index, store.ann_path(view.base.header.file_id))
-            search_library(view, queries[0], 10)
+            search_library(view, queries[0], 10, checkpoint_sha256="synthetic")
             times = []
             for query in queries:
                 started = time.perf_counter()
-                search_library(view, query, 10)
+                search_library(view, query, 10, checkpoint_sha256="synthetic")
                 times.append(time.perf_counter() - started)
     return _ms(times)
 

@@ -64,9 +64,9 @@ def test_search_finds_motions_of_the_queried_action(heldout_library: Path, defau
     embeddings = retriever.encode_texts([text for _, text in queries])
     top1 = top5 = 0
     with MotionStore(heldout_library).snapshot() as view:
-        first = search_library(view, embeddings[0], 5)
+        first = search_library(view, embeddings[0], 5, checkpoint_sha256=retriever.sha256)
         for (label, _), query in zip(queries, embeddings):
-            labels = [_label(hit.path) for hit in search_library(view, query, 5)]
+            labels = [_label(hit.path) for hit in search_library(view, query, 5, checkpoint_sha256=retriever.sha256)]
             top1 += labels[0] == label
             top5 += label in labels
     # 10 labels, 7 clips each: chance is 10% for top-1.

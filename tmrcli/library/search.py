@@ -80,10 +80,18 @@ def _base_scored(snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: i
 
 
 def search_library(
-    snapshot: Snapshot, query: np.ndarray, k: int, *, min_score: float = 0.0, exclude: str | None = None
+    snapshot: Snapshot,
+    query: np.ndarray,
+    k: int,
+    *,
+    checkpoint_sha256: str | None,
+    min_score: float = 0.0,
+    exclude: str | None = None,
 ) -> list[SearchHit]:
     """The k files best matching `query` (dim,) unit norm, best first, each with its best stretch;
-    `exclude` leaves one path out (the example of a query by example)."""
+    `exclude` leaves one path out (the example of a query by example). `checkpoint_sha256` names the
+    checkpoint that embedded the query: StoreError unless it made the library's embeddings too."""
+    check_checkpoint(snapshot, checkpoint_sha256)
     scored: list[_Scored] = []
     for store_file, replaced in zip(snapshot.store_files, snapshot.replaced_after()):
         if store_file is not snapshot.base:
@@ -112,10 +120,11 @@ def find_motions(
     # One query is too small to share between threads: one is about as fast on an idle machine and
     # several times faster on a busy one.
     with store.snapshot() as view, torch_threads(1):
-        check_checkpoint(view, retriever.sha256)
         if like is None:
             query, exclude = retriever.encode_texts([text or ""])[0], None
         else:
             _, feats, _ = read_features(like, options or LoadOptions())
             query, exclude = embed_whole(retriever, feats), os.path.abspath(like)
-        return search_library(view, query, k, min_score=min_score, exclude=exclude)
+        return search_library(
+            view, query, k, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,20 +21,7 @@ from tmrcli.commands.options import (
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
 
-__all__ = ["export", "export_segment", "ExportedSegment"]
-
-
-@dataclass(frozen=True)
-class ExportedSegment:
-    """What `export_segment` wrote: `frames` at `fps`, cut from the source BVH (`is_cut`) or solved
-    onto the SMPL skeleton."""
-
-    output: Path
-    start: float
-    end: float
-    frames: int
-    fps: float
-    is_cut: bool
+__all__ = ["export"]
 
 
 @reads_motion_files
@@ -54,6 +40,8 @@ def export(
 
     Example: tmr export walk.bvh --start 1.5 --end 4 -o walk_cut.bvh
     """
+    from tmrcli.library.export import export_segment
+
     check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     check_suffix(output, (".bvh",), "--output")
@@ -62,22 +50,3 @@ def export(
     summary = f"{exported.start:.2f}-{exported.end:.2f} s: {exported.frames} frames at {exported.fps:g} fps ({how})"
     err.print(summary, markup=False, highlight=False, soft_wrap=True)
     out.print(str(exported.output), markup=False)
-
-
-def export_segment(file: Path, start: float, end: float | None, output: Path, options: LoadOptions) -> ExportedSegment:
-    """Write frames `start` to `end` seconds of `file` as the BVH file `output`, atomically."""
-    from formats.bvh_write import cut_bvh, smpl_bvh_text
-    from formats.atomic import reporting_write_errors, write_atomic
-    from tmrcli.library.motion_segment import load_segment
-
-    if file.suffix.lower() == ".bvh":
-        cut = cut_bvh(file, start, end)
-        data = cut.data
-        exported = ExportedSegment(output, cut.first / cut.fps, cut.stop / cut.fps, cut.stop - cut.first, cut.fps, is_cut=True)
-    else:
-        segment = load_segment(file, start, end, options)
-        data = smpl_bvh_text(segment.joints, segment.fps).encode("ascii")
-        exported = ExportedSegment(output, segment.start, segment.end, len(segment.joints), segment.fps, is_cut=False)
-    with reporting_write_errors(output):
-        write_atomic(output, lambda handle: handle.write(data))
-    return exported

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -24,7 +22,7 @@ from tmrcli.commands.options import (
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
 
-__all__ = ["show", "show_motion", "IMAGE_SUFFIXES"]
+__all__ = ["show", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
@@ -54,46 +52,11 @@ def show(
 
     Example: tmr show walk.bvh --start 1.5 --end 4 -o walk.gif
     """
+    from tmrcli.views.show import show_motion
+
     check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     if output is not None:
         check_suffix(output, IMAGE_SUFFIXES, "--output")
     for written in show_motion(file, start, end, options, output, html):
         out.print(str(written), markup=False)
-
-
-def show_motion(
-    file: Path, start: float, end: float | None, options: LoadOptions, output: Path | None, html: Path | None
-) -> list[Path]:
-    """Read the segment, draw it into `output` (by its suffix) and `html`; return the paths written.
-
-    With neither, the figure goes to a new temporary GIF, made once the motion has been read.
-    """
-    from formats.atomic import reporting_write_errors
-    from tmrcli.views.html_page import HitView, write_results_page
-    from tmrcli.views.scene import build_scene
-    from tmrcli.library.motion_segment import load_segment
-    from tmrcli.views.stickfigure import write_animation, write_contact_sheet
-
-    segment = load_segment(file, start, end, options)
-    scene = build_scene(segment)
-    if output is None and html is None:
-        output = _temporary_gif()
-    written = []
-    if output is not None:
-        with reporting_write_errors(output):
-            (write_contact_sheet if output.suffix.lower() == ".png" else write_animation)(scene, output)
-        written.append(output)
-    if html is not None:
-        hit = HitView(rank=1, path=str(file), start=segment.start, end=segment.end, score=None, scene=scene)
-        with reporting_write_errors(html):
-            write_results_page(html, None, [hit])
-        written.append(html)
-    return written
-
-
-def _temporary_gif() -> Path:
-    """A new, empty file in the system's temporary folder; the GIF then replaces it atomically."""
-    handle, name = tempfile.mkstemp(prefix="tmr-show-", suffix=".gif")
-    os.close(handle)
-    return Path(name)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import platform
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,8 +20,8 @@ from pathlib import Path
 
 from formats import MOTION_SUFFIXES, TmrError, canonicalize_joints, features_from_canonical, find_motion_files, load_motion
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
+from common import DEFAULT_DATA, machine
+
 # Source frames/s on a 2-core machine (the issues'): a large library converts in minutes, not hours.
 TARGETS = {"BVH": 20_000, "AMC": 20_000, "DeepMimic": 20_000, "FBX": 10_000, "glTF": 10_000}
 FORMATS = {".bvh": "BVH", ".amc": "AMC", ".json": "DeepMimic", ".txt": "DeepMimic", ".fbx": "FBX", ".glb": "glTF", ".gltf": "glTF"}
@@ -61,17 +60,6 @@ def stage_times(files: list[Path]) -> tuple[float, float]:
     for motion in motions:
         features_from_canonical(canonicalize_joints(motion.joints))
     return read, time.perf_counter() - start
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        lines = cpuinfo.read_text().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        model = names[0] if names else model
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores available, Python {platform.python_version()}"
 
 
 def source_frames(path: Path) -> int | None:
@@ -126,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
 
     wanted = set(args.formats.split(",")) if args.formats else None
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"machine: {machine()}")
     print(f"corpus: {args.data}; medians of {args.runs} runs")
     rates = {name: report_format(name, files, args.runs, args.workers) for name, files in corpus_by_format(args.data, wanted).items()}
     if "BVH" in rates and len(rates) > 1:  # ratios hold on a busy machine, where wall-clock rates do not

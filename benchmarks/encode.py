@@ -35,13 +35,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from torch import Tensor, nn  # noqa: E402
 
+from common import DEFAULT_DATA, machine  # noqa: E402
 from model import Padded, Retriever, TextBackbone, load_checkpoint  # noqa: E402
 from model.config import TMRConfig  # noqa: E402
 from model.network import ActorEncoder, sinusoidal_table  # noqa: E402
 from model.text import resolve_text_model  # noqa: E402
 from model.threads import threads_for, torch_threads  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 BATCH_SIZES = (1, 64)
 ITEMS = {1: 16, 64: 256}  # items encoded per timed run at each batch size
 
@@ -86,12 +86,6 @@ class ReferenceTexts:
         encoded = self.tokenizer(texts, return_tensors="pt", padding=True)
         hidden = self.model(**encoded).last_hidden_state
         return self.encoder(hidden, encoded["attention_mask"].bool())
-
-
-def _machine(threads: int) -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    return f"{names[0] if names else 'CPU'}, {len(os.sched_getaffinity(0))} cores, {threads} threads"
 
 
 def _captions(data: Path, count: int) -> list[str]:
@@ -163,7 +157,7 @@ def _text_e2e_rows(retriever: Retriever, reference: ReferenceTexts, texts: list[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default", help="checkpoint file or registered name")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="shared data folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (default: cores)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
     args = parser.parse_args()
@@ -180,9 +174,9 @@ def main() -> None:
     text_reference = ReferenceEncoder(model.text_encoder, config)
     motion_reference = ReferenceEncoder(model.motion_encoder, config)
 
-    print(_machine(args.threads))
-    print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}, load average "
-          f"{os.getloadavg()[0]:.1f}; {len(texts)} KIT-ML captions, checkpoint {args.checkpoint}")
+    print(f"{machine()}, {args.threads} torch threads")
+    print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
+          f"{len(texts)} KIT-ML captions, checkpoint {args.checkpoint}")
     with torch.inference_mode():
         features = backbone.token_features(texts)
         rows = _encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,

@@ -20,9 +20,8 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
+from common import REPO, machine
 
-REPO = Path(__file__).resolve().parents[1]
 SETTINGS = {  # name -> (threads, OMP_WAIT_POLICY or None for OpenMP's default, tmr's per-call choice)
     "1 thread": (1, None, False),
     "N threads, spin": (0, None, False),
@@ -121,7 +120,7 @@ def main() -> None:
         return
 
     cores = len(os.sched_getaffinity(0))
-    print(f"{_cpu_name()}, {cores} cores (N = {cores}); load average {os.getloadavg()[0]:.1f} at the start")
+    print(f"{machine()}; N = {cores}")
     as_is = {setting: _probe_in_fresh_process(setting, args.repeats) for setting in SETTINGS}
     _print("as the machine is (ratio to 1 thread)", as_is)
     loaded = {
@@ -132,12 +131,6 @@ def main() -> None:
     worst = min(loaded["tmr"][w] / loaded["1 thread"][w] for w in WORKLOADS)
     print(f"\ntmr beside the hog: worst ratio to 1 thread {worst:.2f}x (target >= 1.00x)"
           f"{'' if worst >= 1.0 else '  below target'}")
-
-
-def _cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []
-    names = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    return names[0] if names else "CPU"
 
 
 if __name__ == "__main__":

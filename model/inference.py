@@ -18,10 +18,11 @@ from torch import Tensor
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
+from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
 from model.threads import threads_for, torch_threads
 
-__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches"]
+__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
 
 
 def default_device() -> torch.device:
@@ -42,7 +43,7 @@ def encode_batches(
     out = np.zeros((count, latent_dim), dtype=np.float32)
     for batch, padded in batches:
         mu = encoder(padded.to(device))  # (b, latent_dim)
-        out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
+        out[batch] = torch.nn.functional.normalize(mu, dim=-1, eps=UNIT_EPS).float().cpu().numpy()
     return out
 
 
@@ -116,7 +117,7 @@ class Retriever:
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N, D), (M, D) unit-norm embeddings -> (N, M) scores (cos + 1) / 2 in [0, 1]."""
-        return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
+        return cosine_to_score(a @ b.T).astype(np.float32)
 
     def _encode(
         self,
@@ -148,3 +149,4 @@ def load_retriever(
 ) -> Retriever:
     """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
     return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)
+

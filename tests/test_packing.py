@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
+from formats.reading import LoadOptions, read_features
 from model import Padded, TextBackbone, load_checkpoint, load_retriever
 from model.packing import Packing
-from tmrcli.conversion import LoadOptions, read_features
 
 SENTENCES = Path(__file__).parent / "data" / "val_queries.tsv"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import sys
@@ -23,6 +24,7 @@ from tmrcli.views.console import err, out
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
+    from tmrcli.library.live import LiveLibrary
 
 __all__ = ["serve"]
 
@@ -51,7 +53,6 @@ def serve(
 
     from model import load_retriever
     from model.inference import torch_threads
-    from tmrcli.library.errors import StoreError
     from tmrcli.library.live import LiveLibrary
     from tmrcli.library.store import MotionStore
     from tmrcli.views.web import create_app
@@ -61,27 +62,40 @@ def serve(
             f"warning: listening on {host}: anyone who can reach this machine can search and download your library",
             markup=False, highlight=False, soft_wrap=True,
         )  # fmt: skip
-    motions = MotionStore(store_path(store))
-    with err.status("loading the model"):
-        library = LiveLibrary(motions, load_retriever(checkpoint))
+    listener = _listen(host, port)  # first: a port in use is said before the model is loaded
+    with listener:
+        motions = MotionStore(store_path(store))
+        with err.status("loading the model"):
+            library = LiveLibrary(motions, load_retriever(checkpoint))
+        try:
+            _announce(library)
+            server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))
+            out.print(_url(listener), markup=False)
+            sys.stdout.flush()  # the URL is what a script waits for
+            with torch_threads(1), contextlib.suppress(KeyboardInterrupt):
+                # One torch thread per query: concurrent queries use the cores side by side. uvicorn
+                # shuts down cleanly on Ctrl-C, then raises it again: it ends the command normally.
+                server.run(sockets=[listener])
+        finally:
+            library.close()
+    err.print("stopped", markup=False, highlight=False)
+
+
+def _announce(library: LiveLibrary) -> None:
+    """Say what is served; a library that exists but cannot be used (damaged, another checkpoint's)
+    is an error now rather than at every query."""
+    from tmrcli.library.errors import StoreError
+
     try:
         with library.view() as view:
-            err.print(f"library {motions.path}: {len(view.files)} motions", markup=False, highlight=False, soft_wrap=True)
+            err.print(f"library {library.store.path}: {len(view.files)} motions", markup=False, highlight=False, soft_wrap=True)
     except StoreError:
-        if motions.exists():
-            raise  # damaged, or another checkpoint's: say so now, not at every query
-        err.print(f"no library at {motions.path} yet: it is served as soon as `tmr index` writes one", markup=False, highlight=False, soft_wrap=True)
-    listener = _listen(host, port)
-    server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))
-    out.print(_url(listener), markup=False)
-    sys.stdout.flush()  # the URL is what a script waits for
-    try:
-        with torch_threads(1):  # one thread per query: concurrent queries use the cores side by side
-            server.run(sockets=[listener])
-    finally:
-        library.close()
-        listener.close()
-    err.print("stopped", markup=False, highlight=False)
+        if library.store.exists():
+            raise
+        err.print(
+            f"no library at {library.store.path} yet: it is served as soon as `tmr index` writes one",
+            markup=False, highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 def _is_loopback(host: str) -> bool:

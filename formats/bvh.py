@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.bvh_hierarchy import BvhSkeleton, read_skeleton
+from formats.bvh_hierarchy import read_skeleton
 from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
-from formats.kinematics import euler_to_matrix, forward_kinematics
+from formats.kinematics import euler_to_matrix, forward_kinematics, with_ancestors
 from formats.rig_structure import map_by_structure
 from formats.rigs import JointMapping, map_skeleton
 
@@ -86,7 +86,7 @@ def read_bvh(path: Path) -> BvhClip:
         parents=skeleton.parents,
         offsets=skeleton.offsets,
         end_sites=skeleton.end_sites,
-        position_columns=_local_position_columns(skeleton, rows),
+        position_columns=layout.positions,
         rotation_columns=layout.rotations,
         rotation_axes=layout.axes,
         num_channels=layout.num_channels,
@@ -109,14 +109,15 @@ def joint_positions(clip: BvhClip, joints: Sequence[int], tips: Sequence[int] = 
     for joint in tips:
         if np.isnan(clip.end_sites[joint]).any():
             raise FormatError(clip.path, f"joint {clip.names[joint]} has no End Site to place the toes at")
-    needed = _with_ancestors(clip.parents, [*joints, *tips])
+    needed = with_ancestors(clip.parents, [*joints, *tips])
     local = {joint: i for i, joint in enumerate(needed)}
     parents = [local.get(clip.parents[joint], -1) for joint in needed] + [local[joint] for joint in tips]
     # A joint's own rotation moves only its children: the leaves (head, hands, toes) need none.
-    has_child = np.isin(needed, [clip.parents[joint] for joint in needed] + list(tips))
+    has_child = np.isin(needed, [clip.parents[joint] for joint in needed] + tips)
     rotation_columns = np.where(has_child[:, None], clip.rotation_columns[needed], -1)
     position_columns = clip.position_columns[needed]
     values = _parse_values(clip, np.concatenate([rotation_columns.ravel(), position_columns.ravel()]))
+    position_columns = _local_position_columns(clip, needed, position_columns, values)
     angles = np.where(rotation_columns >= 0, values[:, np.maximum(rotation_columns, 0)], 0.0)
     rotations = euler_to_matrix(np.radians(angles), clip.rotation_axes[needed])
     # Position channels replace the OFFSET axis by axis (Bandai-Namco has them on every joint).
@@ -124,15 +125,15 @@ def joint_positions(clip: BvhClip, joints: Sequence[int], tips: Sequence[int] = 
     if tips:  # an End Site is a joint without channels: its OFFSET in its joint's frame
         shape = (len(values), len(tips))
         rotations = np.concatenate([rotations, np.broadcast_to(np.eye(3), shape + (3, 3))], axis=1)
-        translations = np.concatenate([translations, np.broadcast_to(clip.end_sites[list(tips)], shape + (3,))], axis=1)
+        translations = np.concatenate([translations, np.broadcast_to(clip.end_sites[tips], shape + (3,))], axis=1)
     positions = forward_kinematics(parents, rotations, translations)
     return positions[:, [local[joint] for joint in joints] + list(range(len(needed), len(needed) + len(tips)))]
 
 
 def map_bvh_skeleton(clip: BvhClip, skeleton_map: Mapping[str, str] | None = None) -> JointMapping:
-    """How to build the SMPL joints from this clip's joints: `skeleton_map`, else a built-in rig by names.
-
-    End Sites may stand in for missing toes. Raises SkeletonError naming the clip's file.
+    """How to build the SMPL joints from this clip's joints: `skeleton_map`, else a built-in rig by
+    names, else the rig's structure (formats.rig_structure). End Sites may stand in for missing toes.
+    Raises SkeletonError naming the clip's file.
     """
     has_tip = ~np.isnan(clip.end_sites).any(axis=1)
     return map_skeleton(
@@ -153,31 +154,29 @@ def _sampled_poses(clip: BvhClip) -> tuple[tuple[int, ...], np.ndarray, np.ndarr
     return clip.parents, positions[:, : len(clip.names)], tip_positions
 
 
-def _local_position_columns(skeleton: BvhSkeleton, rows: bytes) -> np.ndarray:
-    """The position columns of the skeleton, without those of joints whose position channels hold
-    world coordinates rather than the translation from their parent.
-
-    Some exporters (AnimatedDrawings' CMU conversions) write a non-root joint's world position into its
-    position channels: they then sit about one OFFSET away from the parent's channels, and far from the
-    joint's own OFFSET. Such a joint is placed by its OFFSET, as the readers of those files do.
-    """
-    columns = skeleton.layout.positions
-    moving = [joint for joint, parent in enumerate(skeleton.parents) if parent >= 0 and (columns[joint] >= 0).all()]
-    moving = [joint for joint in moving if (columns[skeleton.parents[joint]] >= 0).all()]
-    if not moving:
+def _local_position_columns(
+    clip: BvhClip, needed: Sequence[int], columns: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """`columns` (J, 3) without the position channels of joints below the root that hold world
+    positions instead of local ones: some exporters (AnimatedDrawings' 19-joint CMU rig) write the
+    thorax's and head's world positions there, which lie nearer to the (moving) root than the OFFSET
+    does. Such joints keep their OFFSET, as their rotations expect."""
+    root = clip.position_columns[0]
+    if needed[0] != 0 or (root < 0).any():
         return columns
-    try:
-        first = np.array(rows.lstrip().split(b"\n", 1)[0].split(), dtype=np.float64)[columns[: len(skeleton.names)]]
-    except (ValueError, IndexError):
-        return columns  # a malformed row is reported when the values are parsed
-    local = columns.copy()
-    for joint in moving:
-        bone = np.linalg.norm(skeleton.offsets[joint])
-        from_parent = np.linalg.norm(first[joint] - first[skeleton.parents[joint]])
-        from_offset = np.linalg.norm(first[joint] - skeleton.offsets[joint])
-        if bone > 0 and from_offset > 2 * bone and abs(from_parent - bone) < 0.25 * bone:
-            local[joint] = -1
-    return local
+    root_positions = values[:, root]
+    if not np.ptp(root_positions, axis=0).any():
+        return columns  # a root that never moves (Bandai-Namco's joint_Root): local and world agree
+    columns = columns.copy()
+    for row, joint in enumerate(needed):
+        if joint == 0 or (columns[row] < 0).any():
+            continue
+        channels = values[:, columns[row]]
+        from_offset = np.median(np.linalg.norm(channels - clip.offsets[joint], axis=-1))
+        from_root = np.median(np.linalg.norm(channels - root_positions, axis=-1))
+        if from_root < from_offset:
+            columns[row] = -1
+    return columns
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -243,12 +242,3 @@ def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
     values = np.zeros((parsed.shape[0], clip.num_channels))
     values[:, used] = parsed
     return values
-
-
-def _with_ancestors(parents: Sequence[int], joints: Sequence[int]) -> list[int]:
-    needed: set[int] = set()
-    for joint in joints:
-        while joint >= 0 and joint not in needed:
-            needed.add(joint)
-            joint = parents[joint]
-    return sorted(needed)  # file order puts parents first

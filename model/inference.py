@@ -7,6 +7,7 @@ The lower-level torch `TMR` returns raw mu.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -17,9 +18,11 @@ from torch import Tensor
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
+from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
+from model.threads import threads_for, torch_threads
 
-__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches"]
+__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
 
 
 def default_device() -> torch.device:
@@ -40,7 +43,7 @@ def encode_batches(
     out = np.zeros((count, latent_dim), dtype=np.float32)
     for batch, padded in batches:
         mu = encoder(padded.to(device))  # (b, latent_dim)
-        out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
+        out[batch] = torch.nn.functional.normalize(mu, dim=-1, eps=UNIT_EPS).float().cpu().numpy()
     return out
 
 
@@ -92,7 +95,8 @@ class Retriever:
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
         batches = self.backbone.padded_batches(texts, batch_size)
-        return self._encode(len(texts), batches, self.model.encode_texts)
+        rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
+        return self._encode(len(texts), batches, self.model.encode_texts, rows)
 
     def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """(T_i, n_feats) raw (unnormalised) features at the checkpoint's fps -> (N, latent_dim) unit-norm
@@ -108,17 +112,24 @@ class Retriever:
             (batch, Padded.from_sequences([normalised[i] for i in batch]))
             for batch in length_sorted_batches([len(m) for m in motions], batch_size)
         )
-        return self._encode(len(motions), batches, self.model.encode_motions)
+        return self._encode(len(motions), batches, self.model.encode_motions, sum(len(m) for m in motions))
 
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N, D), (M, D) unit-norm embeddings -> (N, M) scores (cos + 1) / 2 in [0, 1]."""
-        return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
+        return cosine_to_score(a @ b.T).astype(np.float32)
 
     def _encode(
-        self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]
+        self,
+        count: int,
+        batches: Iterator[tuple[np.ndarray, Padded]],
+        encoder: Callable[[Padded], Tensor],
+        rows: int,
     ) -> np.ndarray:
-        return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
+        """Small work (a query, one clip) runs on one CPU thread (`model/threads.py`)."""
+        threads = torch_threads(threads_for(rows)) if self.device.type == "cpu" else contextlib.nullcontext()
+        with threads:
+            return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
 
     def _check_width(self, backbone: TextBackbone) -> None:
         expected = self.checkpoint.config.text_width
@@ -138,3 +149,4 @@ def load_retriever(
 ) -> Retriever:
     """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
     return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)
+

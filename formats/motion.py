@@ -15,7 +15,7 @@ import numpy as np
 
 from formats.amc import AMC_FPS, amc_joint_positions, read_amc
 from formats.arrays import SourceMotion, read_motion_array
-from formats.bvh import joint_positions, read_bvh
+from formats.bvh import joint_positions, map_bvh_skeleton, read_bvh
 from formats.deepmimic import DEEPMIMIC_SUFFIXES, deepmimic_joint_positions, read_character, read_deepmimic
 from formats.discovery import MotionScan, scan_motion_files
 from formats.errors import FormatError
@@ -34,6 +34,10 @@ _DEEPMIMIC_PLACEMENT = Placement(unit="m", up="+y", is_mirrored=False)
 _MAX_DISTANCE = 1e4
 # Two frames make the shortest motion that has a velocity, hence one row of features.
 _MIN_FRAMES = 2
+# A first frame whose largest joint move to the second is over this (metres), and this many times the
+# median over the next 8 frames, is a calibration pose (see _without_calibration_pose).
+_CALIBRATION_JUMP = 0.2
+_CALIBRATION_RATIO = 10.0
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,8 @@ def scan_motions(paths: Iterable[Path], exclude: Sequence[str] = ()) -> MotionSc
 
 def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:
     clip = read_bvh(path)
-    mapping = map_skeleton(clip.names, path, skeleton_map)
-    joints = mapping.apply(joint_positions(clip, mapping.sources))
+    mapping = map_bvh_skeleton(clip, skeleton_map)
+    joints = mapping.apply(joint_positions(clip, mapping.sources, mapping.tips))
     return SourceMotion(joints, None, clip.fps, None)
 
 
@@ -133,12 +137,30 @@ def _read_deepmimic_motion(path: Path, skeleton_map: Mapping[str, str] | None, c
     return SourceMotion(joints, None, clip.fps, _DEEPMIMIC_PLACEMENT)
 
 
+def _without_calibration_pose(joints: np.ndarray) -> np.ndarray:
+    """The joints (metres) with a first frame that is a calibration pose rather than motion replaced by
+    the second.
+
+    cgspeed's "Daz-friendly" CMU release starts its clips with a T-pose at the first frame's root
+    height (straight legs there sink the feet up to 22 cm below the floor the motion stands on, and the
+    features put that lowest point on the floor); some Reallusion and Rokoko exports start with a
+    T-pose metres away. Such a frame is a jump no body makes: its largest joint move to the next frame
+    is many times those of the frames that follow.
+    """
+    if len(joints) < _MIN_FRAMES + 2:
+        return joints
+    moves = np.linalg.norm(np.diff(joints, axis=0), axis=-1).max(axis=1)
+    if moves[0] > _CALIBRATION_JUMP and moves[0] > _CALIBRATION_RATIO * np.median(moves[1:9]):
+        return np.concatenate([joints[1:2], joints[1:]])  # the next pose in its place keeps the duration
+    return joints
+
+
 def _normalise(path: Path, source: SourceMotion) -> np.ndarray:
     """Metres, Y up, 20 fps, float32; rejects motions too short or too degenerate to describe."""
     joints = source.joints
     assert joints is not None and joints.shape[1:] == (NUM_JOINTS, 3)
     placement = source.placement or detect_placement(joints)
-    joints = resample(placement.apply(joints), source.fps, FEATURE_FPS)
+    joints = resample(_without_calibration_pose(placement.apply(joints)), source.fps, FEATURE_FPS)
     if joints.shape[0] < _MIN_FRAMES:
         raise FormatError(path, f"too short: {joints.shape[0]} frame at 20 fps; at least {_MIN_FRAMES} are needed")
     if np.ptp(joints[0], axis=0).max() < 1e-3:

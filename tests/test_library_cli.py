@@ -252,3 +252,15 @@ def test_store_option_takes_a_folder(data_dir: Path, tmp_path: Path, tiny_checkp
     assert _run("index", tmp_path / "mocap", "--store", tmp_path / "libs", checkpoint=tiny_checkpoint).exit_code == 0
     assert (tmp_path / "libs" / "library.h5").is_file()
     assert json.loads(_run("info", "--store", tmp_path / "libs", "--json").stdout)["files"] == 2
+
+
+def test_piped_search_keeps_one_row_per_line_with_full_paths(indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path) -> None:
+    store, _ = indexed
+    result = _run("search", "someone walks", "-k", "5", "--store", store, checkpoint=tiny_checkpoint)
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[1:]
+    indexed_paths = {str(path) for path in corpus.iterdir()}
+    assert len(rows) == 5 and all(len(row) > 80 for row in rows)
+    assert all(row.split()[2] in indexed_paths for row in rows)
+    grepped = [row for row in result.stdout.splitlines() if ".bvh" in row]
+    assert grepped == rows

@@ -155,6 +155,7 @@ def test_localize_gives_segments_curve_and_plot(data_dir: Path, tmp_path: Path, 
     times = [p["time"] for p in found["curve"]]
     assert times == sorted(times) and times[-1] <= 63.4 and len(times) > 100
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote similarity plot: {png}" in result.stderr.splitlines()
     human = _run("localize", take, "a person kicks", checkpoint=tiny_checkpoint)
     assert (
         "█" in human.stdout

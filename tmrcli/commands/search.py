@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tmrcli.views.console import err
+from tmrcli.views.console import err, print_written
 from tmrcli.commands.options import (
     MOTION_FILE_TYPES,
     DEFAULT_CHECKPOINT,
@@ -66,6 +66,7 @@ def search(
     render_hits(hits, json_)
     if html is not None:
         write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
+        print_written(html, "results page")
 
 
 @reads_motion_files
@@ -122,5 +123,7 @@ def localize(
     render_localization(result, json_)
     if plot is not None:
         save_curve_png(result, text, plot)
+        print_written(plot, "similarity plot")
     if html is not None:
         write_localize_page(html, text, file, result, options)
+        print_written(html, "results page")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console, RenderableType
 from rich.measure import Measurement
 
-__all__ = ["out", "err", "print_error", "print_unwrapped"]
+__all__ = ["out", "err", "print_error", "print_unwrapped", "print_written"]
 
 # Rich resolves sys.stdout / sys.stderr at print time, so test runners that swap them still capture.
 out = Console(highlight=False, soft_wrap=True)
@@ -18,6 +20,11 @@ def print_error(path: str | None, reason: str, hint: str | None = None) -> None:
     err.print(f"[bold red]error:[/] {where}{reason}", markup=True, highlight=False, soft_wrap=True)
     if hint:
         err.print(f"hint: {hint}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_written(path: Path, what: str) -> None:
+    """Say on stderr where a side file (`--html`, `--plot`) went; stdout keeps the results (or the JSON)."""
+    err.print(f"wrote {what}: {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_unwrapped(renderable: RenderableType) -> None:

@@ -26,3 +26,21 @@ def test_a_terminal_shows_paths_relative_when_shorter_and_never_cuts_them(
     assert len(rows) == 3
     assert rows[1].split()[2] == str(inside.relative_to(tmp_path))
     assert rows[2].split()[2] == str(outside)  # ../../elsewhere/... would be longer
+
+
+COMMANDS = ["convert", "index", "search", "caption", "localize", "info", "train", "eval", "distill", "show", "export", "import", "serve"]
+JSON = {"convert", "index", "search", "caption", "localize", "info", "train", "eval", "distill"}
+CHECKPOINT = {"index", "search", "caption", "localize", "info", "eval", "serve"}
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_shows_no_type_on_flags_and_the_options_the_readme_promises(command: str | None) -> None:
+    from typer.testing import CliRunner
+
+    from tmrcli.app import app
+
+    result = CliRunner().invoke(app, [*([command] if command else []), "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "<bool>" not in result.stdout
+    if command is not None:
+        assert ("--json " in result.stdout) == (command in JSON)
+        assert ("--checkpoint " in result.stdout) == (command in CHECKPOINT)

@@ -265,3 +265,22 @@ def test_piped_search_keeps_one_row_per_line_with_full_paths(indexed: tuple[Path
     assert all(row.split()[2] in indexed_paths for row in rows)
     grepped = [row for row in result.stdout.splitlines() if ".bvh" in row]
     assert grepped == rows
+
+
+def test_search_never_offers_a_deleted_file_and_says_how_many_were_gone(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    files = copy_clips(bandai_clips(data_dir, 4), tmp_path / "mocap")
+    assert _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint).exit_code == 0
+    before = json.loads(_run("search", "a person walks", "-k", "3", "--json", checkpoint=tiny_checkpoint).stdout)
+    Path(before[0]["path"]).unlink()
+    result = _run("search", "a person walks", "-k", "3", "--json", checkpoint=tiny_checkpoint)
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert [h["path"] for h in hits] == [h["path"] for h in before[1:]] + [
+        next(str(f) for f in files if str(f) not in {h["path"] for h in before})
+    ]
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert "left out 1 indexed file gone from disk; tmr index --prune drops them" in result.stderr.splitlines()
+    indexed = _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint)
+    assert "1 indexed file is gone from disk; --prune drops them" in indexed.stderr.splitlines()

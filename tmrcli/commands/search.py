@@ -52,18 +52,20 @@ def search(
     Example: tmr search "a person waves with the left hand" -k 5
     """
     from tmrcli.views.html_page import write_search_page
-    from tmrcli.views.render import render_hits
+    from tmrcli.views.render import plural, render_hits
     from model import load_retriever
-    from tmrcli.library.search import find_motions
+    from tmrcli.library.search import find_motions_on_disk
     from tmrcli.library.store import MotionStore
 
     if (text is None) == (like is None):
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
-    hits = find_motions(
+    hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
         options=options,
     )  # fmt: skip
     render_hits(hits, json_)
+    if gone:
+        err.print(f"left out {plural(gone, 'indexed file')} gone from disk; tmr index --prune drops them", markup=False)
     if html is not None:
         write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
         print_written(html, "results page")

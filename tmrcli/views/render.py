@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "render_reports",
+    "plural",
     "print_json",
     "render_hits",
     "render_captions",
@@ -58,6 +59,11 @@ def _shown(path: str) -> str:
     except ValueError:
         return path
     return relative if len(relative) < len(path) else path
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 indexed file`, `3 indexed files`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _span(start: float, end: float) -> str:
@@ -259,7 +265,9 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         )
     if report.missing:
         err.print(
-            f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False
+            f"{plural(report.missing, 'indexed file')} {'is' if report.missing == 1 else 'are'} gone from disk; --prune drops them",
+            markup=False,
+            highlight=False,
         )
     if report.skipped:
         err.print(skip_summary(report.skipped), markup=False, highlight=False, soft_wrap=True)

@@ -1,4 +1,4 @@
-"""Motion files (BVH, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
+"""Motion files (BVH, FBX, glTF, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
 
 Pure numpy (and bvhio for parsing): this package imports neither `model` nor `tmrcli`, nor torch.
 """
@@ -15,7 +15,7 @@ from formats.features import (
     mirror_features,
     mirror_joints,
 )
-from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map
+from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, motion_source, read_skeleton_map
 from formats.segment import frame_range
 from formats.skeleton import CHILDREN, JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
@@ -44,6 +44,7 @@ __all__ = [
     "load_motion",
     "read_skeleton_map",
     "find_motion_files",
+    "motion_source",
     "frame_range",
     "smpl_bvh_text",
     "cut_bvh",

@@ -24,6 +24,7 @@ from formats import (
     features_to_joints,
     find_motion_files,
     load_motion,
+    motion_source,
 )
 from tmrcli.atomic import save_npy_atomic
 
@@ -102,7 +103,10 @@ def plan_conversion(inputs: Sequence[Path], outdir: Path, *, with_joints: bool) 
         for source in find_motion_files([given]):
             if given.is_dir() and written in source.resolve().parents:
                 continue
-            relative = source.relative_to(root).with_suffix("")
+            file, animation = motion_source(source)
+            relative = file.relative_to(root).with_suffix("")
+            if animation is not None:  # one output per animation: walks.glb#Run -> walks#Run.npy
+                relative = relative.with_name(f"{relative.name}#{animation}")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
             jobs.append(ConvertJob(source, output, joints_output))

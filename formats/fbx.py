@@ -3,9 +3,10 @@
 ufbx reads the file and bakes each node's transform (pivots, pre- and post-rotations, inherit modes
 folded in) to translation and quaternion keys; here they are sampled per frame at the file's key rate
 and composed with numpy. The skeleton is the file's bones (or its nulls, for rigs made of them);
-positions are taken in the skeleton's own space, below the first node that is not a joint (a
-Blender armature object, a scene root), so that, as for BVH, the unit and the up axis are those the
-joints were authored in and `formats.units` reads them off the body. `pufbx` is an optional
+positions are taken in the skeleton's own units, without the scale of the nodes above it (a Blender
+armature object scaled by 100 to turn its metres into the file's centimetres, whatever the joints
+were authored in) but with their rotation (the armature's turn to the file's up axis), so that, as
+for BVH, `formats.units` reads the unit off the body. `pufbx` is an optional
 dependency (`pip install 'tmr[fbx]'`); without it an FBX fails with that install command.
 """
 
@@ -73,6 +74,9 @@ def read_fbx(path: Path) -> SceneAnimation:
     joint_set = set(joints)
     # Copied now: the binding's node objects point into the scene, which is freed with `scene`.
     rest = {node: _rest(nodes[node]) for node in joints}
+    # A skeleton root keeps the turn of the nodes above it (a Blender armature's Z-up to the file's
+    # Y-up), not their scale or offset, which are in other units (see the module's docstring).
+    above = {node: _rotation(nodes[parents[node]]) for node in joints if parents[node] >= 0 and parents[node] not in joint_set}
 
     def track(node: int, part: str) -> np.ndarray:
         """(T, C) samples of a baked property, or (1, C) the node's rest value."""
@@ -81,14 +85,17 @@ def read_fbx(path: Path) -> SceneAnimation:
             return rest[node][part][None]
         return sample_channel(channel, frame_times, is_rotation=part == "rotation")
 
+    def translation(node: int) -> np.ndarray:
+        own = track(node, "translation")
+        return own @ above[node].T if node in above else own
+
     def linear(node: int) -> np.ndarray:
-        return linear_part(np.roll(track(node, "rotation"), 1, axis=-1), track(node, "scale"))
+        own = linear_part(np.roll(track(node, "rotation"), 1, axis=-1), track(node, "scale"))
+        return above[node] @ own if node in above else own
 
     # Only joints and their joint ancestors are composed: a joint whose parent is no joint is a root.
     skeleton_parents = tuple(parent if parent in joint_set else -1 for parent in parents)
-    return SceneAnimation(
-        path, names, skeleton_parents, tuple(joints), fps, num_frames, lambda node: track(node, "translation"), linear
-    )
+    return SceneAnimation(path, names, skeleton_parents, tuple(joints), fps, num_frames, translation, linear)
 
 
 def _pufbx(path: Path):
@@ -122,6 +129,13 @@ def _rest(node) -> dict[str, np.ndarray]:
         "rotation": np.array(list(transform.rotation), dtype=np.float64),
         "scale": np.array(list(transform.scale), dtype=np.float64),
     }
+
+
+def _rotation(node) -> np.ndarray:
+    """The rotation (3, 3) in a node's rest world matrix, its scale divided out."""
+    world = node.node_to_world
+    matrix = np.array([[world[f"m{row}{column}"] for column in range(3)] for row in range(3)], dtype=np.float64)
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=0, keepdims=True), 1e-12)
 
 
 def _one_line(error: Exception) -> str:

@@ -96,6 +96,41 @@ def main() -> None:
         )
     read, features = stage_times(files)
     print(f"one process, by stage: read+map+resample {read:.2f} s, canonicalise+features {features:.2f} s")
+    scene_format_rows(args.data, args.runs, args.workers)
+
+
+# FBX and glTF read through scene nodes; the target the issue sets for them on 2 cores.
+SCENE_TARGET_FRAMES_PER_SECOND = 10_000
+
+
+def scene_format_rows(data: Path, runs: int, workers: int) -> None:
+    """FBX: the corpus's FBX files. glTF: GLB files written at run time from 15 of the corpus's CMU
+    BVH, 31- and 100-joint rigs (tests/gltf_files.py: one node per joint, keys on every frame, as
+    Blender exports them)."""
+    import sys
+    import tempfile
+
+    from formats.fbx import read_fbx
+    from formats.gltf import read_gltf
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from gltf_files import write_gltf
+
+    print(f"target for FBX and glTF: {SCENE_TARGET_FRAMES_PER_SECOND:,} source frames/s")
+    with tempfile.TemporaryDirectory() as folder:
+        cmu = data / "cmu-mocap"
+        bvh = [*sorted((cmu / "cgspeed_subject131").glob("*.bvh")), *sorted((cmu / "iclone_cc_rig").glob("*.bvh"))[:12]]
+        glbs = [write_gltf(Path(folder) / f"{path.stem}.glb", path) for path in bvh]
+        for label, files, reader in (("FBX", sorted((data / "fbx").glob("*.fbx")), read_fbx), ("glTF", glbs, read_gltf)):
+            frames = sum(reader(path).num_frames for path in files)
+            for count in sorted({1, workers}):
+                timings = [timed_pass(files, count) for _ in range(runs)]
+                seconds = statistics.median(wall for wall, _ in timings)
+                cpu = statistics.median(cpu for _, cpu in timings)
+                print(
+                    f"{label}, {len(files)} files, {frames} source frames, {count} process(es): {seconds:.2f} s wall, "
+                    f"{frames / seconds:,.0f} source frames/s; per CPU second {frames / cpu:,.0f}"
+                )
 
 
 if __name__ == "__main__":

@@ -142,3 +142,25 @@ def test_a_broken_gltf_gives_one_reason(walk: Path, tmp_path: Path, name: str, m
     with pytest.raises(FormatError, match=reason) as error:
         load_motion(path)
     assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)
+
+
+def test_the_cli_takes_each_animation_and_passes_over_a_broken_file(walk: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tmrcli.app import app
+
+    library = tmp_path / "library"
+    library.mkdir()
+    write_gltf(library / "takes.glb", walk, animations=("Walk", "Later"), frames=120)
+    _no_skin(library / "prop.gltf", walk)
+    result = CliRunner().invoke(app, ["convert", str(library), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["takes#Later.npy", "takes#Walk.npy"]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "prop.gltf" in errors[0] and "holds no skin" in errors[0]
+    exported = tmp_path / "later.bvh"
+    result = CliRunner().invoke(app, ["export", f"{library / 'takes.glb'}#Later", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert load_motion(exported).num_frames == load_motion(library / "takes.glb#Later").num_frames
+    result = CliRunner().invoke(app, ["export", f"{library / 'gone.glb'}#Later", "-o", str(exported)])
+    assert result.exit_code == 2 and "does not exist" in result.output

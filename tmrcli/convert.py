@@ -32,7 +32,7 @@ def convert(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively."
+            exists=True, metavar="INPUT", help="Motion files (.bvh, .fbx, .glb, .gltf, .npz, .npy) or folders, searched recursively."
         ),
     ],
     output: Annotated[
@@ -72,7 +72,7 @@ def _plan(inputs: list[Path], output: Path, joints: bool) -> list[ConvertJob]:
     check_motion_paths(inputs, "INPUT")
     jobs = plan_conversion(inputs, output, with_joints=joints)
     if not jobs:
-        raise typer.BadParameter("no .bvh, .npz or .npy files found", param_hint="INPUT")
+        raise typer.BadParameter("no motion files (.bvh, .fbx, .glb, .gltf, .npz, .npy) found", param_hint="INPUT")
     return jobs
 
 

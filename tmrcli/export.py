@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from formats.motion import MOTION_SUFFIXES
 from tmrcli.console import err, out
 from tmrcli.options import (
+    MotionFileArgument,
     BodyModelOption,
     EndOption,
     FpsOption,
@@ -41,7 +41,7 @@ class ExportedSegment:
 
 
 def export(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
+    file: MotionFileArgument,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],
     start: StartOption = 0.0,
     end: EndOption = None,
@@ -57,7 +57,6 @@ def export(
 
     Example: tmr export walk.bvh --start 1.5 --end 4 -o walk_cut.bvh
     """
-    check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     check_suffix(output, (".bvh",), "--output")
     exported = export_segment(file, start, end, output, load_options(skeleton_map, fps, body_model))

@@ -30,7 +30,7 @@ def index(
         typer.Argument(
             exists=True,
             metavar="PATH...",
-            help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
+            help="Motion files (.bvh, .fbx, .glb, .gltf, .npz, .npy) or folders, searched recursively. "
             "None: check the files the library already holds.",
         ),
     ] = None,

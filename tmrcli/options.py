@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from tmrcli.conversion import LoadOptions
 
 __all__ = [
+    "MotionFileArgument",
+    "existing_motion_file",
     "StoreOption",
     "CheckpointOption",
     "JsonOption",
@@ -37,6 +39,28 @@ __all__ = [
 ]
 
 DEFAULT_CHECKPOINT = "default"
+MOTION_FILE_HELP = "A motion file (.bvh, .fbx, .glb, .gltf, .npz, .npy); FILE.glb#NAME for one animation of several."
+
+
+def existing_motion_file(path: Path | None) -> Path | None:
+    """A motion file that exists, or FILE#NAME naming an animation of one; a usage error otherwise."""
+    if path is None:
+        return None
+    from formats import MOTION_SUFFIXES, motion_source
+
+    file = motion_source(path)[0]
+    if not file.exists():
+        raise typer.BadParameter(f"{path} does not exist")
+    if file.is_dir():
+        raise typer.BadParameter(f"{path} is a folder, not a motion file")
+    if file.suffix.lower() not in MOTION_SUFFIXES:
+        raise typer.BadParameter(f"{path} must end in {', '.join(MOTION_SUFFIXES)}")
+    return path
+
+
+MotionFileArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", callback=existing_motion_file, help=MOTION_FILE_HELP)
+]
 
 StoreOption = Annotated[
     Optional[Path],
@@ -111,7 +135,7 @@ def check_motion_paths(paths: list[Path], param_hint: str) -> None:
 
     for path in paths:
         if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)
+            raise typer.BadParameter(f"{path} is not a motion file ({MOTION_FILE_HELP[15:-1]})", param_hint=param_hint)
 
 
 PAGE_SUFFIXES = (".html", ".htm")

@@ -9,6 +9,8 @@ import typer
 
 from tmrcli.console import err
 from tmrcli.options import (
+    MotionFileArgument,
+    existing_motion_file,
     DEFAULT_CHECKPOINT,
     BodyModelOption,
     CheckpointOption,
@@ -23,9 +25,6 @@ from tmrcli.options import (
 
 __all__ = ["search", "caption", "localize"]
 
-MotionArgument = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")
-]
 
 
 def search(
@@ -33,7 +32,7 @@ def search(
     k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
     like: Annotated[
         Optional[Path],
-        typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Find motions like this one instead."),
+        typer.Option(metavar="FILE", callback=existing_motion_file, help="Find motions like this one instead."),
     ] = None,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
     store: StoreOption = None,
@@ -67,7 +66,7 @@ def search(
 
 
 def caption(
-    file: MotionArgument,
+    file: MotionFileArgument,
     texts: Annotated[
         Optional[Path],
         typer.Option(
@@ -95,7 +94,7 @@ def caption(
 
 
 def localize(
-    file: MotionArgument,
+    file: MotionFileArgument,
     text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many segments to show.")] = 3,
     plot: Annotated[

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from formats.motion import MOTION_SUFFIXES
 from tmrcli.console import out
 from tmrcli.options import (
+    MotionFileArgument,
     BodyModelOption,
     EndOption,
     FpsOption,
@@ -32,7 +32,7 @@ IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
 
 def show(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
+    file: MotionFileArgument,
     start: StartOption = 0.0,
     end: EndOption = None,
     output: Annotated[
@@ -57,7 +57,6 @@ def show(
 
     Example: tmr show walk.bvh --start 1.5 --end 4 -o walk.gif
     """
-    check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     if output is not None:
         check_suffix(output, IMAGE_SUFFIXES, "--output")

@@ -138,7 +138,7 @@ class Channel:
 def key_grid_rate(key_times: list[np.ndarray]) -> float:
     """The rate of the grid every key lies on (the shortest spacing that others are multiples of),
     or IRREGULAR_KEYS_FPS when the keys lie on no such grid or are too few to tell."""
-    steps = np.concatenate([np.diff(times) for times in key_times])
+    steps = np.concatenate([np.diff(times) for times in key_times] or [np.zeros(0)])
     steps = steps[steps > 1e-6]
     if steps.size == 0:
         return IRREGULAR_KEYS_FPS

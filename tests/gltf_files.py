@@ -19,21 +19,27 @@ from formats.rotations import qmul
 
 
 @lru_cache(maxsize=4)
-def bvh_tracks(bvh: Path) -> tuple[list[str], list[int], np.ndarray, np.ndarray, float]:
-    """Names, parents, local translations (T, J, 3) and rotations (T, J, 4; w, x, y, z) of a BVH
-    (cached: the arrays are shared, never changed)."""
+def bvh_tracks_raw(bvh: Path) -> tuple[list[str], list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Names, parents, OFFSETs (J, 3), local translations (T, J, 3), Euler angles (T, J, 3, radians, in
+    channel order), channel axes (J, 3; 0=x) and fps of a BVH (cached: the arrays are shared, never changed)."""
     clip = read_bvh(bvh)
     values = np.loadtxt(io.BytesIO(clip.motion), ndmin=2)[: clip.num_frames]
     translations = np.where(clip.position_columns >= 0, values[:, np.maximum(clip.position_columns, 0)], clip.offsets)
     angles = np.radians(np.where(clip.rotation_columns >= 0, values[:, np.maximum(clip.rotation_columns, 0)], 0.0))
+    return list(clip.names), list(clip.parents), clip.offsets, translations, angles, clip.rotation_axes, clip.fps
+
+
+def bvh_tracks(bvh: Path) -> tuple[list[str], list[int], np.ndarray, np.ndarray, float]:
+    """Names, parents, local translations (T, J, 3) and rotations (T, J, 4; w, x, y, z) of a BVH."""
+    names, parents, _, translations, angles, axes, fps = bvh_tracks_raw(bvh)
     rotations = np.zeros(angles.shape[:2] + (4,))
     rotations[..., 0] = 1.0
     for k in range(3):
         turn = np.zeros(angles.shape[:2] + (4,))
         turn[..., 0] = np.cos(angles[..., k] / 2)
-        np.put_along_axis(turn, clip.rotation_axes[None, :, k, None] + 1, np.sin(angles[..., k] / 2)[..., None], axis=-1)
+        np.put_along_axis(turn, axes[None, :, k, None] + 1, np.sin(angles[..., k] / 2)[..., None], axis=-1)
         rotations = qmul(rotations, turn)
-    return list(clip.names), list(clip.parents), translations, rotations, clip.fps
+    return names, parents, translations, rotations, fps
 
 
 def write_gltf(

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from formats import JOINT_INDEX, FormatError, canonicalize_joints, extract_features, load_motion
+from fbx_files import write_ascii_fbx
 from formats.fbx import FBX_INSTALL, read_fbx
 
 pytest.importorskip("pufbx", reason=f"the FBX reader is not installed ({FBX_INSTALL})")
 
+CGSPEED = "cmu-mocap/cgspeed_subject131/131_01.bvh"
 CLIPS = ["01_01", "07_01", "08_02", "09_11", "49_08", "55_01"]
 WALKS = ["07_01", "08_02"]
 FEET = [JOINT_INDEX[j] for j in ("left_ankle", "right_ankle", "left_foot", "right_foot")]
@@ -95,3 +97,26 @@ def test_a_broken_fbx_gives_one_reason(data_dir: Path, tmp_path: Path) -> None:
         with pytest.raises(FormatError, match=reason) as error:
             load_motion(tmp_path / name)
         assert str(error.value).startswith(str(tmp_path / name)) and "\n" not in str(error.value)
+
+
+def test_an_ascii_fbx_reads_as_the_bvh_it_was_made_from(data_dir: Path, tmp_path: Path) -> None:
+    # Every joint keyed on every frame in its own Euler order: the FBX path must give the BVH's joints.
+    motion = load_motion(write_ascii_fbx(tmp_path / "walk.fbx", data_dir / CGSPEED, frames=240))
+    reference = load_motion(data_dir / CGSPEED).joints[: len(motion.joints)]
+    assert motion.source_fps == pytest.approx(120.0, rel=1e-4) and motion.num_frames == 40
+    assert np.linalg.norm(motion.joints - reference, axis=-1).max() < 1e-5  # 0.01 mm
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "reason"),
+    [
+        ("still.fbx", {"animated": False}, "holds no animation"),
+        ("nan.fbx", {"poison": float("nan")}, "NaN"),
+        ("nokeys.fbx", {"empty_keys": True}, "no frames"),
+    ],
+)
+def test_an_fbx_without_motion_gives_one_reason(data_dir: Path, tmp_path: Path, name: str, options: dict, reason: str) -> None:
+    path = write_ascii_fbx(tmp_path / name, data_dir / CGSPEED, frames=20, **options)
+    with pytest.raises(FormatError, match=reason) as error:
+        load_motion(path)
+    assert str(error.value).startswith(str(path)) and "\n" not in str(error.value)

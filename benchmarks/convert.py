@@ -20,7 +20,7 @@ from pathlib import Path
 from formats import canonicalize_joints, features_from_canonical, find_motion_files, load_motion
 from formats.bvh import read_bvh
 
-from common import DEFAULT_DATA, machine
+from common import DEFAULT_DATA, REPO, machine
 
 # Our target on a 2-core machine (the issue's): a large library converts in minutes, not hours.
 TARGET_FRAMES_PER_SECOND = 20_000

@@ -66,7 +66,7 @@ def read_motion(
     fps: float | None = None,
     body_model: str | Path | None = None,
 ) -> MotionFeatures:
-    """Read a motion file (.bvh, .npz, .npy) as every command does; the options are the commands'
+    """Read a motion file (.bvh, .fbx, .glb, .gltf, .npz, .npy) as every command does; the options are the commands'
     --skeleton-map (a mapping, or its TOML / JSON file), --fps and --body-model."""
     return _read(Path(path), _options(skeleton_map, fps, body_model))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,18 +106,9 @@ def search_library(
     return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
 
 
-def find_motions(
-    store: MotionStore,
-    retriever: Retriever,
-    k: int,
-    *,
-    text: str | None = None,
-    like: Path | None = None,
-    min_score: float = 0.0,
-    options: LoadOptions | None = None,
-) -> list[SearchHit]:
-    """`tmr search`: the hits of find_motions_on_disk, without the count of files that were gone."""
-    return find_motions_on_disk(store, retriever, k, text=text, like=like, min_score=min_score, options=options)[0]
+def find_motions(store: MotionStore, retriever: Retriever, k: int, **query: Any) -> list[SearchHit]:
+    """`tmr search`'s hits (find_motions_on_disk's, whose keywords it takes), without the count of gone files."""
+    return find_motions_on_disk(store, retriever, k, **query)[0]
 
 
 def find_motions_on_disk(

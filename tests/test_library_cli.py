@@ -130,12 +130,14 @@ def test_search_like_an_example_leaves_the_example_out(
 def test_caption_ranks_the_users_sentences(tmp_path: Path, corpus: Path, tiny_checkpoint: Path) -> None:
     sentences = ["a person walks forward", "", "someone waves both hands", "a person walks forward", "a man kicks"]
     bank = tmp_path / "bank.txt"
-    bank.write_text("\n".join(sentences) + "\n")
+    bank.write_text("# my actions\n" + "\n".join(sentences) + "\n")
     clip = sorted(corpus.iterdir())[0]
     result = _run("caption", clip, "--texts", bank, "-k", "2", "--json", checkpoint=tiny_checkpoint)
     assert result.exit_code == 0, result.output
     captions = json.loads(result.stdout)
     assert [c["rank"] for c in captions] == [1, 2] and {c["text"] for c in captions} <= set(sentences[2:])
+    every = json.loads(_run("caption", clip, "--texts", bank, "-k", "10", "--json", checkpoint=tiny_checkpoint).stdout)
+    assert sorted(c["text"] for c in every) == sorted(set(sentences) - {""})  # no comment, no duplicate
     assert captions[0]["score"] >= captions[1]["score"]
     default = _run("caption", clip, "--json", checkpoint=tiny_checkpoint)  # the default model's bank
     assert default.exit_code == 0 and len(json.loads(default.stdout)) == 5

@@ -75,7 +75,7 @@ def caption(
     texts: Annotated[
         Optional[Path],
         typer.Option(
-            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line (default: the model's own)."
+            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line; lines starting with # are comments (default: the model's own)."
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,

@@ -177,20 +177,22 @@ def main() -> None:
     print(f"{machine()}, {args.threads} torch threads")
     print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
           f"{len(texts)} KIT-ML captions, checkpoint {args.checkpoint}")
+    print(f"{'what':<16}{'batch':>6}{'tmr/s':>10}{'reference/s':>13}{'ratio':>8}{'target':>9}{'max |diff|':>12}")
     with torch.inference_mode():
         features = backbone.token_features(texts)
-        rows = _encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,
-                            features, args.repeats)
-        rows += _encoder_row("motions 2-10 s", lambda x, m: model.encode_motions(Padded(x, m)), motion_reference,
-                             motions, args.repeats)
+        _print_rows(_encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,
+                                 features, args.repeats))
+        _print_rows(_encoder_row("motions 2-10 s", lambda x, m: model.encode_motions(Padded(x, m)),
+                                 motion_reference, motions, args.repeats))
         reference_texts = ReferenceTexts(resolve_text_model(config.text_model), text_reference)
-        rows += _text_e2e_rows(retriever, reference_texts, texts, args.repeats)
-    print(f"{'what':<16}{'batch':>6}{'tmr/s':>10}{'reference/s':>13}{'ratio':>8}{'target':>9}{'max |diff|':>12}")
+        _print_rows(_text_e2e_rows(retriever, reference_texts, texts, args.repeats))
+
+
+def _print_rows(rows: list[tuple[str, int, float, float, float]]) -> None:
     for name, batch_size, ours, theirs, diff in rows:
         ratio = ours / theirs
         print(f"{name:<16}{batch_size:>6}{ours:>10.1f}{theirs:>13.1f}{ratio:>7.2f}x{'>= 1.0x':>9}{diff:>12.1e}"
               f"{'' if ratio >= 1.0 else '  below target'}")
-
 
 if __name__ == "__main__":
     main()

@@ -44,6 +44,7 @@ from model.threads import threads_for, torch_threads  # noqa: E402
 
 BATCH_SIZES = (1, 64)
 ITEMS = {1: 16, 64: 256}  # items encoded per timed run at each batch size
+ROWS = ("text-encoder", "motions", "texts-e2e")
 
 
 class ReferenceEncoder(nn.Module):
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (default: cores)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
+    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS), help="which rows to measure")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -179,13 +181,15 @@ def main() -> None:
           f"{len(texts)} KIT-ML captions, checkpoint {args.checkpoint}")
     print(f"{'what':<16}{'batch':>6}{'tmr/s':>10}{'reference/s':>13}{'ratio':>8}{'target':>9}{'max |diff|':>12}")
     with torch.inference_mode():
-        features = backbone.token_features(texts)
-        _print_rows(_encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,
-                                 features, args.repeats))
-        _print_rows(_encoder_row("motions 2-10 s", lambda x, m: model.encode_motions(Padded(x, m)),
-                                 motion_reference, motions, args.repeats))
-        reference_texts = ReferenceTexts(resolve_text_model(config.text_model), text_reference)
-        _print_rows(_text_e2e_rows(retriever, reference_texts, texts, args.repeats))
+        if "text-encoder" in args.rows:
+            _print_rows(_encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,
+                                     backbone.token_features(texts), args.repeats))
+        if "motions" in args.rows:
+            _print_rows(_encoder_row("motions 2-10 s", lambda x, m: model.encode_motions(Padded(x, m)),
+                                     motion_reference, motions, args.repeats))
+        if "texts-e2e" in args.rows:
+            reference_texts = ReferenceTexts(resolve_text_model(config.text_model), text_reference)
+            _print_rows(_text_e2e_rows(retriever, reference_texts, texts, args.repeats))
 
 
 def _print_rows(rows: list[tuple[str, int, float, float, float]]) -> None:

@@ -63,8 +63,9 @@ class _Layer(nn.Module):
         self.output = nn.Linear(s.intermediate_size, width)
         self.output_norm = nn.LayerNorm(width, eps=s.layer_norm_eps)
 
-    def forward(self, rows: Tensor, packing: Packing, attn_mask: Tensor) -> Tensor:
-        """(N, width) packed hidden states, (b, 1, 1, L) bool mask (True = may attend) -> (N, width)."""
+    def forward(self, rows: Tensor, packing: Packing, attn_mask: Tensor | None) -> Tensor:
+        """(N, width) packed hidden states, (b, 1, 1, L) bool mask (True = may attend; None when
+        nothing is padded) -> (N, width)."""
         (b, length), width = packing.mask.shape, rows.shape[-1]
         qkv = packing.unpack(self.qkv(rows)).view(b, length, 3 * self.heads, width // self.heads)
         q, k, v = qkv.transpose(1, 2).chunk(3, dim=1)  # (b, heads, L, width / heads) each
@@ -101,7 +102,7 @@ class BertEncoder(nn.Module):
         ids, positions = packing.pack(input_ids[..., None])[:, 0], packing.pack(positions[..., None])[:, 0]
         x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
         rows = self.embedding_norm(x)  # (N, width)
-        attn_mask = mask[:, None, None, :]  # (b, 1, 1, L)
+        attn_mask = None if packing.is_dense else mask[:, None, None, :]  # (b, 1, 1, L); None: nothing to mask
         for layer in self.layers:
             rows = layer(rows, packing, attn_mask)
         return packing.unpack(rows)

@@ -108,7 +108,7 @@ class MultiheadAttention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(batch, n_queries, dim))  # (B, Q, D)
 
     def forward_packed(
-        self, rows: Tensor, packing: Packing, attn_mask: Tensor, query_rows: Tensor | None = None
+        self, rows: Tensor, packing: Packing, attn_mask: Tensor | None, query_rows: Tensor | None = None
     ) -> Tensor:
         """Self-attention over packed rows (N, D): projections run on real rows only, attention on the
         unpacked batch. Returns (N, D), or (len(query_rows), D) for the rows `query_rows` selects
@@ -168,7 +168,7 @@ class EncoderLayer(_FeedForward):
         return self._residuals(queries, self.self_attn(queries, x, attn_mask))
 
     def forward_packed(
-        self, rows: Tensor, packing: Packing, attn_mask: Tensor, query_rows: Tensor | None = None
+        self, rows: Tensor, packing: Packing, attn_mask: Tensor | None, query_rows: Tensor | None = None
     ) -> Tensor:
         """The same layer on packed rows (N, D) -> (N, D), or only the rows `query_rows` selects."""
         queries = rows if query_rows is None else rows[query_rows]
@@ -243,6 +243,8 @@ class ActorEncoder(nn.Module):
         """`forward` computed on the real rows only (`model/packing.py`): the same values up to rounding."""
         seq, attn_mask = self._sequence(x, mask)
         packing = Packing.from_mask(attn_mask[:, 0, 0])
+        if packing.is_dense:
+            attn_mask = None  # nothing to mask: attention takes its faster unmasked kernel
         rows = packing.pack(seq)  # (N, D)
         for layer in self.layers[:-1]:
             rows = layer.forward_packed(rows, packing, attn_mask)

@@ -14,7 +14,7 @@ Rows (items per second, median of --repeats runs, tmr and reference alternating 
 Target: tmr at least 1.0x the reference on every row. Both sides run under the same thread choice
 (tmr's, `model/threads.py`) and with OMP_WAIT_POLICY=PASSIVE, as the CLI sets it.
 
-Usage: .venv/bin/python benchmarks/encode.py [--checkpoint NAME] [--threads 2] [--repeats 5]
+Usage: .venv/bin/python benchmarks/encode.py [--checkpoint NAME] [--threads 2] [--repeats 5] [--rows motions ...]
 """
 
 from __future__ import annotations

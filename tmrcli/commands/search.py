@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tmrcli.views.console import err
+from tmrcli.views.console import err, print_written
 from tmrcli.commands.options import (
     MotionFileArgument,
     existing_motion_file,
@@ -50,20 +50,23 @@ def search(
     Example: tmr search "a person waves with the left hand" -k 5
     """
     from tmrcli.views.html_page import write_search_page
-    from tmrcli.views.render import render_hits
+    from tmrcli.views.render import plural, render_hits
     from model import load_retriever
-    from tmrcli.library.search import find_motions
+    from tmrcli.library.search import find_motions_on_disk
     from tmrcli.library.store import MotionStore
 
     if (text is None) == (like is None):
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
-    hits = find_motions(
+    hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
         options=options,
     )  # fmt: skip
     render_hits(hits, json_)
+    if gone:
+        err.print(f"left out {plural(gone, 'indexed file')} gone from disk; tmr index --prune drops them", markup=False)
     if html is not None:
         write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
+        print_written(html, "results page")
 
 
 @reads_motion_files
@@ -72,7 +75,7 @@ def caption(
     texts: Annotated[
         Optional[Path],
         typer.Option(
-            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line (default: the model's own)."
+            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line; lines starting with # are comments (default: the model's own)."
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
@@ -120,5 +123,7 @@ def localize(
     render_localization(result, json_)
     if plot is not None:
         save_curve_png(result, text, plot)
+        print_written(plot, "similarity plot")
     if html is not None:
         write_localize_page(html, text, file, result, options)
+        print_written(html, "results page")

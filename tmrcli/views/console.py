@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from pathlib import Path
 
-__all__ = ["out", "err", "print_error"]
+from rich.console import Console, RenderableType
+from rich.measure import Measurement
+
+__all__ = ["out", "err", "print_error", "print_unwrapped", "print_written"]
 
 # Rich resolves sys.stdout / sys.stderr at print time, so test runners that swap them still capture.
 out = Console(highlight=False, soft_wrap=True)
@@ -17,3 +20,24 @@ def print_error(path: str | None, reason: str, hint: str | None = None) -> None:
     err.print(f"[bold red]error:[/] {where}{reason}", markup=True, highlight=False, soft_wrap=True)
     if hint:
         err.print(f"hint: {hint}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_written(path: Path, what: str) -> None:
+    """Say on stderr where a side file (`--html`, `--plot`) went; stdout keeps the results (or the JSON)."""
+    err.print(f"wrote {what}: {path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def print_unwrapped(renderable: RenderableType) -> None:
+    """Print a table one row per line: at its natural width when stdout is not a terminal (so
+    `| grep` sees whole rows), and in a terminal too when a column that must not wrap (a path)
+    would not fit; the terminal then folds the long line, but the path stays whole."""
+    natural = Measurement.get(out, out.options.update_width(1 << 16), renderable).maximum
+    unbreakable = any(column.no_wrap for column in getattr(renderable, "columns", ()))
+    if out.is_terminal and (natural <= out.width or not unbreakable):
+        out.print(renderable)
+        return
+    whole = Console(
+        file=out.file, width=max(natural, 1), highlight=False, color_system=out.color_system,
+        force_terminal=out.is_terminal,
+    )
+    whole.print(renderable)

@@ -20,7 +20,7 @@ from rich.text import Text
 
 from formats import skip_summary
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
-from tmrcli.views.console import err, out, print_error
+from tmrcli.views.console import err, out, print_error, print_unwrapped
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "render_reports",
+    "plural",
     "print_json",
     "render_hits",
     "render_captions",
@@ -49,12 +50,20 @@ def print_json(data: Any) -> None:
 
 
 def _shown(path: str) -> str:
-    """A path relative to the working folder when it is inside it, else as stored."""
+    """In a terminal, a path relative to the working folder when that is shorter; piped, the full path
+    as stored, so scripts get something they can open from anywhere."""
+    if not out.is_terminal:
+        return path
     try:
         relative = os.path.relpath(path)
     except ValueError:
         return path
-    return path if relative.startswith("..") else relative
+    return relative if len(relative) < len(path) else path
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 indexed file`, `3 indexed files`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _span(start: float, end: float) -> str:
@@ -74,8 +83,8 @@ def render_hits(hits: Sequence[SearchHit], json_: bool) -> None:
         table.add_row(
             str(hit.rank), f"{hit.score:.3f}", _shown(hit.path), _span(hit.start, hit.end), f"{hit.duration:.1f} s"
         )
-    table.columns[2].overflow = "fold"
-    out.print(table)
+    table.columns[2].no_wrap = True
+    print_unwrapped(table)
 
 
 def render_captions(captions: Sequence[CaptionHit], json_: bool) -> None:
@@ -86,7 +95,7 @@ def render_captions(captions: Sequence[CaptionHit], json_: bool) -> None:
     table = Table("rank", "score", "description", box=None, pad_edge=False)
     for caption in captions:
         table.add_row(str(caption.rank), f"{caption.score:.3f}", caption.text)
-    out.print(table)
+    print_unwrapped(table)
 
 
 def curve_plot(curve: Sequence[CurvePoint], best: Segment | None, duration: float, width: int, height: int = 6) -> Text:
@@ -123,7 +132,7 @@ def render_localization(result: Localization, json_: bool) -> None:
         table.add_row(
             str(rank), f"{segment.score:.3f}", _span(segment.start, segment.end), f"{segment.end - segment.start:.1f} s"
         )
-    out.print(table)
+    print_unwrapped(table)
     out.print()
     best = result.segments[0] if result.segments else None
     out.print(curve_plot(result.curve, best, result.duration, width=min(out.width, 100) - 8))
@@ -182,7 +191,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         )
     for name, value in rows:
         table.add_row(Text(name, style="bold"), value)
-    out.print(table)
+    print_unwrapped(table)
 
 
 def _bytes(size: int) -> str:
@@ -256,7 +265,9 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         )
     if report.missing:
         err.print(
-            f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False
+            f"{plural(report.missing, 'indexed file')} {'is' if report.missing == 1 else 'are'} gone from disk; --prune drops them",
+            markup=False,
+            highlight=False,
         )
     if report.skipped:
         err.print(skip_summary(report.skipped), markup=False, highlight=False, soft_wrap=True)
@@ -279,7 +290,7 @@ def render_reports(reports: list, json_: bool) -> None:
             table.add_column(column, justify="right")
         for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
             table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
-        out.print(table)
+        print_unwrapped(table)
         if report.left_right_confusion_t2m is not None:
             out.print(
                 f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "

@@ -59,11 +59,12 @@ def index(
     from model import load_retriever
     from formats.reading import available_cores
     from tmrcli.library.indexing import IndexRequest, run_index
+    from tmrcli.library.store import MotionStore
     from tmrcli.views.render import IndexBar, render_index_report
 
     check_motion_paths(paths or [], "PATH")
     library = store_path(store)
-    if not paths and not library.exists():
+    if not paths and not library.exists() and not MotionStore(library).delta_names():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
     request = IndexRequest(
         library,

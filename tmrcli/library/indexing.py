@@ -23,6 +23,7 @@ from formats.digest import file_sha256
 from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
 from tmrcli.library.ann import ensure_ann
 from tmrcli.library.embedding import MotionClip, embed_clips
+from tmrcli.library.errors import StoreError
 from tmrcli.library.store import MotionStore, StoreWriter
 from tmrcli.library.storefile import FileRecord
 
@@ -234,6 +235,12 @@ def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgre
     sha256 = retriever.sha256 or ""
     store = MotionStore(request.store)
     with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
+        if writer.previous_error is not None and not writer.previous and not request.paths:
+            raise StoreError(
+                store.path,
+                f"{writer.previous_error.reason}, and no readable part of it names a motion file",
+                hint="give the motion files or folders to index: tmr index --rebuild PATH...",
+            )
         plan = discover(request.paths, writer.known, prune=request.prune, previous=writer.previous)
         progress.start(len(plan.todo))
         # The converting workers keep `workers` cores busy: torch gets the others (at least one).

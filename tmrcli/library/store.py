@@ -26,6 +26,7 @@ stay proportional to the library's size over its lifetime, not to size x updates
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -36,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.atomic import fsync_directory
-from tmrcli.library.errors import StoreError, checkpoint_mismatch
+from formats.atomic import fsync_directory, is_temporary_of
+from tmrcli.library.errors import REPAIR_HINT, NotALibraryError, StoreError, checkpoint_mismatch
 from tmrcli.library.storefile import (
     EntrySource,
     FileRecord,
@@ -59,12 +60,18 @@ class MotionStore:
     """The library at `path`: read it through `snapshot()`, change it through `writer()`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        # Resolved once, before anything is locked or written: a library reached through a symlink
+        # keeps its lock, deltas and base beside the real file, and compaction never replaces the link.
+        self.path = Path(os.path.realpath(path))
         self.folder = self.path.with_name(self.path.name + ".d")
 
     def exists(self) -> bool:
         """Whether a library has been written here."""
         return self.path.is_file()
+
+    def delta_names(self) -> list[Path]:
+        """The delta files on disk, oldest first."""
+        return sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
 
     def delta_path(self, seq: int) -> Path:
         """Where the delta with this sequence number lives."""
@@ -78,6 +85,18 @@ class MotionStore:
         """Every file of this library on disk (base, deltas, indexes, lock)."""
         found = [p for p in (self.path, self.path.with_name(self.path.name + ".lock")) if p.is_file()]
         return found + (sorted(p for p in self.folder.iterdir() if p.is_file()) if self.folder.is_dir() else [])
+
+    def readable_paths(self) -> list[str]:
+        """Every motion file that the base or a delta still names, read from whichever are readable
+        (what a rebuild of a damaged library re-embeds); files of unreadable parts are not known."""
+        found: dict[str, None] = {}
+        for path in [self.path, *self.delta_names()]:
+            try:
+                with open_store_file(path) as store_file:
+                    found.update(dict.fromkeys(store_file.file_table().paths))
+            except (StoreError, FileNotFoundError):
+                continue
+        return list(found)
 
     @contextmanager
     def snapshot(self, lineage: str | None = None) -> Iterator[Snapshot]:
@@ -98,9 +117,7 @@ class MotionStore:
             except FileNotFoundError:
                 attempt.close()
                 if not self.exists() and lineage is None:
-                    raise StoreError(
-                        self.path, "no library here yet", hint="index your motion files: tmr index PATH..."
-                    ) from None
+                    raise self.missing_base() from None
                 continue  # a writer compacted between listing and opening: read the new state
             except BaseException:
                 attempt.close()
@@ -109,11 +126,29 @@ class MotionStore:
             return snapshot
         raise StoreError(self.path, "the library kept changing while being read", hint="try again")
 
+    def missing_base(self) -> StoreError:
+        """No base: a new library, or (deltas present) one whose base was deleted, which is damage."""
+        deltas = self.delta_names()
+        if deltas:
+            return StoreError(
+                self.path,
+                f"damaged library: the base file is missing but {len(deltas)} delta file(s) remain in {self.folder}",
+                hint=REPAIR_HINT,
+            )
+        return StoreError(self.path, "no library here yet", hint="index your motion files: tmr index PATH...")
+
     def _try_open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
         before = _inode(self.path)
         base = _open_base(stack, self.path, lineage) if before is not None else None
-        names = sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
-        deltas = [stack.enter_context(open_store_file(name)) for name in names]
+        deltas = []
+        for name in self.delta_names():
+            try:
+                deltas.append(stack.enter_context(open_store_file(name)))
+            except StoreError:
+                if lineage is None:
+                    raise
+                # A rebuild's view holds only what the rebuild wrote: a damaged delta of the old
+                # library is not part of it (and the rebuild's final clean-up deletes it).
         if _inode(self.path) != before:
             raise FileNotFoundError(self.path)  # compacted meanwhile: its deltas may be gone, read again
         if base is None and lineage is None:
@@ -292,11 +327,13 @@ class StoreWriter:
         self._remove_included(header.seq)
 
     def _prepare(self) -> None:
-        names = sorted(self.store.folder.glob("[0-9]*.h5")) if self.store.folder.is_dir() else []
+        names = self.store.delta_names()
         self._next_seq = max([int(n.stem) for n in names] + [self._base_seq()]) + 1
         if self.rebuild:
             self._prepare_rebuild()
         elif not self.store.exists():
+            if self.store.delta_names():
+                raise self.store.missing_base()
             self.lineage = uuid.uuid4().hex
             write_store_file(self.store.path, self._header("base", 0, files=0, entries=0), FileTable.of([]))
         else:
@@ -319,8 +356,12 @@ class StoreWriter:
                 pending = [
                     h for h in current.pending if h.checkpoint_sha256 == self.checkpoint_sha256 and h.dim == self.dim
                 ]
+        except NotALibraryError:
+            raise  # never written over
         except StoreError as error:
+            # Damaged: re-embed every file that a readable part still names, and resume nothing.
             self.previous_error, pending = error, []
+            self.previous = self.store.readable_paths()
         # Resume the newest interrupted rebuild made with this checkpoint, else start a new lineage.
         self.lineage = max(pending, key=lambda h: h.seq).lineage if pending else uuid.uuid4().hex
         if pending:
@@ -373,9 +414,14 @@ class StoreWriter:
             return None
 
     def _remove_leftovers(self) -> None:
-        """Temporary files of killed writers (only ever renamed into place when complete)."""
-        for folder in (self.store.path.parent, self.store.folder):
+        """Temporary files of killed writers (only ever renamed into place when complete): exactly
+        those tmr named for this library's files, never another file that ends in `.tmp`."""
+        targets = {self.store.path.parent: self.store.path.name, self.store.folder: _FOLDER_FILES}
+        for folder, target in targets.items():
             if folder.is_dir():
-                for path in folder.glob(".*.tmp"):
-                    if path.name.startswith((f".{self.store.path.name}.", ".0", ".ann-")):
+                for path in folder.iterdir():
+                    if is_temporary_of(path.name, target):
                         path.unlink(missing_ok=True)
+
+
+_FOLDER_FILES = re.compile(r"[0-9]{8}\.h5|ann-[0-9a-f]+\.hnsw")

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from formats.atomic import write_atomic_path
-from tmrcli.library.errors import REBUILD_HINT, StoreError
+from tmrcli.library.errors import NOT_A_LIBRARY_HINT, REPAIR_HINT, NotALibraryError, StoreError
 
 __all__ = [
     "FORMAT",
@@ -42,6 +42,7 @@ __all__ = [
     "StoreFile",
     "EntrySource",
     "open_store_file",
+    "is_hdf5",
     "write_store_file",
 ]
 
@@ -190,7 +191,7 @@ class StoreFile:
 def _read_header(path: Path, handle: h5py.File) -> Header:
     attrs = handle.attrs
     if attrs.get("format") != FORMAT:
-        raise StoreError(path, "not a tmr library (an HDF5 file without tmr's layout)", hint=REBUILD_HINT)
+        raise NotALibraryError(path, "not a tmr library (an HDF5 file without tmr's layout)", hint=NOT_A_LIBRARY_HINT)
     version = int(attrs.get("format_version", -1))
     if version > FORMAT_VERSION:
         raise StoreError(
@@ -210,9 +211,9 @@ def _read_header(path: Path, handle: h5py.File) -> Header:
             entries=int(entries),
         )
     except KeyError as error:
-        raise StoreError(path, f"damaged library: {error.args[0]} is missing", hint=REBUILD_HINT) from None
+        raise StoreError(path, f"damaged library: {error.args[0]} is missing", hint=REPAIR_HINT) from None
     if handle["entries/embedding"].shape[1:] != (header.dim,) or handle["entries/file"].shape[0] != entries:
-        raise StoreError(path, "damaged library: entry columns of different lengths", hint=REBUILD_HINT)
+        raise StoreError(path, "damaged library: entry columns of different lengths", hint=REPAIR_HINT)
     return header
 
 
@@ -223,7 +224,19 @@ def _damage_is_store_error(path: Path) -> Iterator[None]:
         yield
     except (OSError, KeyError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise StoreError(path, f"damaged library ({reason})", hint=REBUILD_HINT) from None
+        raise StoreError(path, f"damaged library ({reason})", hint=REPAIR_HINT) from None
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_hdf5(path: Path) -> bool:
+    """Whether the file starts with HDF5's signature (tmr writes no user block); False when unreadable."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -238,6 +251,8 @@ def open_store_file(path: Path) -> Iterator[StoreFile]:
     except OSError as error:
         if not path.exists():  # deleted by a compaction since it was listed
             raise FileNotFoundError(path) from None
+        if not is_hdf5(path):
+            raise NotALibraryError(path, "not a tmr library (not an HDF5 file)", hint=NOT_A_LIBRARY_HINT) from None
         with _damage_is_store_error(path):
             raise error from None
     try:

@@ -15,7 +15,8 @@ import numpy as np
 
 from formats import FormatError, TmrError, find_motion_files
 from formats.atomic import save_npy_atomic
-from formats.reading import FailedFile, LoadOptions, failure, read_features
+from formats.processes import die_with_parent
+from formats.reading import FailedFile, LoadOptions, failure, read_features, unexpected_failure
 
 __all__ = ["ConvertJob", "ConvertedFile", "ConvertReport", "plan_conversion", "convert_files", "convert_file"]
 
@@ -108,7 +109,7 @@ def _run(
     if workers <= 1 or len(indices) <= 1:
         yield from ((index, _try_convert(jobs[index], options)) for index in indices)
         return
-    with ProcessPoolExecutor(min(workers, len(indices))) as pool:
+    with ProcessPoolExecutor(min(workers, len(indices)), initializer=die_with_parent) as pool:
         futures = {pool.submit(_try_convert, jobs[index], options): index for index in indices}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -121,6 +122,8 @@ def _try_convert(job: ConvertJob, options: LoadOptions) -> ConvertedFile | Faile
         return convert_file(job, options)
     except TmrError as error:
         return failure(job.source, error)
+    except Exception as error:  # noqa: BLE001 (the per-file boundary: one file never ends the run)
+        return unexpected_failure(job.source, error)
 
 
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:

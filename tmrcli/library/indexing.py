@@ -20,7 +20,8 @@ import numpy as np
 
 from formats import TmrError, find_motion_files
 from formats.digest import file_sha256
-from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
+from formats.processes import die_with_parent
+from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features, unexpected_failure
 from tmrcli.library.ann import ensure_ann
 from tmrcli.library.embedding import MotionClip, embed_clips
 from tmrcli.library.errors import StoreError
@@ -159,6 +160,8 @@ def convert_motion(file: MotionFile, options: LoadOptions) -> MotionClip | Faile
         motion, feats, _ = read_features(Path(file.path), options)
     except TmrError as error:
         return failure(file.path, error)
+    except Exception as error:  # noqa: BLE001 (the per-file boundary: one file never ends the run)
+        return unexpected_failure(file.path, error)
     if not np.isfinite(feats).all():
         return FailedFile(file.path, "the motion gives infinite or NaN features")
     record = FileRecord(
@@ -180,7 +183,9 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
         return
     # forkserver: workers start from a clean process, not a fork of one that may hold torch's threads.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_leave_ctrl_c_to_the_parent) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_prepare_worker, initargs=(os.getpid(),)
+    ) as pool:
         queue = iter(todo)
         pending: set[Future] = set()
         while True:
@@ -192,9 +197,11 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
             yield from (future.result() for future in done)
 
 
-def _leave_ctrl_c_to_the_parent() -> None:
-    """Workers ignore Ctrl-C: the parent stops the run (keeping every committed batch) and the pool."""
+def _prepare_worker(owner: int) -> None:
+    """Workers ignore Ctrl-C: the parent stops the run (keeping every committed batch) and the pool.
+    They die with the run (`owner`), kill -9 included."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(owner)
 
 
 def _batches(

@@ -17,6 +17,7 @@ from formats.arrays import SourceMotion, read_motion_array
 from formats.bvh import joint_positions, read_bvh
 from formats.errors import FormatError
 from formats.features import FEATURE_FPS
+from formats.limits import check_duration, check_fps
 from formats.resample import resample
 from formats.rigs import map_skeleton, read_skeleton_map
 from formats.skeleton import NUM_JOINTS
@@ -61,22 +62,28 @@ def load_motion(
     skeleton_map: Mapping[str, str] | None = None,
     fps: float | None = None,
     body_model: Path | None = None,
+    max_duration: float | None = None,
 ) -> Motion:
     """Read a motion file into SMPL joints (metres, Y up, 20 fps), or its HumanML3D features as they are.
 
     skeleton_map: SMPL joint name -> joint name in the file, for a rig no built-in map knows (BVH).
     fps: the frame rate of a file that states none (a bare .npy); 20 fps when not given.
     body_model: a SMPL-family body model folder (or .npz), needed for AMASS pose files.
+    max_duration: the longest motion read, in seconds (`formats.limits.MAX_DURATION` when None).
     Raises FormatError or SkeletonError, naming the file and the reason.
     """
     path = Path(path)
     suffix = path.suffix.lower()
+    if fps is not None:
+        check_fps(path, fps, "--fps")
     if suffix == ".bvh":
-        source = _read_bvh_motion(path, skeleton_map)
+        source = _read_bvh_motion(path, skeleton_map, max_duration)
     elif suffix in (".npy", ".npz"):
         source = read_motion_array(path, fps=fps, body_model=body_model)
     else:
         raise FormatError(path, f"unsupported file type {suffix or '(none)'}; expected {', '.join(MOTION_SUFFIXES)}")
+    frames = (source.joints if source.joints is not None else source.feats).shape[0]  # type: ignore[union-attr]
+    check_duration(path, frames, check_fps(path, source.fps), max_duration)
     if source.feats is not None:
         return Motion(path, source.fps, None, source.feats.astype(np.float32))
     return Motion(path, source.fps, _normalise(path, source), None)
@@ -103,8 +110,9 @@ def find_motion_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:
+def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None, max_duration: float | None) -> SourceMotion:
     clip = read_bvh(path)
+    check_duration(path, clip.num_frames, clip.fps, max_duration)  # before the values are parsed
     mapping = map_skeleton(clip.names, path, skeleton_map)
     joints = mapping.apply(joint_positions(clip, mapping.sources))
     return SourceMotion(joints, None, clip.fps, None)

@@ -35,6 +35,7 @@ class LoadOptions:
     skeleton_map: Mapping[str, str] | None = None
     fps: float | None = None
     body_model: Path | None = None
+    max_duration: float | None = None  # seconds; None: formats.limits.MAX_DURATION
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,13 @@ def read_features(
 ) -> tuple[Motion, np.ndarray, np.ndarray | None]:
     """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
     canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
-    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    motion = load_motion(
+        source,
+        skeleton_map=options.skeleton_map,
+        fps=options.fps,
+        body_model=options.body_model,
+        max_duration=options.max_duration,
+    )
     if motion.feats is not None:  # already features: passed through untouched
         return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
     canonical = canonicalize_joints(motion.joints)

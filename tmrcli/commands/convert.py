@@ -32,7 +32,7 @@ def convert(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            exists=True, metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively."
+            metavar="INPUT", help="Motion files (.bvh, .npz, .npy) or folders, searched recursively."
         ),
     ],
     output: Annotated[
@@ -80,7 +80,7 @@ def _progress(total: int) -> Iterator[Callable[[ConvertJob], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, TextColumn("{task.description}"), console=err, transient=True) as bar:
+    with Progress(*columns, TextColumn("{task.description}", markup=False), console=err, transient=True) as bar:
         task = bar.add_task("", total=total)
         yield lambda job: bar.update(task, advance=1, description=job.source.name)
 

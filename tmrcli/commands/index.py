@@ -30,7 +30,6 @@ def index(
     paths: Annotated[
         Optional[list[Path]],
         typer.Argument(
-            exists=True,
             metavar="PATH...",
             help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
             "None: check the files the library already holds.",

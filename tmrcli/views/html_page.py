@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -78,6 +79,9 @@ class CurveView:
     scene: Scene
 
 
+_PLACEHOLDER = re.compile(r"__TMR_(TITLE|HEADING|KIND|DATA)__")
+
+
 def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], curve: CurveView | None = None) -> None:
     """Write the results page to `path`, atomically. `query` heads the page (None: the file names)."""
     heading = query if query is not None else ", ".join(dict.fromkeys(hit.path for hit in hits))
@@ -93,12 +97,15 @@ def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], c
     # "<" never appears raw inside the script element, so no text can close it early.
     data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
     template = resources.files("tmrcli.views").joinpath(_TEMPLATE).read_text(encoding="utf-8")
-    page = (
-        template.replace("__TMR_TITLE__", html.escape(f"tmr: {heading}"))
-        .replace("__TMR_HEADING__", html.escape(heading))
-        .replace("__TMR_KIND__", "query" if query is not None else "motion")
-        .replace("__TMR_DATA__", data)
-    )
+    values = {
+        "TITLE": html.escape(f"tmr: {heading}"),
+        "HEADING": html.escape(heading),
+        "KIND": "query" if query is not None else "motion",
+        "DATA": data,
+    }
+    # One pass over the template: what is put in is never searched again, so a query or file name
+    # that contains a placeholder's name stays text.
+    page = _PLACEHOLDER.sub(lambda found: values[found[1]], template)
     write_atomic(path, lambda file: file.write(page.encode("utf-8")))
 
 

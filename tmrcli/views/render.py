@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
-from tmrcli.views.console import err, out, print_error
+from tmrcli.views.console import err, out, print_error, printable
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
@@ -48,12 +48,13 @@ def print_json(data: Any) -> None:
 
 
 def _shown(path: str) -> str:
-    """A path relative to the working folder when it is inside it, else as stored."""
+    """A path relative to the working folder when it is inside it, else as stored; control characters
+    escaped."""
     try:
         relative = os.path.relpath(path)
     except ValueError:
-        return path
-    return path if relative.startswith("..") else relative
+        return printable(path)
+    return printable(path if relative.startswith("..") else relative)
 
 
 def _span(start: float, end: float) -> str:
@@ -156,7 +157,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         return
     table = Table(box=None, show_header=False, pad_edge=False)
     rows = [
-        ("library", info.store),
+        ("library", printable(info.store)),
         ("files", f"{info.files} ({info.motion_seconds / 60:.1f} min of motion)"),
         ("entries", f"{info.entries} ({info.windows} windows of long takes)"),
         ("checkpoint", f"sha256 {info.checkpoint_sha256}" if info.checkpoint_sha256 else "none yet"),
@@ -241,7 +242,7 @@ class IndexBar:
 def render_index_report(report: IndexReport, json_: bool) -> None:
     """The summary and one line per failure on stderr; with --json, the report on stdout."""
     err.print(
-        f"indexed into {report.store}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"indexed into {printable(report.store)}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.failed)} failed ({report.entries} entries embedded)",
         markup=False,
         highlight=False,

@@ -93,15 +93,32 @@ def info(
             help="Also say whether the library was made by this model.",
         ),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Read and verify every byte (checksums, ranges, the search index); say what to repair."
+        ),
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """What the library holds: files, entries, the model that embedded them, size on disk.
+
+    With --check, exit code 1 when anything is damaged, and what `tmr index --rebuild` would do.
 
     Example: tmr info --json
     """
     from tmrcli.library.info import library_info
     from tmrcli.library.store import MotionStore
-    from tmrcli.views.render import render_info
+    from tmrcli.views.render import render_check, render_info
+
+    if check:
+        from tmrcli.library.check import check_library
+
+        report = check_library(MotionStore(store_path(store)))
+        render_check(report, json_)
+        if not report.ok:
+            raise typer.Exit(code=1)
+        return
 
     sha256 = None
     if checkpoint is not None:

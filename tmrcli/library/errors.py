@@ -6,7 +6,7 @@ from pathlib import Path
 
 from formats.errors import TmrError
 
-__all__ = ["StoreError", "StoreLockedError", "NotALibraryError", "REBUILD_HINT", "REPAIR_HINT", "NOT_A_LIBRARY_HINT", "checkpoint_mismatch"]
+__all__ = ["StoreError", "StoreLockedError", "NotALibraryError", "DiskFullError", "REBUILD_HINT", "REPAIR_HINT", "NOT_A_LIBRARY_HINT", "checkpoint_mismatch"]
 
 REBUILD_HINT = "run `tmr index --rebuild PATH...` to index your motion files again"
 REPAIR_HINT = (
@@ -23,6 +23,10 @@ class StoreError(TmrError):
 
 class NotALibraryError(StoreError):
     """The library path holds something else (a text file, another program's HDF5 file): never written over."""
+
+
+class DiskFullError(StoreError):
+    """The filesystem filled up while a library file was written; that file was not committed."""
 
 
 class StoreLockedError(StoreError):

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.atomic import fsync_directory, is_temporary_of
-from tmrcli.library.errors import REPAIR_HINT, NotALibraryError, StoreError, checkpoint_mismatch
+from tmrcli.library.errors import REPAIR_HINT, DiskFullError, NotALibraryError, StoreError, checkpoint_mismatch
 from tmrcli.library.storefile import (
     EntrySource,
     FileRecord,
@@ -263,6 +263,7 @@ class StoreWriter:
         self.known: dict[str, FileRecord] = {}  # files in the lineage being written, as last committed
         self.previous: list[str] = []  # rebuild: files the current library holds
         self.previous_error: StoreError | None = None  # rebuild: why the current library could not be read
+        self.committed = 0  # files this writer has committed
         self._lock = StoreLock(store.path)
         self._next_seq = 1
         self._base_entries = 0
@@ -291,7 +292,16 @@ class StoreWriter:
             "segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records)
         )
         source = EntrySource(file_map=np.arange(len(records)), records=records)
-        write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
+        try:
+            write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
+        except DiskFullError as error:
+            raise DiskFullError(
+                self.store.path,
+                f"{error.reason}; nothing committed since the last batch ({self.committed} files committed "
+                "by this run are kept)",
+                hint="free some space, then run the command again: it resumes",
+            ) from None
+        self.committed += len(records)
         self._next_seq += 1
         self._deltas += 1
         self._delta_entries += header.entries
@@ -322,7 +332,15 @@ class StoreWriter:
                 offset += len(live_files)
             entries = sum(int(mask.sum()) for _, mask, _ in parts)
             header = self._header("base", self._next_seq - 1, files=offset, entries=entries)
-            write_store_file(self.store.path, header, FileTable.concatenate(tables), sources)
+            try:
+                write_store_file(self.store.path, header, FileTable.concatenate(tables), sources)
+            except DiskFullError as error:
+                raise DiskFullError(
+                    self.store.path,
+                    f"{error.reason}; the library is as it was after the last batch (compaction needs room "
+                    "for a second copy of the base)",
+                    hint="free some space, then run the command again",
+                ) from None
         self._base_entries, self._delta_entries, self._deltas = entries, 0, 0
         self._remove_included(header.seq)
 
@@ -400,7 +418,7 @@ class StoreWriter:
             keep_ann = self.store.ann_path(base.header.file_id).name
         for path in folder.iterdir():
             included = path.suffix == ".h5" and path.stem.isdigit() and int(path.stem) <= seq
-            stale_ann = path.name.startswith("ann-") and path.name != keep_ann
+            stale_ann = path.name.startswith("ann-") and path.name not in (keep_ann, f"{keep_ann}.crc32")
             if (included and (self.rebuild or self._lineage_of(path) == self.lineage)) or stale_ann:
                 path.unlink(missing_ok=True)
         fsync_directory(folder)
@@ -424,4 +442,4 @@ class StoreWriter:
                         path.unlink(missing_ok=True)
 
 
-_FOLDER_FILES = re.compile(r"[0-9]{8}\.h5|ann-[0-9a-f]+\.hnsw")
+_FOLDER_FILES = re.compile(r"[0-9]{8}\.h5|ann-[0-9a-f]+\.hnsw(?:\.crc32)?")

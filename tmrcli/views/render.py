@@ -23,6 +23,7 @@ from tmrcli.views.console import err, out, print_error, printable
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
+    from tmrcli.library.check import CheckReport
     from tmrcli.library.localize import CurvePoint, Localization
     from tmrcli.library.indexing import IndexReport
 
@@ -148,6 +149,20 @@ def save_curve_png(result: Localization, text: str, path: Path) -> None:
         write_atomic(path, lambda handle: figure.savefig(handle, format="png"))
     finally:
         pyplot.close(figure)
+
+
+def render_check(report: CheckReport, json_: bool) -> None:
+    """One line per problem on stderr, then what a rebuild would do; with --json, the report on stdout."""
+    if json_:
+        print_json(asdict(report) | {"ok": report.ok})
+    for problem in report.problems:
+        err.print(f"damaged: {printable(problem)}", highlight=False, soft_wrap=True)
+    verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+    err.print(
+        f"checked {report.checked_files} library file(s) of {printable(report.store)}: {verdict}; {report.repair}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def render_info(info: LibraryInfo, json_: bool) -> None:

@@ -112,8 +112,11 @@ def load_options(
     if skeleton_map is not None:
         try:
             mapping = read_skeleton_map(skeleton_map)
-        except SkeletonError as error:
-            raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
+        except SkeletonError as error:  # one line naming the map, exit 2 (a usage error)
+            from tmrcli.views.console import print_error
+
+            print_error(str(skeleton_map), error.reason)
+            raise typer.Exit(code=2) from None
     return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model, max_duration=max_duration)
 
 

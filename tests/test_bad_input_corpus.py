@@ -424,3 +424,27 @@ def test_fuzzed_bvh_files_raise_only_tmr_errors(good_bvh: str, tmp_path_factory:
         load_motion(path)
     except TmrError as error:
         assert error.path == str(path) and "\n" not in error.reason.strip()
+
+
+NASTY_NAMES = ["walk[final].bvh", "x[/b]y.bvh", "red\x1b[31mtext.bvh", "two\nlines.bvh", "[bold]loud.bvh"]
+
+
+def test_file_names_print_as_text_on_one_line(tmp_path: Path, good_bvh: str) -> None:
+    from typer.testing import CliRunner
+
+    from tmrcli.app import app
+    from tmrcli.views.console import printable
+
+    folder = tmp_path / "mocap"
+    folder.mkdir()
+    (folder / "x[").mkdir()  # so that the path reads .../x[/b]y.bvh
+    for name in NASTY_NAMES:
+        (folder / name).write_text("")  # empty: each gets an error line
+    (folder / "good[1].bvh").write_text(good_bvh)
+    result = CliRunner().invoke(app, ["convert", str(folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    for name in NASTY_NAMES:
+        expected = f"error: {printable(str(folder / name))}: the file is empty"
+        assert expected in lines, (name, lines)
+    assert "\x1b[31m" not in result.stderr and (tmp_path / "out" / "good[1].npy").is_file()

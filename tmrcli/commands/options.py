@@ -22,11 +22,15 @@ __all__ = [
     "CheckpointOption",
     "JsonOption",
     "SkeletonMapOption",
+    "AsfOption",
+    "CharacterOption",
+    "ExcludeOption",
     "FpsOption",
     "BodyModelOption",
     "JobsOption",
     "MotionsOption",
     "DEFAULT_CHECKPOINT",
+    "MOTION_FILE_TYPES",
     "store_path",
     "load_options",
     "MOTION_OPTIONS",
@@ -41,6 +45,8 @@ __all__ = [
 ]
 
 DEFAULT_CHECKPOINT = "default"
+# The motion files tmr reads, in words, for help texts and errors.
+MOTION_FILE_TYPES = ".bvh, .amc, DeepMimic .json/.txt, .npz, .npy"
 
 StoreOption = Annotated[
     Optional[Path],
@@ -69,8 +75,38 @@ SkeletonMapOption = Annotated[
         exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
     ),
 ]
+AsfOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--asf",
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="ASF skeleton of the .amc motions, when none beside them is named as a prefix of theirs "
+        "(HDM_bd.asf for HDM_bd_*.amc) or is the only .asf in their folder.",
+    ),
+]
+CharacterOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--skeleton",
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="DeepMimic character file of DeepMimic motions of another character than humanoid3d (built in).",
+    ),
+]
+ExcludeOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--exclude",
+        metavar="GLOB",
+        help="Leave out files in the folders given whose name or path in the folder matches GLOB "
+        "(e.g. 'tmp/*', '*_raw.bvh'); repeatable.",
+    ),
+]
 FpsOption = Annotated[
-    Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+    Optional[float], typer.Option(help="Frame rate of files that state none: default 20 for a bare .npy, 120 for .amc.")
 ]
 BodyModelOption = Annotated[
     Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
@@ -95,7 +131,12 @@ def store_path(given: Path | None) -> Path:
 
 
 def load_options(
-    skeleton_map: Path | None, fps: float | None, body_model: Path | None, max_duration: float | None = None
+    skeleton_map: Path | None,
+    fps: float | None,
+    body_model: Path | None,
+    asf: Path | None = None,
+    skeleton: Path | None = None,
+    max_duration: float | None = None,
 ) -> LoadOptions:
     """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
     from formats import SkeletonError, read_skeleton_map
@@ -117,11 +158,14 @@ def load_options(
 
             print_error(str(skeleton_map), error.reason)
             raise typer.Exit(code=2) from None
-    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model, max_duration=max_duration)
+    return LoadOptions(
+        skeleton_map=mapping, fps=fps, body_model=body_model, asf=asf, character=skeleton, max_duration=max_duration
+    )
 
 
 # The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
-# --fps, --body-model and --max-duration in its place and passes what they say as one LoadOptions.
+# --asf, --skeleton, --fps, --body-model and --max-duration in its place and passes what they say as one
+# LoadOptions.
 MOTION_OPTIONS: Any = object()
 
 MaxDurationOption = Annotated[
@@ -130,6 +174,8 @@ MaxDurationOption = Annotated[
 ]
 _READ_OPTIONS = (
     ("skeleton_map", SkeletonMapOption),
+    ("asf", AsfOption),
+    ("skeleton", CharacterOption),
     ("fps", FpsOption),
     ("body_model", BodyModelOption),
     ("max_duration", MaxDurationOption),
@@ -155,7 +201,7 @@ def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def with_options(**kwargs: Any) -> None:
-        options = load_options(*(kwargs.pop(name) for name, _ in _READ_OPTIONS))
+        options = load_options(**{name: kwargs.pop(name) for name, _ in _READ_OPTIONS})
         return command(**kwargs, **{options_name: options})
 
     parameters = resolved[:at] + added + resolved[at:]
@@ -178,7 +224,7 @@ def check_motion_paths(paths: list[Path], param_hint: str) -> None:
             print_error(str(path), reason)
             raise typer.Exit(code=2)
         if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)
+            raise typer.BadParameter(f"{path} is not a motion file ({MOTION_FILE_TYPES})", param_hint=param_hint)
 
 
 PAGE_SUFFIXES = (".html", ".htm")

@@ -28,12 +28,13 @@ _HIDDEN = "hidden"
 _EXCLUDED = "excluded"
 _STATISTICS = "feature statistics"
 _SKELETON = ".asf skeleton"
+_NOT_REGULAR = "not a regular file"
 
 
 @dataclass(frozen=True)
 class SkippedFile:
     """A file found in a folder but not read, and its kind: its suffix, or why (`feature statistics`,
-    `.asf skeleton`, `excluded`, `hidden`)."""
+    `.asf skeleton`, `excluded`, `hidden`, `not a regular file`)."""
 
     path: Path
     kind: str
@@ -63,6 +64,8 @@ def scan_motion_files(paths: Iterable[Path], suffixes: Sequence[str], exclude: S
             continue
         for file in path.rglob("*"):
             if not file.is_file():
+                if not file.is_dir() and not any(part.startswith(".") for part in file.relative_to(path).parts):
+                    skipped.setdefault(file, _NOT_REGULAR)  # a FIFO, socket, device or dangling link: never opened
                 continue
             kind = _skip_kind(file, file.relative_to(path), suffixes, exclude)
             if kind is None:

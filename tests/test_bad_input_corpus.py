@@ -303,23 +303,27 @@ def test_a_bad_skeleton_map_is_one_line(name: str, tmp_path: Path) -> None:
 
 
 def test_a_fifo_or_dangling_link_given_by_name_never_hangs(good_bvh: str, tmp_path: Path) -> None:
-    good = tmp_path / "good.bvh"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good = folder / "good.bvh"
     good.write_text(good_bvh)
-    fifo = tmp_path / "x.bvh"
+    fifo = folder / "x.bvh"
     os.mkfifo(fifo)
     map_fifo = tmp_path / "map.toml"
     os.mkfifo(map_fifo)
-    (tmp_path / "dangling.bvh").symlink_to(tmp_path / "nothing.bvh")
-    (tmp_path / "loop.bvh").symlink_to(tmp_path / "loop.bvh")
+    (folder / "dangling.bvh").symlink_to(folder / "nothing.bvh")
+    (folder / "loop.bvh").symlink_to(folder / "loop.bvh")
     base = [sys.executable, "-c", "from tmrcli.app import main; main()", "convert"]
     out = str(tmp_path / "out")
     run = subprocess.run(base + [str(fifo), str(good), "-o", out], capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and (tmp_path / "out" / "good.npy").is_file()
     assert f"error: {fifo}: cannot read the file: a named pipe (FIFO), not a regular file" in run.stderr
-    for name, reason in (("dangling.bvh", "a symbolic link to nothing"), ("loop.bvh", "a symbolic link to nothing")):
-        run = subprocess.run(base + [str(tmp_path / name), "-o", out], capture_output=True, text=True, timeout=60)
-        assert run.returncode == 2 and run.stderr.startswith(f"error: {tmp_path / name}: ") and reason in run.stderr
-        assert len(run.stderr.strip().splitlines()) == 1
+    for name in ("dangling.bvh", "loop.bvh"):
+        run = subprocess.run(base + [str(folder / name), "-o", out], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 2 and run.stderr.startswith(f"error: {folder / name}: ")
+        assert "a symbolic link to nothing" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    run = subprocess.run(base + [str(folder), "-o", out], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "not a regular file 3" in run.stderr  # the FIFO and both links, said
     command = base + [str(good), "-o", out, "--skeleton-map", str(map_fifo)]
     run = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert run.returncode == 2 and f"error: {map_fifo}: cannot read the skeleton map: a named pipe" in run.stderr
@@ -394,36 +398,69 @@ def test_a_damaged_or_foreign_store_is_one_line_for_info_and_check(case: str, tm
         assert lines and (lines[0].startswith(f"error: {store.path}: ") or lines[0].startswith("damaged: "))
 
 
-@seed(15)
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=st.data())
-def test_fuzzed_bvh_files_raise_only_tmr_errors(good_bvh: str, tmp_path_factory: pytest.TempPathFactory, data) -> None:
-    """Mutations of a real clip (bytes replaced, inserted, deleted, lines duplicated or dropped, tokens
-    swapped for odd numbers): reading one gives a motion or a TmrError, nothing else."""
-    text = good_bvh.encode()
-    lines = text.split(b"\n")
+def _mutated(data: st.DataObject, text: bytes, tokens: list[bytes]) -> bytes:
+    """A real file's bytes, mutated 1-4 times: bytes replaced, inserted or deleted, lines duplicated
+    or dropped, odd tokens (non-ASCII digits, underscores, huge and denormal numbers) put in."""
     for _ in range(data.draw(st.integers(1, 4))):
         kind = data.draw(st.sampled_from(["byte", "insert", "delete", "line", "token"]))
         if kind == "line":
+            lines = text.split(b"\n")
             at = data.draw(st.integers(0, len(lines) - 1))
             lines = lines[:at] + data.draw(st.sampled_from([[], [lines[at]] * 2, [b""]])) + lines[at + 1 :]
             text = b"\n".join(lines)
         elif kind == "token":
-            token = data.draw(st.sampled_from([b"\xc2\xb2", b"1_0", b"1e300", b"5e-324", b"nan", b"-", b"{", b"}", b"JOINT"]))
             at = data.draw(st.integers(0, len(text)))
-            text = text[:at] + token + text[at:]
+            text = text[:at] + data.draw(st.sampled_from(tokens)) + text[at:]
         else:
             at = data.draw(st.integers(0, len(text) - 1))
             chunk = data.draw(st.binary(min_size=1, max_size=8))
             end = at + (len(chunk) if kind == "byte" else 0 if kind == "insert" else data.draw(st.integers(1, 64)))
             text = text[:at] + (b"" if kind == "delete" else chunk) + text[end:]
-        lines = text.split(b"\n")
-    path = tmp_path_factory.mktemp("fuzz", numbered=True) / "fuzzed.bvh"
+    return text
+
+
+_ODD_TOKENS = [b"\xc2\xb2", b"1_0", b"1e300", b"5e-324", b"nan", b"-", b"inf", b"\x00", b"\r"]
+def _fuzz_settings(examples: int) -> settings:
+    return settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    )
+
+
+def _only_tmr_errors(path: Path, text: bytes) -> None:
     path.write_bytes(text)
     try:
         load_motion(path)
     except TmrError as error:
-        assert error.path == str(path) and "\n" not in error.reason.strip()
+        assert error.path == str(path) and error.reason.strip()
+
+
+@seed(15)
+@_fuzz_settings(300)
+@given(data=st.data())
+def test_fuzzed_bvh_files_raise_only_tmr_errors(good_bvh: str, tmp_path_factory: pytest.TempPathFactory, data) -> None:
+    """Mutations of a real clip: reading one gives a motion or a TmrError, nothing else."""
+    text = _mutated(data, good_bvh.encode(), [*_ODD_TOKENS, b"{", b"}", b"JOINT", b"CHANNELS 3"])
+    _only_tmr_errors(tmp_path_factory.mktemp("fuzz", numbered=True) / "fuzzed.bvh", text)
+
+
+@pytest.fixture(scope="module")
+def amc_actor(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, bytes]:
+    """HDM05 actor bd's skeleton in a folder, and the first 60 frames of one of its motions."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("amc")
+    shutil.copy(data_dir / "hdm05" / "bd" / "HDM_bd.asf", folder / "HDM_bd.asf")
+    lines = (data_dir / "hdm05" / "bd" / "HDM_bd_kickLFront1Reps_001_120.amc").read_bytes().split(b"\n")
+    return folder, b"\n".join(lines[: lines.index(b"61")]) + b"\n"
+
+
+@seed(15)
+@_fuzz_settings(200)
+@given(data=st.data())
+def test_fuzzed_amc_files_raise_only_tmr_errors(amc_actor: tuple[Path, bytes], data) -> None:
+    """Mutations of a real AMC motion, read with its real ASF skeleton: a motion or a TmrError."""
+    folder, text = amc_actor
+    _only_tmr_errors(folder / "HDM_bd_fuzzed.amc", _mutated(data, text, [*_ODD_TOKENS, b"lfemur", b":DEGREES"]))
 
 
 NASTY_NAMES = ["walk[final].bvh", "x[/b]y.bvh", "red\x1b[31mtext.bvh", "two\nlines.bvh", "[bold]loud.bvh"]

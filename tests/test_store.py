@@ -326,3 +326,25 @@ def test_a_library_reached_through_a_symlink_stays_one_library(tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.h5", "real"]
     assert sorted(p.name for p in real.parent.iterdir()) == ["library.h5", "library.h5.d", "library.h5.lock"]
     assert _held(MotionStore(real)) == {"/m/a": 1}
+
+
+def test_a_deleted_delta_is_damage_naming_it_and_the_rebuild_keeps_the_rest(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.commit([fake_record("/m/b")])
+        writer.commit([fake_record("/m/c")])
+    first, middle, last = store.delta_names()
+    middle.unlink()
+    with pytest.raises(StoreError, match=f"delta {middle.name}, which {last.name} follows, is missing"):
+        with store.snapshot():
+            pass
+    with store.writer(CKPT_A, 8, rebuild=True) as writer:
+        assert set(writer.previous) == {"/m/a", "/m/c"}
+        writer.commit([fake_record(p) for p in writer.previous])
+        writer.finish()
+    assert _held(store) == {"/m/a": 1, "/m/c": 1}
+    with store.writer(CKPT_A, 8) as writer:  # the chain goes on from the rebuilt base
+        writer.commit([fake_record("/m/d")])
+        writer.commit([fake_record("/m/e")])
+    assert _held(store) == {"/m/a": 1, "/m/c": 1, "/m/d": 1, "/m/e": 1}

@@ -25,6 +25,7 @@ stay proportional to the library's size over its lifetime, not to size x updates
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import time
@@ -159,7 +160,21 @@ class MotionStore:
         after = base.header.seq if base is not None else -1
         live = [s for s in deltas if s.header.lineage == wanted and s.header.seq > after]
         pending = [s.header for s in deltas if s.header.lineage != wanted]
+        self._check_chain(after, live)
         return Snapshot(self, base, live, pending)
+
+    def _check_chain(self, after: int, live: list[StoreFile]) -> None:
+        """Each delta names the one it follows: a gap means a delta file was deleted, and its files lost."""
+        for delta in live:
+            follows = delta.header.after_seq
+            if follows is not None and follows != after:
+                raise StoreError(
+                    self.path,
+                    f"damaged library: delta {follows:08d}.h5, which {delta.path.name} follows, is missing "
+                    "(the files it held are lost)",
+                    hint=REPAIR_HINT,
+                )
+            after = delta.header.seq
 
 
 def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> StoreFile | None:
@@ -266,6 +281,7 @@ class StoreWriter:
         self.committed = 0  # files this writer has committed
         self._lock = StoreLock(store.path)
         self._next_seq = 1
+        self._last_seq = -1  # the seq the next delta follows in this lineage (-1: none yet)
         self._base_entries = 0
         self._delta_entries = 0
         self._deltas = 0
@@ -291,6 +307,7 @@ class StoreWriter:
         header = self._header(
             "segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records)
         )
+        header = dataclasses.replace(header, after_seq=self._last_seq)
         source = EntrySource(file_map=np.arange(len(records)), records=records)
         try:
             write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
@@ -302,6 +319,7 @@ class StoreWriter:
                 hint="free some space, then run the command again: it resumes",
             ) from None
         self.committed += len(records)
+        self._last_seq = self._next_seq
         self._next_seq += 1
         self._deltas += 1
         self._delta_entries += header.entries
@@ -342,6 +360,7 @@ class StoreWriter:
                     hint="free some space, then run the command again",
                 ) from None
         self._base_entries, self._delta_entries, self._deltas = entries, 0, 0
+        self._last_seq = header.seq
         self._remove_included(header.seq)
 
     def _prepare(self) -> None:
@@ -354,6 +373,7 @@ class StoreWriter:
                 raise self.store.missing_base()
             self.lineage = uuid.uuid4().hex
             write_store_file(self.store.path, self._header("base", 0, files=0, entries=0), FileTable.of([]))
+            self._last_seq = 0
         else:
             self._adopt_current()
 
@@ -390,6 +410,7 @@ class StoreWriter:
         table = view.live_files()
         self.known = {path: table.record(row) for row, path in enumerate(table.paths)}
         self._base_entries = view.base.header.entries if view.base is not None else 0
+        self._last_seq = max([d.header.seq for d in view.deltas], default=view.base.header.seq if view.base else -1)
         self._deltas = len(view.deltas)
         self._delta_entries = sum(s.header.entries for s in view.deltas)
 

@@ -6,6 +6,7 @@ its reason and the others are still written (STYLE.md: batch commands finish the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -60,19 +61,25 @@ def plan_conversion(
     with suffix .npy>. Files already under OUTDIR (earlier results, when OUTDIR lies inside an input
     folder) are neither inputs nor skipped; nor are files matching an `exclude` glob inputs."""
     jobs, skipped = [], []
-    written = outdir.resolve()
+    written = _real(outdir)
     for given in inputs:
         root = given if given.is_dir() else given.parent
         scan = scan_motions([given], exclude)
-        skipped += [item for item in scan.skipped if written not in item.path.resolve().parents]
+        skipped += [item for item in scan.skipped if written not in _real(item.path).parents]
         for source in scan.files:
-            if given.is_dir() and written in source.resolve().parents:
+            if given.is_dir() and written in _real(source).parents:
                 continue
             relative = source.relative_to(root).with_suffix("")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
             jobs.append(ConvertJob(source, output, joints_output))
     return jobs, skipped
+
+
+def _real(path: Path) -> Path:
+    """The path with symlinks resolved; a looping or dangling link stays as far as it resolves
+    (Path.resolve raises on a loop)."""
+    return Path(os.path.realpath(path))
 
 
 def convert_files(

@@ -125,8 +125,9 @@ BVH_CASES: dict[str, tuple[Callable[[str], str], str]] = {
     "unknown_rig": (lambda t: re.sub(r"(JOINT|ROOT) (\w+)", lambda m: f"{m[1]} bone{hash(m[2]) % 10**6}", t), "finds no joint"),
     "latin1_bytes": (lambda t: t.replace("JOINT Spine", "JOINT Sp\xe9ine", 1).encode("latin-1").decode("latin-1"), ""),
 }
-# The last case is readable after all (a non-ASCII joint name is a name): it must convert.
-GOOD_BVH_VARIANTS = {"latin1_bytes"}
+# Two cases are readable after all (a non-ASCII joint name is a name; an unknown rig maps by its
+# structure): they must convert.
+GOOD_BVH_VARIANTS = {"latin1_bytes", "unknown_rig"}
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:

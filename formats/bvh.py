@@ -22,6 +22,7 @@ from formats.bvh_hierarchy import read_skeleton
 from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics, with_ancestors
+from formats.limits import check_fps
 from formats.rig_structure import map_by_structure
 from formats.rigs import JointMapping, map_skeleton
 
@@ -30,6 +31,7 @@ __all__ = ["BvhClip", "read_bvh", "joint_positions", "map_bvh_skeleton"]
 _MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
 _TIMING = re.compile(rb"\A\s*Frames:[ \t]*(\S+)[ \t]*\r?\n\s*Frame[ \t]+Time:[ \t]*(\S+)[ \t]*\r?(?:\n|\Z)")
 # Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
+_NUMBER = re.compile(rb"[0-9]+ (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 # Frames read to find a skeleton's shape when no name map fits: twist joints are those that never bend.
 _SHAPE_FRAMES = 32
@@ -79,7 +81,7 @@ def read_bvh(path: Path) -> BvhClip:
     skeleton = read_skeleton(path, raw[: motion.start()])
     layout = skeleton.layout
     frame_count, frame_time, rows = _parse_timing(path, raw[motion.end() :])
-    _check_rows(path, rows, frame_count, layout.num_channels)
+    _check_rows(path, rows, frame_count, layout.num_channels, first_line=raw.count(b"\n", 0, len(raw) - len(rows)) + 1)
     return BvhClip(
         path=path,
         names=skeleton.names,
@@ -194,6 +196,9 @@ def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
     if match is None:
         raise FormatError(path, "MOTION must be followed by 'Frames: N' and 'Frame Time: SECONDS'")
     try:
+        # int() and float() also accept '1_000' and non-ASCII digits: a BVH number is plain ASCII.
+        if not _NUMBER.fullmatch(match.group(1) + b" " + match.group(2)):
+            raise ValueError
         frame_count = int(match.group(1))
         frame_time = float(match.group(2))
     except ValueError:
@@ -202,12 +207,14 @@ def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
         raise FormatError(path, f"the file has no frames (Frames: {frame_count})")
     if not np.isfinite(frame_time) or frame_time <= 0:
         raise FormatError(path, f"the frame time must be a positive number of seconds, got {match.group(2).decode()}")
+    check_fps(path, 1.0 / frame_time, f"the frame time {match.group(2).decode()} s gives a rate that")
     return frame_count, frame_time, motion[match.end() :]
 
 
-def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int) -> None:
-    """One frame per line, as many lines as the header says, and whole first and last rows (a file
-    cut short usually ends inside a row). Rows in between are checked when they are parsed."""
+def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int, first_line: int) -> None:
+    """One frame per line, as many lines as the header says, each with exactly `num_channels` values
+    (`first_line`: the file's line number of the first row, for the message)."""
+    first_line += len(rows) - len(rows.lstrip()) and rows[: len(rows) - len(rows.lstrip())].count(b"\n")
     rows = rows.strip()
     count = rows.count(b"\n") + 1 if rows else 0
     if count != frame_count:  # count again without blank lines, which the parser skips
@@ -223,6 +230,34 @@ def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int) ->
                 f"the {which} frame holds {count} values but the hierarchy declares {num_channels} channels "
                 "(truncated file?)",
             )
+    if _count_values(rows) != frame_count * num_channels:
+        _raise_for_bad_row(path, rows, num_channels, first_line)
+
+
+def _count_values(text: bytes) -> int:
+    """Whitespace-separated values in `text`, counted without splitting it (a few bytes per byte)."""
+    if not text:
+        return 0
+    blank = np.isin(np.frombuffer(text, dtype=np.uint8), _WHITESPACE)
+    return int(np.count_nonzero(blank[:-1] & ~blank[1:])) + int(not blank[0])
+
+
+_WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
+
+
+def _raise_for_bad_row(path: Path, rows: bytes, num_channels: int, first_line: int) -> None:
+    """Name the first frame whose number of values is not the hierarchy's (the error path only)."""
+    frame = 0
+    for number, line in enumerate(rows.split(b"\n"), start=first_line):
+        if not line.strip():
+            continue
+        count = len(line.split())
+        if count != num_channels:
+            raise FormatError(
+                path,
+                f"line {number}: frame {frame} holds {count} values but the hierarchy declares {num_channels} channels",
+            )
+        frame += 1
 
 
 def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:

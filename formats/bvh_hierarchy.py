@@ -191,6 +191,8 @@ class _Parser:
         is_placed = inside_joint if keyword == "JOINT" else not self.stack
         if not is_placed or self.pending is not None:
             raise self._error(number, f"{keyword} {name} is out of place")
+        if any(joint.name == name for joint in self.joints):
+            raise self._error(number, f"a second joint named {name!r}: joint names must be unique")
         self.pending = BvhJoint(name=name, parent=self.stack[-1] if self.stack else -1)
 
     def _end_site(self, number: int, keyword: str, rest: str) -> None:
@@ -229,7 +231,7 @@ class _Parser:
     def _channels(self, number: int, keyword: str, rest: str) -> None:
         joint = self._current_joint(number, keyword)
         fields = rest.split()
-        if not fields or not fields[0].isdigit() or int(fields[0]) != len(fields) - 1:
+        if not fields or not (fields[0].isascii() and fields[0].isdigit()) or int(fields[0]) != len(fields) - 1:
             raise self._error(number, "the CHANNELS count does not match the channel names")
         names = tuple(name.lower() for name in fields[1:])
         for name in names:

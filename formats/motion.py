@@ -22,6 +22,7 @@ from formats.errors import FormatError
 from formats.features import FEATURE_FPS
 from formats.fbx import FBX_SUFFIXES, read_fbx
 from formats.gltf import GLTF_SUFFIXES, gltf_animation_names, read_gltf
+from formats.limits import check_duration, check_fps
 from formats.resample import resample
 from formats.rigs import map_skeleton, read_skeleton_map
 from formats.scene_nodes import scene_motion
@@ -77,6 +78,7 @@ def load_motion(
     body_model: Path | None = None,
     asf: Path | None = None,
     character: Path | None = None,
+    max_duration: float | None = None,
 ) -> Motion:
     """Read a motion file into SMPL joints (metres, Y up, 20 fps), or its HumanML3D features as they are.
 
@@ -85,13 +87,16 @@ def load_motion(
     body_model: a SMPL-family body model folder (or .npz), needed for AMASS pose files.
     asf: the ASF skeleton of an AMC file, when none beside it is found (`formats.amc.find_asf`).
     character: a DeepMimic character file, for DeepMimic motions of another character than humanoid3d.
+    max_duration: the longest motion read, in seconds (`formats.limits.MAX_DURATION` when None).
     Raises FormatError or SkeletonError, naming the file and the reason.
     """
     path = Path(path)
     file, animation = motion_source(path)
     suffix = file.suffix.lower()
+    if fps is not None:
+        check_fps(path, fps, "--fps")
     if suffix == ".bvh":
-        source = _read_bvh_motion(path, skeleton_map)
+        source = _read_bvh_motion(path, skeleton_map, max_duration)
     elif suffix == ".amc":
         source = _read_amc_motion(path, skeleton_map, asf, fps)
     elif suffix in DEEPMIMIC_SUFFIXES:
@@ -104,6 +109,8 @@ def load_motion(
         source = read_motion_array(path, fps=fps, body_model=body_model)
     else:
         raise FormatError(path, f"unsupported file type {suffix or '(none)'}; expected {', '.join(MOTION_SUFFIXES)}")
+    frames = (source.joints if source.joints is not None else source.feats).shape[0]  # type: ignore[union-attr]
+    check_duration(path, frames, check_fps(path, source.fps), max_duration)
     if source.feats is not None:
         return Motion(path, source.fps, None, source.feats.astype(np.float32))
     return Motion(path, source.fps, _normalise(path, source), None)
@@ -150,8 +157,9 @@ def _animations(file: Path) -> list[Path]:
     return [file.with_name(f"{file.name}{_ANIMATION_SEPARATOR}{name}") for name in names]
 
 
-def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:
+def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None, max_duration: float | None) -> SourceMotion:
     clip = read_bvh(path)
+    check_duration(path, clip.num_frames, clip.fps, max_duration)  # before the values are parsed
     mapping = map_bvh_skeleton(clip, skeleton_map)
     joints = mapping.apply(joint_positions(clip, mapping.sources, mapping.tips))
     return SourceMotion(joints, None, clip.fps, None)

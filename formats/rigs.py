@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.errors import SkeletonError
+from formats.regular_files import open_regular
 from formats.rig_structure import NotHumanoid
 from formats.skeleton import JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, SMPL_JOINTS
 
@@ -127,14 +128,22 @@ def read_skeleton_map(path: Path) -> dict[str, str]:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with open_regular(path) as file:
+            data = file.read(_MAX_MAP_BYTES + 1)
+        if len(data) > _MAX_MAP_BYTES:
+            raise SkeletonError(path, f"the skeleton map is larger than {_MAX_MAP_BYTES:,} bytes; a map is a short table")
+        text = data.decode("utf-8")
+    except OSError as error:
+        raise SkeletonError(path, f"cannot read the skeleton map: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
         raise SkeletonError(path, f"cannot read the skeleton map: {error}") from None
+    language = "JSON" if path.suffix.lower() == ".json" else "TOML"
     try:
-        table = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        table = json.loads(text) if language == "JSON" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        language = "JSON" if path.suffix.lower() == ".json" else "TOML"
         raise SkeletonError(path, f"the skeleton map is not valid {language}: {error}") from None
+    except RecursionError:
+        raise SkeletonError(path, f"the skeleton map nests too deeply to be a {language} table of joint names") from None
     if not isinstance(table, dict) or not table:
         raise SkeletonError(path, "the skeleton map must be a non-empty table of SMPL joint name -> joint name")
     joints: dict[str, str] = {}
@@ -146,6 +155,9 @@ def read_skeleton_map(path: Path) -> dict[str, str]:
             raise SkeletonError(path, f"the joint name for {key!r} must be a non-empty string")
         joints[name] = value.strip()
     return joints
+
+
+_MAX_MAP_BYTES = 1 << 20
 
 
 @lru_cache(maxsize=4096)

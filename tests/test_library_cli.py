@@ -223,17 +223,24 @@ def test_embeddings_of_another_checkpoint_are_never_mixed(
 def test_a_damaged_library_is_one_line_and_a_hint(
     data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, damage: str
 ) -> None:
+    """A damaged library is repaired by the rebuild its hint names; a file that is not one (random
+    bytes: nothing says it was ever a library) is never written over, --rebuild included."""
     store = tmp_path / "library.h5"
     copy_clips(bandai_clips(data_dir, 3), tmp_path / "mocap")
     assert _run("index", tmp_path / "mocap", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
     data = store.read_bytes()
     store.write_bytes(data[: len(data) // 3] if damage == "truncated" else os.urandom(4096))
+    damaged = store.read_bytes()
+    hint = "`tmr index --rebuild` re-embeds" if damage == "truncated" else "pass another --store: tmr never writes over"
     for command in (["search", "walk"], ["info"], ["index", tmp_path / "mocap"]):
         result = _run(*command, "--store", store, checkpoint=tiny_checkpoint if command[0] != "info" else None)
         assert result.exit_code == 1
         assert _errors(result) == [result.stderr.splitlines()[0]] and _errors(result)[0].startswith(f"error: {store}: ")
-        assert "hint: run `tmr index --rebuild PATH...`" in result.stderr and result.stdout == ""
+        assert "\nhint: " in result.stderr and hint in " ".join(result.stderr.split()) and result.stdout == ""
     fixed = _run("index", tmp_path / "mocap", "--rebuild", "--store", store, checkpoint=tiny_checkpoint)
+    if damage == "junk":
+        assert fixed.exit_code == 1 and "not a tmr library" in fixed.stderr and store.read_bytes() == damaged
+        return
     assert fixed.exit_code == 0 and "the previous library could not be read" in fixed.stderr
     assert _run("search", "walk", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
 

@@ -186,3 +186,14 @@ def test_localize_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) ->
 def test_html_suffix_is_checked_before_any_work(data_dir: Path) -> None:
     result = CliRunner().invoke(app, ["localize", str(data_dir / HOP), "a hop", "--html", "page.txt"])
     assert result.exit_code == 2 and "must end in .html, .htm" in result.stderr
+
+
+def test_placeholder_names_in_a_query_or_file_name_stay_text(tmp_path: Path) -> None:
+    query = "__TMR_DATA__ and __TMR_TITLE__ __TMR_KIND__"
+    hits = [SearchHit(1, 0.5, str(tmp_path / "__TMR_DATA__" / "__TMR_HEADING__.bvh"), 0.0, 1.0)]
+    page = tmp_path / "page.html"
+    write_results_page(page, query, hit_views(hits))
+    text = page.read_text()
+    assert re.search(r"<title>(.*?)</title>", text, re.S).group(1) == f"tmr: {query}"
+    assert text.count('"hits":') == 1  # the data went in once, into its script element
+    assert _embedded(page)["hits"][0]["problem"] == "file not found"

@@ -20,10 +20,11 @@ from rich.text import Text
 
 from formats import skip_summary
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
-from tmrcli.views.console import err, out, print_error, print_unwrapped
+from tmrcli.views.console import err, out, print_error, print_unwrapped, printable
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
+    from tmrcli.library.check import CheckReport
     from tmrcli.library.localize import CurvePoint, Localization
     from tmrcli.library.indexing import IndexReport
 
@@ -51,14 +52,14 @@ def print_json(data: Any) -> None:
 
 def _shown(path: str) -> str:
     """In a terminal, a path relative to the working folder when that is shorter; piped, the full path
-    as stored, so scripts get something they can open from anywhere."""
+    as stored, so scripts get something they can open from anywhere; control characters escaped."""
     if not out.is_terminal:
-        return path
+        return printable(path)
     try:
         relative = os.path.relpath(path)
     except ValueError:
-        return path
-    return relative if len(relative) < len(path) else path
+        return printable(path)
+    return printable(relative if len(relative) < len(path) else path)
 
 
 def plural(count: int, noun: str) -> str:
@@ -159,6 +160,20 @@ def save_curve_png(result: Localization, text: str, path: Path) -> None:
         pyplot.close(figure)
 
 
+def render_check(report: CheckReport, json_: bool) -> None:
+    """One line per problem on stderr, then what a rebuild would do; with --json, the report on stdout."""
+    if json_:
+        print_json(asdict(report) | {"ok": report.ok})
+    for problem in report.problems:
+        err.print(f"damaged: {printable(problem)}", highlight=False, soft_wrap=True)
+    verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+    err.print(
+        f"checked {report.checked_files} library file(s) of {printable(report.store)}: {verdict}; {report.repair}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def render_info(info: LibraryInfo, json_: bool) -> None:
     """What the library holds, as a two-column table."""
     if json_:
@@ -166,7 +181,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         return
     table = Table(box=None, show_header=False, pad_edge=False)
     rows = [
-        ("library", info.store),
+        ("library", printable(info.store)),
         ("files", f"{info.files} ({info.motion_seconds / 60:.1f} min of motion)"),
         ("entries", f"{info.entries} ({info.windows} windows of long takes)"),
         ("checkpoint", f"sha256 {info.checkpoint_sha256}" if info.checkpoint_sha256 else "none yet"),
@@ -251,7 +266,7 @@ class IndexBar:
 def render_index_report(report: IndexReport, json_: bool) -> None:
     """The summary and one line per failure on stderr; with --json, the report on stdout."""
     err.print(
-        f"indexed into {report.store}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"indexed into {printable(report.store)}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.failed)} failed ({report.entries} entries embedded)",
         markup=False,
         highlight=False,

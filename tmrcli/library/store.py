@@ -145,8 +145,10 @@ class MotionStore:
         for name in self.delta_names():
             try:
                 deltas.append(stack.enter_context(open_store_file(name)))
-            except StoreError:
+            except StoreError as error:
                 if lineage is None:
+                    if isinstance(error, NotALibraryError):  # tmr wrote every file in its folder: this is damage
+                        raise StoreError(name, f"damaged library: {error.reason}", hint=REPAIR_HINT) from None
                     raise
                 # A rebuild's view holds only what the rebuild wrote: a damaged delta of the old
                 # library is not part of it (and the rebuild's final clean-up deletes it).

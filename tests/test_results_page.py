@@ -146,7 +146,7 @@ def _keep_screenshot(png: bytes, name: str) -> None:
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny seeded model: these tests check the plumbing of --html, not retrieval quality."""
     from model import Normalizer, Provenance, save_checkpoint
-    from tests.model_helpers import tiny_model
+    from model_helpers import tiny_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.tmr"
     provenance = Provenance(trained_on="nothing (random)", commit="0000000", created="2026-01-01T00:00:00Z", details={})

@@ -72,13 +72,13 @@ def test_bad_file_gives_its_reason(name: str) -> None:
 def test_missing_folder_and_unsupported_paths(tmp_path: Path) -> None:
     (tmp_path / "folder.bvh").mkdir()
     (tmp_path / "folder.npy").mkdir()
-    (tmp_path / "clip.fbx").write_bytes(b"Kaydara FBX Binary")
+    (tmp_path / "clip.c3d").write_bytes(b"\x02\x50")  # C3D marker data: no skeleton to read
     cases = {
         "missing.bvh": "file not found",
         "missing.npz": "file not found",
         "folder.bvh": "is a folder",
         "folder.npy": "is a folder",
-        "clip.fbx": "unsupported file type .fbx",
+        "clip.c3d": "unsupported file type .c3d",
     }
     for name, reason in cases.items():
         with pytest.raises(FormatError, match=reason):

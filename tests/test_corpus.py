@@ -29,6 +29,9 @@ OFF_THE_FEET = {"crawl", "lie-down", "get-up", "roll", "cartwheel", "flip", "sit
 NOT_ON_FLAT_FLOOR = {
     "cmu-mocap/iclone_cc_rig/003_01.bvh": "walks on uneven terrain",
     "accad/Female1/Female1_D4_RandomStuff.bvh": "kneels and sits, a hand lower than the feet",
+    "cmu-mocap/daz_cgspeed/94_04_indian.bvh": "a stamping foot dips 15-19 cm below the floor the dance stands on",
+    "cmu-mocap/daz_cgspeed/94_07_indian.bvh": "a stamping ankle dips 14 cm below the floor the dance stands on",
+    "animated-drawings/rokoko/jesse_dance.bvh": "an inertial suit's root drifts: both feet float 10-47 cm up for 9 s",
 }
 # Seconds: a duration kept through resampling to 20 fps is off by at most half a frame, plus rounding.
 DURATION_TOLERANCE = 0.05 + 0.5 / 20

@@ -6,6 +6,7 @@ Commands live in their own modules and import torch or transformers only inside 
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -83,5 +84,9 @@ app.command()(serve)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. OpenMP threads that wait should sleep, not spin: spinning threads
+    take the cores other processes need and, on a busy machine, make small encodes up to ten times
+    slower (`benchmarks/under_load.py`). OpenMP reads this once, when torch loads, so it is set here,
+    before any command imports torch; a value the user set is kept."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from formats.reading import LoadOptions
 
 __all__ = [
+    "MotionFileArgument",
+    "existing_motion_file",
     "StoreOption",
     "CheckpointOption",
     "JsonOption",
@@ -46,7 +48,29 @@ __all__ = [
 
 DEFAULT_CHECKPOINT = "default"
 # The motion files tmr reads, in words, for help texts and errors.
-MOTION_FILE_TYPES = ".bvh, .amc, DeepMimic .json/.txt, .npz, .npy"
+MOTION_FILE_TYPES = ".bvh, .amc, .fbx, .glb, .gltf, DeepMimic .json/.txt, .npz, .npy"
+MOTION_FILE_HELP = f"A motion file ({MOTION_FILE_TYPES}); FILE.glb#NAME for one animation of several."
+
+
+def existing_motion_file(path: Path | None) -> Path | None:
+    """A motion file that exists, or FILE#NAME naming an animation of one; a usage error otherwise."""
+    if path is None:
+        return None
+    from formats import MOTION_SUFFIXES, motion_source
+
+    file = motion_source(path)[0]
+    if not file.exists():
+        raise typer.BadParameter(f"{path} does not exist")
+    if file.is_dir():
+        raise typer.BadParameter(f"{path} is a folder, not a motion file")
+    if file.suffix.lower() not in MOTION_SUFFIXES:
+        raise typer.BadParameter(f"{path} must end in {', '.join(MOTION_SUFFIXES)}")
+    return path
+
+
+MotionFileArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", callback=existing_motion_file, help=MOTION_FILE_HELP)
+]
 
 StoreOption = Annotated[
     Optional[Path],

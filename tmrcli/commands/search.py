@@ -9,7 +9,8 @@ import typer
 
 from tmrcli.views.console import err
 from tmrcli.commands.options import (
-    MOTION_FILE_TYPES,
+    MotionFileArgument,
+    existing_motion_file,
     DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["search", "caption", "localize"]
 
-MotionArgument = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")
-]
 
 
 @reads_motion_files
@@ -36,7 +34,7 @@ def search(
     k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
     like: Annotated[
         Optional[Path],
-        typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Find motions like this one instead."),
+        typer.Option(metavar="FILE", callback=existing_motion_file, help="Find motions like this one instead."),
     ] = None,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
     store: StoreOption = None,
@@ -70,7 +68,7 @@ def search(
 
 @reads_motion_files
 def caption(
-    file: MotionArgument,
+    file: MotionFileArgument,
     texts: Annotated[
         Optional[Path],
         typer.Option(
@@ -97,7 +95,7 @@ def caption(
 
 @reads_motion_files
 def localize(
-    file: MotionArgument,
+    file: MotionFileArgument,
     text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many segments to show.")] = 3,
     plot: Annotated[

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formats import FormatError, SkippedFile, TmrError, scan_motions
+from formats import FormatError, SkippedFile, TmrError, motion_source, scan_motions
 from formats.atomic import save_npy_atomic
 from formats.reading import FailedFile, LoadOptions, failure, read_features
 
@@ -67,7 +67,10 @@ def plan_conversion(
         for source in scan.files:
             if given.is_dir() and written in source.resolve().parents:
                 continue
-            relative = source.relative_to(root).with_suffix("")
+            file, animation = motion_source(source)
+            relative = file.relative_to(root).with_suffix("")
+            if animation is not None:  # one output per animation: walks.glb#Run -> walks#Run.npy
+                relative = relative.with_name(f"{relative.name}#{animation}")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
             jobs.append(ConvertJob(source, output, joints_output))

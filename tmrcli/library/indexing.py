@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from formats import MotionScan, SkippedFile, TmrError, scan_motions, skip_summary
+from formats import MotionScan, SkippedFile, TmrError, motion_source, scan_motions, skip_summary
 from formats.digest import file_sha256
 from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
 from tmrcli.library.ann import ensure_ann
@@ -110,12 +110,13 @@ def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> I
     Size and mtime equal to the stored ones mean unchanged; otherwise the content hash decides."""
     for path in paths:
         try:
-            stat = os.stat(path)
+            file = motion_source(path)[0]  # an animation of a glTF file (FILE#NAME) has that file's hash
+            stat = os.stat(file)
             stored = known.get(path)
             if stored is not None and (stored.size, stored.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 yield None
                 continue
-            digest = file_sha256(path)
+            digest = file_sha256(file)
         except OSError as error:
             yield FailedFile(path, f"cannot read the file ({error.strerror or error})")
             continue
@@ -162,7 +163,7 @@ def discover(
     found = [os.path.abspath(p) for p in scan.files]
     held_here = [p for p in known if not roots or _is_under(p, roots)]
     wanted = dict.fromkeys([*found, *held_here, *previous])
-    gone = [p for p in wanted if not os.path.exists(p)]
+    gone = [p for p in wanted if not motion_source(p)[0].exists()]
     todo, failed, unchanged = [], [], 0
     for item in _stat_candidates([p for p in wanted if p not in set(gone)], known):
         if item is None:

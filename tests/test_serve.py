@@ -189,8 +189,9 @@ def test_upload_searches_by_example(server: Server, data_dir: Path, retriever) -
 def test_junk_and_oversized_uploads_are_400_with_the_reason(server: Server, data_dir: Path) -> None:
     junk = server.client.post("/api/search", files={"motion": ("take.bvh", b"this is no motion capture")})
     assert _error(junk, 400).startswith("take.bvh: ") and "/tmp" not in junk.text
-    sidecar = (data_dir / EXAMPLE).with_suffix(".json")
-    assert "not a motion file" in _error(server.client.post("/api/search", files={"motion": (sidecar.name, sidecar.read_bytes())}), 400)
+    sidecar = (data_dir / EXAMPLE).with_suffix(".json")  # Bandai-Namco's metadata, not a DeepMimic motion
+    assert _error(server.client.post("/api/search", files={"motion": (sidecar.name, sidecar.read_bytes())}), 400).startswith(sidecar.name)
+    assert "not a motion file" in _error(server.client.post("/api/search", files={"motion": ("notes.csv", b"a,b")}), 400)
     assert '"motion"' in _error(server.client.post("/api/search", files={"other": ("a.bvh", b"x")}), 400)
     assert "?name=" in _error(server.client.post("/api/search", content=b"HIERARCHY"), 400)
     limit = server.get("/api/info").json()["max_upload_bytes"]

@@ -26,7 +26,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from formats.atomic import write_atomic
-from formats.features import mirror_features
+from formats.features import FEATURE_DIM, FEATURE_GROUPS, mirror_features
 from model.batching import TrainBatch, collate_pairs
 from model.checkpoint import Checkpoint, Provenance, load_checkpoint, save_checkpoint
 from model.config import DEFAULT_TEXT_MODEL, LossConfig, TMRConfig
@@ -36,7 +36,8 @@ from model.evaluate import swap_left_right
 from model.network import TMR
 from model.normalizer import Normalizer
 from model.text import TextBackbone
-from model.validation import RetrievalReport, evaluate_records
+from model.inference import Retriever
+from model.validation import LabelledQuery, RetrievalReport, evaluate_records, label_aware_report
 
 __all__ = [
     "TrainConfig",
@@ -56,6 +57,7 @@ __all__ = [
     "has_native_bf16",
     "uses_bf16",
     "drop_words",
+    "negative_key",
 ]
 
 TRAIN_STATE = "train_state.pt"
@@ -86,6 +88,10 @@ class TrainConfig:
     # Validate and keep the best checkpoint with an exponential moving average of the weights, updated
     # every step with this decay (0: the raw weights, the reference's).
     ema_decay: float = 0.0
+    # Every feature's std is at least this fraction of the mean std of its feature group (root,
+    # joint positions, rotations, velocities, foot contacts), so a dimension that is nearly constant
+    # on the training rigs cannot blow up on another rig (0: plain statistics, the reference's).
+    std_floor: float = 0.25
     seed: int = 1234
     device: str = "auto"  # "auto": CUDA when present, else CPU
     # "auto": bf16 autocast on CUDA and on CPUs with native bf16 (AMX / AVX512-BF16), else float32.
@@ -99,6 +105,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
         if not 0.0 <= self.word_dropout < 1.0:
             raise ValueError(f"word_dropout must be in [0, 1), not {self.word_dropout}")
+        if not 0.0 <= self.std_floor <= 1.0:
+            raise ValueError(f"std_floor must be in [0, 1], not {self.std_floor}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
 
@@ -123,6 +131,9 @@ class TrainData:
     train: list[MotionRecord]
     val: list[MotionRecord]
     description: str
+    # Labelled phrasings scored on `val` (tag- and label-aware) alongside its own captions, so the
+    # best checkpoint is the one that answers new sentences, not the training captions, best.
+    val_queries: tuple[LabelledQuery, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,6 +147,7 @@ class EpochReport:
     samples: int
     validation: RetrievalReport | None = None
     is_best: bool = False
+    query_validation: RetrievalReport | None = None  # on the validation phrasings, when given
 
 
 @dataclass(frozen=True)
@@ -207,6 +219,24 @@ def _shard(batches: list, distributed: Distributed | None) -> list:
     return batches[distributed.rank : usable : distributed.world_size]
 
 
+_SIDES = (("both", "both"), ("two", "both"), ("left", "left"), ("right", "right"))
+
+
+def negative_key(record: MotionRecord) -> str:
+    """What the label filter compares: two pairs with the same key are not negatives of each other.
+
+    A record with tags is keyed by its tag set and the side its label names ("walk,turn-left|left"),
+    so a walk of one source is no negative of a walk of another, while left and right, and one hand
+    and both, stay apart (Bandai-Namco's wave-left-hand and wave-right-hand share the tag wave). A
+    record without tags is keyed by its label, as before.
+    """
+    if not record.tags:
+        return record.label
+    label = record.label.lower()
+    side = next((name for word, name in _SIDES if word in label), "")
+    return ",".join(sorted(record.tags)) + "|" + side
+
+
 def training_samples(records: list[MotionRecord], config: TrainConfig, rng: np.random.Generator) -> list[TrainingSample]:
     """One epoch's pairs: a random caption per motion, its segment cropped at random to `max_seconds`,
     mirrored (motion, and "left"/"right" in caption and label) with probability `mirror_probability`;
@@ -215,7 +245,7 @@ def training_samples(records: list[MotionRecord], config: TrainConfig, rng: np.r
     samples = []
     for record in records:
         caption = record.captions[rng.integers(len(record.captions))]
-        sample = TrainingSample(record.segment(caption), caption.text, record.label)
+        sample = TrainingSample(record.segment(caption), caption.text, negative_key(record))
         if len(sample.feats) > max_frames:
             start = int(rng.integers(len(sample.feats) - max_frames + 1))
             sample = dataclasses.replace(sample, feats=sample.feats[start : start + max_frames])
@@ -251,11 +281,15 @@ def caption_texts(records: list[MotionRecord], config: TrainConfig) -> list[str]
 
 
 def training_normalizer(records: list[MotionRecord], config: TrainConfig) -> Normalizer:
-    """Feature statistics of the training motions (and of their mirror images when training uses them)."""
+    """Feature statistics of the training motions (and of their mirror images when training uses them),
+    each std floored at `config.std_floor` of its feature group's mean (HumanML3D features)."""
     clips = [r.feats for r in records]
     if config.mirror_probability > 0:
         clips += [mirror_features(r.feats) for r in records]  # symmetric statistics, as HumanML3D's
-    return Normalizer.from_features(clips)
+    normalizer = Normalizer.from_features(clips)
+    if config.std_floor > 0 and normalizer.n_feats == FEATURE_DIM:
+        normalizer = normalizer.with_group_floor(FEATURE_GROUPS, config.std_floor)
+    return normalizer
 
 
 def drop_words(tokens: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
@@ -324,7 +358,7 @@ def _text_features(
         unlabelled = [r.key for r in records if not r.label]
         if unlabelled:
             raise DatasetError(unlabelled[0], "label filtering needs an action label on every training motion")
-        labels = [r.label for r in records]
+        labels = [negative_key(r) for r in records]
         if config.mirror_probability > 0:
             labels += [swap_left_right(label) for label in labels]
         return TextFeatures(backbone, texts, labels=labels)
@@ -490,12 +524,17 @@ def train(
             checkpoint = Checkpoint(kept, normalizer, _provenance(data, config, loss_config, epoch))
             validation = evaluate_records(checkpoint, backbone, data.val, device=device)
             score = _validation_score(validation)
+            queried = None
+            if data.val_queries:
+                retriever = Retriever(checkpoint, backbone=backbone, device=device)
+                queried = label_aware_report(retriever, data.val, data.val_queries)
+                score = (score + _validation_score(queried)) / 2
             is_best = score > state.best_score
             if is_best:
                 state.best_score = score
                 _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, epoch))
-            report = dataclasses.replace(report, validation=validation, is_best=is_best)
-        state.history.append({"epoch": epoch, **losses, "score": _validation_score(report.validation) if validate else None})
+            report = dataclasses.replace(report, validation=validation, is_best=is_best, query_validation=queried)
+        state.history.append({"epoch": epoch, **losses, "score": score if validate else None})
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
             _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch))
             _save_state(run_dir, optimizer, state, rng, average)

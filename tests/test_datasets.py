@@ -86,7 +86,9 @@ def test_a_folder_with_no_known_layout_is_refused(tmp_path: Path) -> None:
 def test_every_shared_clip_has_a_label_and_captions(data_dir: Path) -> None:
     entries = {e.path: e for e in shared_corpus_entries(data_dir)}
     listed = {line for split in ("train", "val", "test") for line in (data_dir / "splits" / f"{split}.txt").read_text().split()}
-    assert set(entries) == listed and len(entries) == 639
+    # The split lists name Bandai-Namco and the iClone/cgspeed CMU clips; labels.tsv also names the
+    # Daz-rig CMU trials, which clips.tsv splits.
+    assert listed <= set(entries) and len(listed) == 639
     assert all(e.label and len(e.texts) >= 2 for e in entries.values())
     wave = entries["bandai-namco/dataset-2/data/dataset-2_wave-left-hand_elderly_001.bvh"]
     assert wave.label == "wave-left-hand"

@@ -27,6 +27,7 @@ class EvalRequest:
     sentence_model: str
     text_model: str | None
     motions: Path | None
+    sources: tuple[str, ...] = ()  # clips.tsv sources to keep (all when empty)
 
 
 def read_queries(path: Path):
@@ -56,7 +57,13 @@ def run_evaluation(request: EvalRequest) -> list:
     retriever = load_retriever(request.checkpoint, text_model=request.text_model)
     with err.status(f"reading the {request.split} split"):
         cache = user_cache_dir() / "features"
-        records = load_split(request.data, request.split, motions=request.motions, cache_dir=cache)
+        skipped: list[Path] = []
+        records = load_split(
+            request.data, request.split, motions=request.motions, cache_dir=cache,
+            on_skip=lambda path, reason: skipped.append(path), sources=set(request.sources) or None,
+        )  # fmt: skip
+    if skipped:
+        err.print(f"left out {len(skipped)} files of the {request.split} split that cannot be read, e.g. {skipped[0]}")
     if len(records) < 2:
         raise TmrError(request.data, f"the {request.split} split has {len(records)} motions; retrieval needs two")
     with err.status(f"embedding {len(records)} motions and their captions"):

@@ -74,6 +74,22 @@ def train(
             help="Validate and keep the best with a moving average of the weights, this decay per step (0: off, the paper's).",
         ),
     ] = 0.0,
+    std_floor: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0,
+            help="Raise each feature's std to at least this fraction of its feature group's mean, so a "
+            "dimension nearly constant on the training rigs cannot blow up on others (0: plain statistics).",
+        ),
+    ] = 0.25,
+    val_queries: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            exists=True, dir_okay=False,
+            help="TSV of label<TAB>text phrasings scored on the val split (label- and tag-aware) to pick the "
+            "best checkpoint; repeat for several files.",
+        ),
+    ] = None,
     mirror: Annotated[bool, typer.Option(help="Also train on mirrored motions with left/right swapped in the text.")] = True,
     val_every: Annotated[int, typer.Option(min=0, help="Epochs between validation runs (0: never).")] = 10,
     checkpoint_every: Annotated[int, typer.Option(min=1, help="Epochs between saved checkpoints.")] = 50,
@@ -105,7 +121,7 @@ def train(
         temperature=temperature, word_dropout=word_dropout, ema_decay=ema_decay,
         mirror_probability=0.5 if mirror else 0.0, val_every=val_every, checkpoint_every=checkpoint_every,
         resume=resume, seed=seed, device=device, precision=precision.value, num_layers=layers, latent_dim=latent_dim,
-        ff_size=ff_size,
+        ff_size=ff_size, std_floor=std_floor, val_queries=tuple(val_queries or ()),
     )  # fmt: skip
     best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line)
     err.print(f"best checkpoint: {best}\ninference checkpoint: {inference}")
@@ -120,5 +136,9 @@ def _epoch_line(report: EpochReport) -> None:
     line = f"epoch {report.epoch}/{report.epochs}  {losses}  {report.samples / max(report.seconds, 1e-9):.1f} samples/s"
     if report.validation is not None:
         t2m, m2t = report.validation.text_to_motion, report.validation.motion_to_text
-        line += f"  val t2m R@1 {t2m.r1:.1f} m2t R@1 {m2t.r1:.1f}" + ("  (best)" if report.is_best else "")
+        line += f"  val t2m R@1 {t2m.r1:.1f} m2t R@1 {m2t.r1:.1f}"
+        if report.query_validation is not None:
+            queried = report.query_validation
+            line += f"  phrasings t2m R@1 {queried.text_to_motion.r1:.1f} m2t R@1 {queried.motion_to_text.r1:.1f}"
+        line += "  (best)" if report.is_best else ""
     err.print(line, markup=False, highlight=False)

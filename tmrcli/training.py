@@ -41,6 +41,8 @@ class TrainRequest:
     num_layers: int = 6
     latent_dim: int = 256
     ff_size: int = 1024
+    std_floor: float = 0.25
+    val_queries: tuple[Path, ...] = ()
 
 
 def user_cache_dir() -> Path:
@@ -62,6 +64,7 @@ def _read_splits(request: TrainRequest):
     from model.data_sources import load_split
 
     splits = {}
+    skipped: list[tuple[Path, str]] = []
     for split in ("train", "val"):
         with _progress() as progress:
             task = progress.add_task(f"reading the {split} split", total=None)
@@ -70,9 +73,13 @@ def _read_splits(request: TrainRequest):
                 progress.update(task, completed=done, total=total)
 
             records = load_split(
-                request.data, split, motions=request.motions, cache_dir=user_cache_dir() / "features", on_progress=advance
-            )
+                request.data, split, motions=request.motions, cache_dir=user_cache_dir() / "features",
+                on_progress=advance, on_skip=lambda path, reason: skipped.append((path, reason)),
+            )  # fmt: skip
         splits[split] = records
+    if skipped:
+        path, reason = skipped[0]
+        err.print(f"left out {len(skipped)} files that cannot be read, e.g. {path}: {reason}", markup=False)
     return splits["train"], splits["val"]
 
 
@@ -98,12 +105,16 @@ def run_training(request: TrainRequest, on_epoch: Callable) -> tuple[Path, Path]
         negative_filter=request.negative_filter,
         val_every=request.val_every, checkpoint_every=request.checkpoint_every, seed=request.seed,
         device=request.device, precision=request.precision, word_dropout=request.word_dropout,
-        ema_decay=request.ema_decay,
+        ema_decay=request.ema_decay, std_floor=request.std_floor,
     )  # fmt: skip
+    from tmrcli.evaluation import read_queries
+
+    queries = tuple(query for path in request.val_queries for query in read_queries(path))
     data = TrainData(
         keep_durations(train_records, config.min_seconds, config.max_seconds),
         keep_durations(val_records, config.min_seconds, config.max_seconds),
         description=f"{request.data.name}: {len(train_records)} training motions ({request.data})",
+        val_queries=queries,
     )
     model_config = TMRConfig(
         text_model=request.text_model, num_layers=request.num_layers, latent_dim=request.latent_dim,

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -126,3 +127,46 @@ def test_label_aware_retrieval_on_the_test_split_with_heldout_phrasings(data_dir
     assert report.motion_to_text.r1 >= 70, report
     assert report.left_right_confusion_t2m < 0.10, report
     assert report.left_right_confusion_m2t < 0.10, report
+
+
+# The same CMU trials held on two rigs: CMU's karate on the Daz rig (cmu-mocap/daz_cgspeed) and as
+# AnimatedDrawings converted it (animated-drawings/cmu_new2), and CMU motions as FBX against the
+# iClone CC rig's BVH.
+SAME_TRIAL_ON_TWO_RIGS = [
+    ("cmu-mocap/daz_cgspeed/135_03_martial.bvh", "animated-drawings/cmu_new2/empi001.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_04_martial.bvh", "animated-drawings/cmu_new2/frontkick001.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_05_martial.bvh", "animated-drawings/cmu_new2/gedanbarai.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_06_martial.bvh", "animated-drawings/cmu_new2/heiansyodan.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_07_martial.bvh", "animated-drawings/cmu_new2/mawashigeri.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_09_martial.bvh", "animated-drawings/cmu_new2/oiduki001.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_10_martial.bvh", "animated-drawings/cmu_new2/syutouuke.bvh"),
+    ("cmu-mocap/daz_cgspeed/135_11_martial.bvh", "animated-drawings/cmu_new2/yokogeri001.bvh"),
+    ("cmu-mocap/iclone_cc_rig/001_01.bvh", "fbx/01_01_cmu.fbx"),
+    ("cmu-mocap/iclone_cc_rig/007_01.bvh", "fbx/07_01_cmu.fbx"),
+]
+
+
+def test_the_same_action_on_two_rigs_embeds_closer_than_two_actions_on_one_rig(data_dir: Path, default_model: str) -> None:
+    """What collapsed before: clips of rigs the model never saw all landed on one point. Each trial on
+    rig B must be nearer its own take on rig A than the other trials of rig A are."""
+    from formats.errors import TmrError
+    from model import load_retriever
+    from tmrcli.conversion import LoadOptions, read_features
+
+    pairs, missing = [], []
+    for a, b in SAME_TRIAL_ON_TWO_RIGS:
+        try:
+            pairs.append(tuple(read_features(data_dir / p, LoadOptions())[1] for p in (a, b)))
+        except TmrError as error:
+            missing.append(f"{error.path}: {error.reason}")
+    if len(pairs) < 4:
+        pytest.skip(f"needs the readers of these rigs ({len(missing)} of {len(SAME_TRIAL_ON_TWO_RIGS)} unread, e.g. {missing[0]})")
+    retriever = load_retriever(default_model)
+    rig_a = retriever.encode_motions([a for a, _ in pairs])
+    rig_b = retriever.encode_motions([b for _, b in pairs])
+    cross = rig_b @ rig_a.T  # (trial on B, trial on A)
+    same_action_two_rigs = np.diag(cross)
+    two_actions_one_rig = (rig_a @ rig_a.T)[~np.eye(len(pairs), dtype=bool)]
+    assert same_action_two_rigs.mean() > two_actions_one_rig.mean() + 0.05, (same_action_two_rigs, two_actions_one_rig.mean())
+    nearest_is_own = (cross.argmax(axis=1) == np.arange(len(pairs))).mean()
+    assert nearest_is_own >= 0.5, f"a trial on rig B is nearest its own take on rig A for {nearest_is_own:.0%}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import platform
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,8 +20,8 @@ from pathlib import Path
 from formats import canonicalize_joints, features_from_canonical, find_motion_files, load_motion
 from formats.bvh import read_bvh
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
+from common import DEFAULT_DATA, machine
+
 # Our target on a 2-core machine (the issue's): a large library converts in minutes, not hours.
 TARGET_FRAMES_PER_SECOND = 20_000
 
@@ -62,17 +61,6 @@ def stage_times(files: list[Path]) -> tuple[float, float]:
     return read, time.perf_counter() - start
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        lines = cpuinfo.read_text().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        model = names[0] if names else model
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return f"{model}, {cores} cores available, Python {platform.python_version()}"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
@@ -82,7 +70,7 @@ def main() -> None:
 
     files = [path for path in find_motion_files([args.data]) if path.suffix.lower() == ".bvh"]
     source_frames = sum(read_bvh(path).num_frames for path in files)
-    print(f"machine: {machine()}; load average {os.getloadavg()[0]:.1f}")
+    print(f"machine: {machine()}")
     print(f"corpus: {len(files)} BVH clips, {source_frames} source frames under {args.data}")
     print(f"target: {TARGET_FRAMES_PER_SECOND:,} source frames/s; medians of {args.runs} runs")
     for workers in sorted({1, args.workers}):

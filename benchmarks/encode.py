@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import random
 import statistics
 import time
@@ -25,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common import DEFAULT_DATA, machine
 from model import Checkpoint, Normalizer, Provenance, Retriever, TextBackbone, TMR, TMRConfig, load_checkpoint
 
-REPO = Path(__file__).resolve().parents[1]
 CLIP_FRAMES = 200  # 10 s at 20 fps
 BATCH_SIZES = (1, 64)
 ITEMS = {1: 64, 64: 512}  # items encoded per run at each batch size
@@ -68,13 +67,7 @@ def _median_rate(run: Callable[[], object], items: int, repeats: int) -> float:
 def _machine(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    name = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        lines = cpuinfo.read_text().splitlines()
-        names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-        name = names[0] if names else name
-    return f"{name}, {torch.get_num_threads()} threads"
+    return f"{machine()}, {torch.get_num_threads()} torch threads"
 
 
 def measure(
@@ -99,7 +92,7 @@ def measure(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="checkpoint file or registered name (default: untrained default config)")
-    parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data", help="shared data folder")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
     args = parser.parse_args()
 

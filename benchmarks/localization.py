@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from common import DEFAULT_DATA, REPO  # noqa: E402
+
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
@@ -92,7 +92,7 @@ def source_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
 def heldout_queries(split: str = "test", corpus: str = "bandai") -> dict[str, list[str]]:
     """The split's never-trained-on sentences by label (tag for the other sources), read as `tmr eval
     --queries` reads them."""
-    from tmrcli.evaluation import read_queries
+    from tmrcli.jobs.evaluation import read_queries
 
     queries: dict[str, list[str]] = {}
     for query in read_queries((QUERIES if corpus == "bandai" else TAG_QUERIES)[split]):
@@ -164,7 +164,7 @@ def run_experiment(
 ) -> list[Outcome]:
     """Localise every part of every long motion with one held-out sentence of its label."""
     from model import load_retriever
-    from tmrcli.localize import embed_windows, localize_query, temporal_iou
+    from tmrcli.library.localize import embed_windows, localize_query, temporal_iou
 
     retriever = load_retriever(checkpoint)
     queries = heldout_queries(split, corpus)
@@ -199,7 +199,7 @@ def summarise(outcomes: list[Outcome]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--motions", type=int, default=20)
     parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for tuning, keeping test unseen")
     parser.add_argument("--corpus", default="bandai", choices=CORPORA, help="sources: clips of every other source")

@@ -40,7 +40,7 @@ def _report_dict(report) -> dict:
 def retrieval_figures(retriever, records, sources: dict[str, str], split: str) -> dict:
     """Tag-aware R@1 over all sources and per source; Bandai-Namco with its label phrasings."""
     from model.validation import label_aware_report, record_answers
-    from tmrcli.evaluation import read_queries
+    from tmrcli.jobs.evaluation import read_queries
 
     queries = read_queries(REPO / "tests" / "data" / PHRASINGS[split])
     figures = {"clips": len(records), "all": _report_dict(label_aware_report(retriever, records, queries))}
@@ -80,9 +80,9 @@ def library_figures(checkpoint: str, data: Path, records, sources: dict[str, str
     from model import load_retriever
     from model.validation import record_answers
     from tmrcli.app import app
-    from tmrcli.evaluation import read_queries
-    from tmrcli.search import find_motions
-    from tmrcli.store import MotionStore
+    from tmrcli.jobs.evaluation import read_queries
+    from tmrcli.library.search import find_motions
+    from tmrcli.library.store import MotionStore
 
     answers = {r.key: record_answers(r) for r in records}
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,7 @@ def main() -> None:
     from model import load_retriever
     from model.clips import read_clips_table
     from model.data_sources import load_split
-    from tmrcli.training import user_cache_dir
+    from formats.user_dirs import user_cache_dir
 
     sources = {r.path: r.source for r in read_clips_table(args.data)}
     skipped: list[Path] = []

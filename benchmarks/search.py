@@ -13,7 +13,7 @@ checkpoint gives real motions), "uniform" vectors are uniform on the sphere (str
 case for any graph index, reported for reference).
 
 Usage: .venv/bin/python benchmarks/search.py [--checkpoint NAME|PATH] [--sizes 100000 1000000]
-Without a usable --checkpoint (the default model is registered later), a randomly initialised
+Without a usable --checkpoint , a randomly initialised
 checkpoint of the default architecture is used: the same computation, so the same speed.
 """
 
@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -32,7 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
+from common import DEFAULT_DATA, REPO, machine
+
 sys.path.insert(0, str(REPO))
 
 QUERIES = [
@@ -46,19 +45,6 @@ QUERIES = [
     "a child runs happily", "a person walks proudly", "someone throws a ball", "a person bends down",
     "a man walks and then stops", "a person looks around", "someone climbs stairs",
 ]  # fmt: skip
-
-
-def _machine() -> str:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, load average {load:.1f} at start"
 
 
 def _checkpoint(name: str, folder: Path) -> tuple[str, str]:
@@ -123,20 +109,20 @@ def bench_index(data: Path, store: Path, checkpoint: str) -> dict:
 def bench_warm(store: Path, checkpoint: str) -> dict:
     """Text encoding + library search in one warm process (each query a new text: no cache)."""
     from model import load_retriever
-    from tmrcli.embedding import torch_threads
-    from tmrcli.search import search_library
-    from tmrcli.store import MotionStore
+    from model.inference import torch_threads
+    from tmrcli.library.search import search_library
+    from tmrcli.library.store import MotionStore
 
     retriever = load_retriever(checkpoint)
     with MotionStore(store).snapshot() as view, torch_threads(1):  # as `tmr search` runs
-        search_library(view, retriever.encode_texts(["warm up"])[0], 10)
+        search_library(view, retriever.encode_texts(["warm up"])[0], 10, checkpoint_sha256=retriever.sha256)
         encode, lookup = [], []
         for text in QUERIES:
             retriever.backbone.clear_cache()
             t0 = time.perf_counter()
             query = retriever.encode_texts([text])[0]
             t1 = time.perf_counter()
-            search_library(view, query, 10)
+            search_library(view, query, 10, checkpoint_sha256=retriever.sha256)
             t2 = time.perf_counter()
             encode.append(t1 - t0)
             lookup.append(t2 - t1)
@@ -159,7 +145,9 @@ def _ms(values: list[float]) -> float:
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+    from model.similarity import unit_rows
+
+    return unit_rows(x).astype(np.float32)
 
 
 def _sampler(kind: str, embeddings: np.ndarray, rng: np.random.Generator):
@@ -184,7 +172,7 @@ def _exact_top10(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
 
 def bench_ann(sizes: list[int], embeddings: np.ndarray, kinds: list[str], n_queries: int = 200) -> list[dict]:
     """Recall@10 of the library's HNSW settings against exact search, and query time."""
-    from tmrcli.ann import EF_CONSTRUCTION, M, ann_candidates, build_ann, ef_for
+    from tmrcli.library.ann import EF_CONSTRUCTION, M, ann_candidates, build_ann, ef_for
 
     rows = []
     for kind in kinds:
@@ -216,10 +204,10 @@ def bench_ann(sizes: list[int], embeddings: np.ndarray, kinds: list[str], n_quer
 def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_file: int = 10) -> float:
     """`search_library` (HNSW candidates, HDF5 reads, exact re-ranking, one hit per file) on a library
     holding these vectors, `per_file` entries per file (like windows of long takes)."""
-    from tmrcli.ann import save_ann
-    from tmrcli.generation import FileRecord, StoreRecord
-    from tmrcli.search import search_library
-    from tmrcli.store import MotionStore
+    from tmrcli.library.ann import save_ann
+    from tmrcli.library.storefile import FileRecord, StoreRecord
+    from tmrcli.library.search import search_library
+    from tmrcli.library.store import MotionStore
 
     with tempfile.TemporaryDirectory() as folder:
         store = MotionStore(Path(folder) / "library.h5")
@@ -233,17 +221,17 @@ def _library_search_at_scale(base: np.ndarray, index, queries: np.ndarray, per_f
             writer.compact()
         with store.snapshot() as view:
             save_ann(index, store.ann_path(view.base.header.file_id))
-            search_library(view, queries[0], 10)
+            search_library(view, queries[0], 10, checkpoint_sha256="synthetic")
             times = []
             for query in queries:
                 started = time.perf_counter()
-                search_library(view, query, 10)
+                search_library(view, query, 10, checkpoint_sha256="synthetic")
                 times.append(time.perf_counter() - started)
     return _ms(times)
 
 
 def _library_embeddings(store: Path) -> np.ndarray:
-    from tmrcli.store import MotionStore
+    from tmrcli.library.store import MotionStore
 
     with MotionStore(store).snapshot() as view:
         return np.concatenate([g.entry_column("embedding")[mask] for g, mask, _ in view.live_entries()])
@@ -252,11 +240,11 @@ def _library_embeddings(store: Path) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--uniform-sizes", type=int, nargs="*", default=[100_000])
     args = parser.parse_args()
-    print("machine:", _machine(), flush=True)
+    print("machine:", machine(), flush=True)
     with tempfile.TemporaryDirectory() as folder:
         checkpoint, described = _checkpoint(args.checkpoint, Path(folder))
         print("checkpoint:", described, flush=True)

@@ -13,8 +13,6 @@ a batch, torch's against `model.dropout`'s (the CPU training step's largest cost
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +22,8 @@ import torch
 
 import torch.nn.functional as F
 
+from common import DEFAULT_DATA, machine
+from formats.user_dirs import user_cache_dir
 from model.config import LossConfig, TMRConfig
 from model.data_sources import load_split
 from model.datasets import keep_durations
@@ -40,9 +40,7 @@ from model.train import (
     training_samples,
 )
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tmr" / "features"
+CACHE = user_cache_dir() / "features"
 
 
 def time_steps(device: torch.device, batches, texts, normalizer, steps: int, bf16: bool) -> list[float]:
@@ -97,8 +95,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
-    print(f"load average: {os.getloadavg()[0]:.2f}")
+    print(f"machine: {machine()}, torch {torch.__version__}")
 
     config = TrainConfig()
     records = keep_durations(load_split(args.data, "train", cache_dir=CACHE), config.min_seconds, config.max_seconds)

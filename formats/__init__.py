@@ -1,6 +1,6 @@
 """Motion files (BVH, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
 
-Pure numpy (and bvhio for parsing): this package imports neither `model` nor `tmrcli`, nor torch.
+Pure numpy: this package imports neither `model` nor `tmrcli`, nor torch.
 """
 
 from formats.bvh_write import cut_bvh, smpl_bvh_text

@@ -14,7 +14,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_path", "write_atomic", "write_atomic_path", "temporary_beside", "fsync_directory"]
+import numpy as np
+
+from formats.errors import OutputError
+
+__all__ = [
+    "atomic_path",
+    "write_atomic",
+    "write_atomic_path",
+    "save_npy_atomic",
+    "reporting_write_errors",
+    "temporary_beside",
+    "fsync_directory",
+]
 
 
 def temporary_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
@@ -71,3 +83,18 @@ def fsync_directory(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """Save `array` as a .npy file at `path`, atomically."""
+    write_atomic(path, lambda file: np.save(file, array, allow_pickle=False))
+
+
+@contextmanager
+def reporting_write_errors(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing `path` (a missing or read-only folder, a full disk) into an
+    OutputError: one line for the user and exit 1, not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(path, f"cannot write: {error.strerror or error}") from None

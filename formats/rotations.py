@@ -13,7 +13,6 @@ __all__ = [
     "qinv",
     "qrot",
     "qbetween",
-    "qfix",
     "quat_to_matrix",
     "matrix_to_cont6d",
     "cont6d_to_matrix",
@@ -73,14 +72,6 @@ def qbetween(u: np.ndarray, v: np.ndarray) -> np.ndarray:
         q[opposite] = np.concatenate([np.zeros((len(perp), 1)), perp], axis=-1)
         norm[opposite] = 1.0
     return q / norm
-
-
-def qfix(q: np.ndarray) -> np.ndarray:
-    """Flip signs along axis 0 so consecutive quaternions stay in the same hemisphere."""
-    flips = np.cumsum((q[1:] * q[:-1]).sum(-1) < 0, axis=0) % 2 == 1
-    fixed = q.copy()
-    fixed[1:][flips] *= -1.0
-    return fixed
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:

@@ -34,6 +34,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as serialize_tensors
 
 from formats.atomic import write_atomic
+from formats.digest import file_sha256
 from model.config import TMRConfig
 from model.errors import CheckpointError
 from model.network import TMR
@@ -48,6 +49,7 @@ __all__ = [
     "load_checkpoint",
     "available_checkpoints",
     "file_sha256",
+    "checkpoint_sha256",
 ]
 
 FORMAT = "tmr-checkpoint"
@@ -107,13 +109,11 @@ def available_checkpoints() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA256 of a file's bytes: the identity a store records for the embeddings it holds."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def checkpoint_sha256(name_or_path: str | Path) -> str:
+    """The SHA256 that `load_checkpoint(name_or_path).sha256` gives, without building the network: a
+    registered checkpoint's recorded hash, else the file's."""
+    path, expected_sha = _locate(name_or_path)
+    return expected_sha or file_sha256(path)
 
 
 def save_checkpoint(

@@ -14,6 +14,7 @@ from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
+from formats.text_files import read_tsv
 from model.datasets import CorpusEntry, DatasetError
 
 __all__ = ["CAPTION_TABLE", "is_shared_corpus", "read_caption_table", "shared_corpus_entries"]
@@ -27,11 +28,7 @@ def is_shared_corpus(root: Path) -> bool:
 
 
 def _read_tsv(path: Path) -> list[dict[str, str]]:
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return list(csv.DictReader(handle, delimiter="\t"))
-    except OSError as error:
-        raise DatasetError(path, f"cannot read ({error.strerror or error})") from None
+    return read_tsv(path, "the table", error=DatasetError)
 
 
 def read_caption_table() -> dict[str, dict[str, list[str]]]:

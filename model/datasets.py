@@ -13,7 +13,6 @@ Three layouts are read:
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import math
@@ -23,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.atomic import write_atomic
+from formats.atomic import save_npy_atomic
 from formats.errors import FormatError, TmrError
 from formats.features import FEATURE_DIM, FEATURE_FPS, extract_features
 from formats.motion import load_motion
+from formats.text_files import read_lines, read_tsv
 
 __all__ = [
     "Caption",
@@ -80,10 +80,7 @@ class MotionRecord:
 
 def read_split(path: Path) -> list[str]:
     """Ids or relative paths, one per line; blank lines ignored."""
-    try:
-        return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    except OSError as error:
-        raise DatasetError(path, f"cannot read the split file ({error.strerror or error})") from None
+    return read_lines(path, "the split file", error=DatasetError)
 
 
 def _load_feature_file(path: Path) -> np.ndarray:
@@ -154,7 +151,7 @@ def load_features_cached(path: Path, cache_dir: Path | None) -> np.ndarray:
     motion = load_motion(path)
     feats = motion.feats if motion.feats is not None else extract_features(motion.joints)
     if cached is not None:
-        write_atomic(cached, lambda file: np.save(file, feats, allow_pickle=False))
+        save_npy_atomic(cached, feats)
     return feats
 
 
@@ -170,13 +167,7 @@ class CorpusEntry:
 
 def read_captions_tsv(path: Path) -> list[CorpusEntry]:
     """A corpus caption table: columns path, label, text; a file may have many rows."""
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            rows = list(csv.DictReader(handle, delimiter="\t"))
-    except OSError as error:
-        raise DatasetError(path, f"cannot read captions ({error.strerror or error})") from None
-    if rows and not {"path", "label", "text"} <= set(rows[0]):
-        raise DatasetError(path, "expected the tab-separated columns path, label, text")
+    rows = read_tsv(path, "captions", ("path", "label", "text"), error=DatasetError)
     grouped: dict[str, CorpusEntry] = {}
     for row in rows:
         entry = grouped.get(row["path"], CorpusEntry(row["path"], row["label"], ()))

@@ -24,35 +24,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from formats.text_files import read_lines, read_text
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, Provenance
-from model.config import DEFAULT_TEXT_MODEL
+from model.config import DistillConfig
 from model.datasets import DatasetError
 from model.inference import Retriever, encode_batches
 from model.network import TMR, ActorEncoder
+from model.similarity import UNIT_EPS
 from model.text import TextBackbone
 
 __all__ = ["DistillConfig", "DistillReport", "distill_text_side", "agreement", "read_sentence_file"]
-
-
-@dataclass(frozen=True)
-class DistillConfig:
-    """How the student is trained. `held_out` is the share of sentences kept back to measure agreement."""
-
-    text_model: str = DEFAULT_TEXT_MODEL
-    epochs: int = 20
-    batch_size: int = 128
-    lr: float = 2e-4
-    contrastive_weight: float = 0.1
-    temperature: float = 0.05
-    held_out: float = 0.05
-    seed: int = 1234
-
-    def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError("distillation needs at least one epoch and batches of two or more sentences")
-        if not 0.0 <= self.held_out < 1.0:
-            raise ValueError(f"held_out must be in [0, 1), got {self.held_out}")
 
 
 @dataclass(frozen=True)
@@ -70,14 +52,10 @@ class DistillReport:
 def read_sentence_file(path: Path) -> list[str]:
     """Sentences from a text file (one per line, blank lines skipped) or from every annotation of a TMR
     `annotations.json`. Raises DatasetError naming the file for one that cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise DatasetError(path, f"cannot read sentences ({getattr(error, 'strerror', None) or error})") from None
     if path.suffix.lower() != ".json":
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        return read_lines(path, "sentences", error=DatasetError)
     try:
-        table = json.loads(text)
+        table = json.loads(read_text(path, "sentences", error=DatasetError))
         return [a["text"].strip() for entry in table.values() for a in entry["annotations"] if a["text"].strip()]
     except (ValueError, AttributeError, KeyError, TypeError) as error:
         raise DatasetError(path, f"not a TMR annotations file ({type(error).__name__}: {error})") from None
@@ -177,7 +155,7 @@ def _fit(
         student.train()
         for batch in _batches(lengths, config.batch_size, rng):
             padded = Padded.from_sequences([features[i] for i in batch]).to(device)
-            z = F.normalize(student(padded.x, padded.mask)[:, 0], dim=-1)
+            z = F.normalize(student(padded.x, padded.mask)[:, 0], dim=-1, eps=UNIT_EPS)
             y = train[1][torch.from_numpy(batch)].to(device)
             cosine = 1.0 - (z * y).sum(dim=-1).mean()
             contrast = F.cross_entropy(z @ y.T / config.temperature, torch.arange(len(batch), device=device))

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from model.similarity import cosine_to_score, unit_rows
+
 __all__ = [
     "RECALL_AT",
     "RetrievalMetrics",
@@ -93,7 +95,7 @@ def protocol_threshold(
     """(b) Like (a), but an item also counts when its caption is a near-paraphrase of the query's:
     scaled sentence similarity (cos + 1) / 2 above `threshold` (cosine `text_sim` of the captions).
     """
-    correct = np.eye(len(sim), dtype=bool) | ((np.asarray(text_sim) + 1.0) / 2.0 > threshold)
+    correct = np.eye(len(sim), dtype=bool) | (cosine_to_score(np.asarray(text_sim)) > threshold)
     return _both_directions(sim, correct)
 
 
@@ -104,8 +106,7 @@ def select_dissimilar(sentence_emb: np.ndarray, size: int = 100) -> np.ndarray:
     whose script was never released; this greedy version starts from the farthest pair and keeps
     adding the caption with the largest summed distance to those chosen. Deterministic.
     """
-    emb = np.asarray(sentence_emb, dtype=np.float64)
-    emb = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    emb = unit_rows(np.asarray(sentence_emb, dtype=np.float64))
     if size >= len(emb):
         return np.arange(len(emb))
     distance = 1.0 - emb @ emb.T

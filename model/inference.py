@@ -8,6 +8,7 @@ The lower-level torch `TMR` returns raw mu.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +18,10 @@ from torch import Tensor
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
+from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
 
-__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches"]
+__all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
 
 
 def default_device() -> torch.device:
@@ -40,7 +42,7 @@ def encode_batches(
     out = np.zeros((count, latent_dim), dtype=np.float32)
     for batch, padded in batches:
         mu = encoder(padded.to(device))  # (b, latent_dim)
-        out[batch] = torch.nn.functional.normalize(mu, dim=-1).float().cpu().numpy()
+        out[batch] = torch.nn.functional.normalize(mu, dim=-1, eps=UNIT_EPS).float().cpu().numpy()
     return out
 
 
@@ -113,7 +115,7 @@ class Retriever:
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """(N, D), (M, D) unit-norm embeddings -> (N, M) scores (cos + 1) / 2 in [0, 1]."""
-        return ((a @ b.T + 1.0) / 2.0).astype(np.float32)
+        return cosine_to_score(a @ b.T).astype(np.float32)
 
     def _encode(
         self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]
@@ -138,3 +140,15 @@ def load_retriever(
 ) -> Retriever:
     """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
     return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run torch on `count` threads inside the block. Threads that wait for a core held by another
+    process (a converting worker, another program) make small batches several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, count))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from model.bert import BertEncoder, BertTokenizer, load_bert
 from model.batching import Padded, length_sorted_batches, lengths_to_mask
+from model.bert import BertEncoder, BertTokenizer, load_bert
 from model.config import DEFAULT_TEXT_MODEL, TMRConfig
 from model.errors import TextModelError
+from model.similarity import UNIT_EPS
 
 __all__ = ["DEFAULT_TEXT_MODEL", "resolve_text_model", "TextBackbone"]
 
@@ -126,12 +127,7 @@ class TextBackbone:
         if not texts:
             return torch.zeros(0, self.width)
         means = torch.stack([features.mean(dim=0) for features in self.token_features(texts)])
-        return torch.nn.functional.normalize(means, dim=-1)
-
-    @property
-    def cache_size(self) -> int:
-        """How many distinct texts have cached features."""
-        return len(self._cache)
+        return torch.nn.functional.normalize(means, dim=-1, eps=UNIT_EPS)
 
     def clear_cache(self) -> None:
         """Forget every cached text."""

@@ -25,6 +25,7 @@ from model.evaluate import (
     protocol_threshold,
     retrieval_metrics,
 )
+from model.config import PROTOCOLS
 from model.inference import Retriever
 from model.text import TextBackbone
 
@@ -41,7 +42,6 @@ __all__ = [
     "record_answers",
 ]
 
-PROTOCOLS = ("a", "b", "c", "d")
 _PROTOCOL_NAMES = {
     "a": "(a) all",
     "b": "(b) all, threshold 0.95",

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tmrcli.generation import FileRecord, StoreRecord
+from tmrcli.library.storefile import FileRecord, StoreRecord
 
 TINY_CONFIG = {"latent_dim": 32, "ff_size": 64, "num_layers": 2, "num_heads": 4}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tmrcli.ann import ann_candidates, ann_for_base, build_ann, load_ann, save_ann
-from tmrcli.store import MotionStore
+from tmrcli.library.ann import ann_candidates, ann_for_base, build_ann, load_ann, save_ann
+from tmrcli.library.store import MotionStore
 from store_helpers import fake_record
 
 

@@ -15,31 +15,58 @@ from tmrcli.app import app
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Who may import whom: commands -> views / jobs / library -> model -> formats. Each folder names the
+# packages (or tmrcli subpackages) its modules must never import, lazily or not.
 FORBIDDEN = {
     "formats": {"model", "tmrcli", "torch", "transformers", "typer", "rich"},
     "model": {"tmrcli", "typer", "rich"},
+    "tmrcli/library": {"typer", "rich", "tmrcli.commands", "tmrcli.views", "tmrcli.jobs", "tmrcli.app"},
+    "tmrcli/jobs": {"typer", "rich", "tmrcli.commands", "tmrcli.views", "tmrcli.app"},
+    "tmrcli/views": {"tmrcli.commands", "tmrcli.app"},
 }
+# Every tmrcli module lives in one of these folders; only the package marker and `tmr`'s entry point sit on top.
+TMRCLI_FOLDERS = {"commands", "library", "jobs", "views"}
+TMRCLI_TOP = {"__init__.py", "app.py"}
 
 
-def _imported_top_levels(path: Path) -> set[str]:
+def _imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, by its full dotted name, at any depth of the file."""
     tree = ast.parse(path.read_text(), filename=str(path))
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
-@pytest.mark.parametrize("package", sorted(FORBIDDEN))
-def test_import_direction(package: str) -> None:
+def _violates(module: str, forbidden: set[str]) -> bool:
+    return any(module == name or module.startswith(name + ".") for name in forbidden)
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_import_direction(folder: str) -> None:
     offenders = []
-    for path in sorted((REPO / package).rglob("*.py")):
-        bad = _imported_top_levels(path) & FORBIDDEN[package]
+    for path in sorted((REPO / folder).rglob("*.py")):
+        bad = sorted(m for m in _imported_modules(path) if _violates(m, FORBIDDEN[folder]))
         if bad:
-            offenders.append(f"{path.relative_to(REPO)} imports {sorted(bad)}")
+            offenders.append(f"{path.relative_to(REPO)} imports {bad}")
     assert not offenders, "\n".join(offenders)
+
+
+def test_the_rule_sees_a_lazy_import_of_a_forbidden_layer(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("def f():\n    from tmrcli.views.console import err\n    import rich.table\n")
+    found = {m for m in _imported_modules(source) if _violates(m, FORBIDDEN["tmrcli/library"])}
+    assert found == {"tmrcli.views.console", "tmrcli.views.console.err", "rich.table"}
+
+
+def test_tmrcli_modules_live_in_their_layer() -> None:
+    top = {p.name for p in (REPO / "tmrcli").glob("*.py")}
+    folders = {p.name for p in (REPO / "tmrcli").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert top == TMRCLI_TOP and folders == TMRCLI_FOLDERS
 
 
 def test_cli_import_loads_no_heavy_library() -> None:

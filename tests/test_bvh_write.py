@@ -134,7 +134,7 @@ def test_frame_range() -> None:
 @pytest.mark.filterwarnings("ignore:Importing PyGLM:PendingDeprecationWarning")  # inside bvhio
 @pytest.mark.parametrize("noise", [0.0, 0.01], ids=["rigid", "stretching"])
 def test_an_independent_reader_sees_the_same_joints(data_dir: Path, tmp_path: Path, noise: float) -> None:
-    """bvhio, a BVH library of its own (already a dependency), computes the same world positions."""
+    """bvhio, a BVH library of its own (a test dependency), computes the same world positions."""
     import bvhio
 
     joints = np.load(data_dir / HUMANML3D / "new_joints/012314.npy")[:20].astype(np.float64)

@@ -10,7 +10,7 @@ import pytest
 from model.clips import accad_parts, clip_entries, read_clips_table
 from model.data_sources import Layout, detect_layout
 from model.evaluate import swap_left_right
-from tmrcli.evaluation import read_queries
+from tmrcli.jobs.evaluation import read_queries
 
 REPO = Path(__file__).resolve().parents[1]
 QUERY_FILES = ("val_tag_queries.tsv", "test_tag_queries.tsv", "val_queries.tsv", "heldout_queries.tsv")

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tmrcli.errors import StoreError
-from tmrcli.store import MotionStore
+from tmrcli.library.errors import StoreError
+from tmrcli.library.store import MotionStore
 from store_helpers import bandai_clips, tiny_checkpoint  # noqa: F401 (fixture)
 
 N_FILES = 24
@@ -117,7 +117,7 @@ def test_kill_9_at_several_points_loses_nothing(corpus: Path, tmp_path: Path, ti
     assert not list(tmp_path.rglob("*.tmp"))
     with MotionStore(store).snapshot() as view:
         assert (
-            view.segments == []
+            view.deltas == []
             and store.with_name("library.h5.d").joinpath(f"ann-{view.base.header.file_id}.hnsw").is_file()
         )
 

@@ -13,7 +13,7 @@ from model.corpus import read_caption_table, shared_corpus_entries
 from model.data_sources import Layout, detect_layout, load_split
 from model.datasets import Caption, DatasetError, MotionRecord, keep_durations, load_features_cached
 from model.evaluate import swap_left_right
-from tmrcli.evaluation import read_queries
+from tmrcli.jobs.evaluation import read_queries
 
 REPO = Path(__file__).resolve().parents[1]
 GOLDEN = "humanml3d-ref/HumanML3D/new_joint_vecs/012314.npy"

@@ -18,7 +18,7 @@ from model.datasets import DatasetError
 from model.distill import DistillConfig, _student_encoder, distill_text_side, read_sentence_file
 from model.network import TMR
 from tmrcli.app import app
-from tmrcli.evaluation import read_queries
+from tmrcli.jobs.evaluation import read_queries
 
 QUERIES = Path(__file__).parent / "data" / "val_queries.tsv"
 

@@ -85,11 +85,12 @@ def test_backbone_width_must_match_the_checkpoint() -> None:
 def test_load_retriever_from_a_file(tmp_path: Path) -> None:
     path = tmp_path / "model.tmr"
     sha = save_checkpoint(path, tiny_model(), Normalizer.identity(263), Provenance(trained_on="nothing"))
-    retriever = load_retriever(path, device="cpu")
+    # A text backbone that does not exist: motions alone never load it, texts then fail to.
+    retriever = load_retriever(path, device="cpu", text_model=tmp_path / "no-such-backbone")
     assert retriever.sha256 == sha and retriever.device.type == "cpu"
-    assert retriever._backbone is None  # motions alone never load the text backbone
     assert retriever.encode_motions(_motions()[:2]).shape == (2, TINY.latent_dim)
-    assert retriever._backbone is None
+    with pytest.raises(TextModelError):
+        retriever.encode_texts(["a person walks"])
 
 
 @pytest.mark.parametrize("name", available_checkpoints())
@@ -97,7 +98,7 @@ def test_every_shipped_checkpoint_loads_and_ranks_a_real_clip(name: str, data_di
     """Each registered checkpoint is installed, small, verified, and ranks a walk's description above
     a wave's for a real walking clip (a check on the weights, not only on their shapes)."""
     from model.checkpoint import _CHECKPOINT_DIR, _REGISTRY
-    from tmrcli.conversion import LoadOptions, read_features
+    from formats.reading import LoadOptions, read_features
 
     path = _CHECKPOINT_DIR / _REGISTRY[name].file
     assert path.stat().st_size <= 25 * 2**20

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tmrcli.localize import (
+from tmrcli.library.localize import (
     MAX_WINDOWS,
     multiscale_spans,
     non_max_suppression,

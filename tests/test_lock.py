@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tmrcli.errors import StoreLockedError
-from tmrcli.lock import StoreLock
+from tmrcli.library.errors import StoreLockedError
+from tmrcli.library.lock import StoreLock
 
 HOLD = (
-    "import sys, time; from tmrcli.lock import StoreLock; "
+    "import sys, time; from tmrcli.library.lock import StoreLock; "
     "StoreLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(60)"
 )
 

@@ -10,10 +10,10 @@ import pytest
 
 from formats import FEATURE_FPS
 from model import load_retriever
-from tmrcli.conversion import FailedFile, LoadOptions
-from tmrcli.embedding import MotionClip, embed_clips, embed_whole, window_spans
-from tmrcli.generation import FileRecord
-from tmrcli.pipeline import MotionFile, convert_motion, discover
+from formats.reading import FailedFile, LoadOptions
+from tmrcli.library.embedding import MotionClip, embed_clips, embed_whole, window_spans
+from tmrcli.library.storefile import FileRecord
+from tmrcli.library.indexing import MotionFile, convert_motion, discover
 from store_helpers import bandai_clips, copy_clips, tiny_checkpoint  # noqa: F401 (fixture)
 
 BAD = Path(__file__).parent / "data" / "bad"

@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from browser_check import find_chromium, inspect_page, page_problems
 from tmrcli.app import app
-from tmrcli.html_page import curve_view, hit_views, write_results_page
-from tmrcli.results import SearchHit, Segment
+from tmrcli.views.html_page import curve_view, hit_views, write_results_page
+from tmrcli.library.results import SearchHit, Segment
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 DATA_2 = Path("bandai-namco/dataset-2/data")

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from formats import load_motion
 from tmrcli.app import app
-from tmrcli.scene import BONES, build_scene
-from tmrcli.segments import load_segment
+from tmrcli.views.scene import BONES, build_scene
+from tmrcli.library.motion_segment import load_segment
 
 WAVE = Path("bandai-namco/dataset-2/data/dataset-2_wave-left-hand_normal_001.bvh")
 FEATURES = Path("humanml3d-ref/HumanML3D/new_joint_vecs/012314.npy")

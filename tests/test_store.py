@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tmrcli.errors import StoreError
-from tmrcli.generation import FileTable, open_generation
-from tmrcli.store import MotionStore
+from tmrcli.library.errors import StoreError
+from tmrcli.library.storefile import FileTable, open_store_file
+from tmrcli.library.store import MotionStore
 from store_helpers import fake_record
 
 CKPT_A, CKPT_B = "a" * 64, "b" * 64
@@ -21,8 +21,8 @@ def _held(store: MotionStore) -> dict[str, int]:
     """path -> number of live entries."""
     with store.snapshot() as view:
         counts: dict[str, int] = {}
-        for generation, mask, table in view.live_entries():
-            for row in generation.entry_column("file")[mask]:
+        for store_file, mask, table in view.live_entries():
+            for row in store_file.entry_column("file")[mask]:
                 counts[table.paths[row]] = counts.get(table.paths[row], 0) + 1
         assert sorted(counts) == sorted(view.live_files().paths)
         return counts
@@ -38,11 +38,11 @@ def test_round_trip_of_records(tmp_path: Path) -> None:
         table = view.live_files()
         assert table.paths == [r.file.path for r in records]
         assert [table.record(i) for i in range(3)] == [r.file for r in records]
-        (segment,) = view.segments
-        embeddings = segment.entry_column("embedding")
+        (delta,) = view.deltas
+        embeddings = delta.entry_column("embedding")
         np.testing.assert_array_equal(embeddings, np.vstack([r.embeddings for r in records]))
-        np.testing.assert_array_equal(segment.entry_column("start"), np.concatenate([r.starts for r in records]))
-        assert segment.entry_column("file").tolist() == [0, 1, 1, 2, 2, 2]
+        np.testing.assert_array_equal(delta.entry_column("start"), np.concatenate([r.starts for r in records]))
+        assert delta.entry_column("file").tolist() == [0, 1, 1, 2, 2, 2]
 
 
 def test_later_commits_replace_and_remove(tmp_path: Path) -> None:
@@ -54,29 +54,34 @@ def test_later_commits_replace_and_remove(tmp_path: Path) -> None:
     with store.writer(CKPT_A, 8) as writer:
         writer.commit([fake_record("/m/b", 3, seed=5)], removed=["/m/c"])
         writer.commit([fake_record("/m/d", 1)])
-        writer.finish()  # small update: stays in segments
+        writer.finish()  # small update: stays in deltas
     with store.snapshot() as view:
-        assert len(view.segments) == 2
+        assert len(view.deltas) == 2
     others = {f"/m/other{i}": 1 for i in range(20)}
     assert _held(store) == {"/m/a": 1, "/m/b": 3, "/m/d": 1, **others}
     with store.writer(CKPT_A, 8) as writer:
         writer.compact()
     with store.snapshot() as view:
-        assert view.segments == [] and view.base.header.entries == 25
+        assert view.deltas == [] and view.base.header.entries == 25
     assert _held(store) == {"/m/a": 1, "/m/b": 3, "/m/d": 1, **others}
     assert not list(store.folder.glob("0*.h5"))
 
 
 def test_compaction_keeps_rewrites_proportional(tmp_path: Path) -> None:
-    """Segments are folded into the base when they hold as many entries as the base (doubling)."""
+    """Deltas are folded into the base when they hold as many entries as the base (doubling)."""
     store = MotionStore(tmp_path / "library.h5")
     rewrites = []
+
+    def base_entries() -> int:
+        with store.snapshot() as view:
+            return view.base.header.entries if view.base is not None else 0
+
     with store.writer(CKPT_A, 8) as writer:
         for i in range(200):
-            before = writer._base_entries
+            before = base_entries()
             writer.commit([fake_record(f"/m/{i}", 1, seed=i)])
-            if writer._base_entries != before:
-                rewrites.append(writer._base_entries)
+            if base_entries() != before:
+                rewrites.append(base_entries())
     assert len(rewrites) <= 6 and sum(rewrites) <= 2 * 200
     assert len(_held(store)) == 200
 
@@ -101,7 +106,7 @@ def test_another_checkpoint_is_refused_and_rebuild_replaces_at_the_end(tmp_path:
         writer.commit([fake_record("/m/b", seed=10)])
         writer.finish()
     with store.snapshot() as view:
-        assert view.checkpoint_sha256 == CKPT_B and view.pending == [] and view.segments == []
+        assert view.checkpoint_sha256 == CKPT_B and view.pending == [] and view.deltas == []
     assert _held(store) == {"/m/a": 1, "/m/b": 1}
 
 
@@ -161,7 +166,7 @@ def test_leftovers_of_a_killed_writer_are_ignored_then_cleaned(tmp_path: Path) -
 
 
 def test_segments_a_compaction_included_are_ignored_until_deleted(tmp_path: Path) -> None:
-    """A compaction killed after renaming its base but before deleting segments loses nothing and
+    """A compaction killed after renaming its base but before deleting deltas loses nothing and
     counts nothing twice."""
     store = MotionStore(tmp_path / "library.h5")
     with store.writer(CKPT_A, 8) as writer:
@@ -202,7 +207,7 @@ def test_file_table_concatenates_and_takes() -> None:
     both = FileTable.concatenate([first, first.take(np.array([1]))])
     assert both.paths == ["/x", "/y", "/y"] and both.size.tolist() == [100, 100, 100]
     with pytest.raises(FileNotFoundError):
-        with open_generation(Path("/nonexistent/library.h5")):
+        with open_store_file(Path("/nonexistent/library.h5")):
             pass
 
 
@@ -217,10 +222,10 @@ def test_a_compaction_between_listing_and_opening_makes_the_reader_read_again(
         writer.commit([fake_record("/m/b")])
     real_file, raced = h5py.File, []
 
-    def compact_first(name, *args, **kwargs):  # the moment a reader opens a segment it has listed
+    def compact_first(name, *args, **kwargs):  # the moment a reader opens a delta it has listed
         if not raced and Path(name).parent == store.folder and args[:1] == ("r",):
             raced.append(Path(name))
-            with store.writer(CKPT_A, 8) as other:  # another process, as it were: deletes the segment
+            with store.writer(CKPT_A, 8) as other:  # another process, as it were: deletes the delta
                 other.compact()
         return real_file(name, *args, **kwargs)
 

@@ -13,16 +13,16 @@ from typer.core import TyperGroup
 
 from formats.errors import TmrError
 from tmrcli import __version__
-from tmrcli.console import print_error
-from tmrcli.convert import convert
-from tmrcli.distill_command import distill
-from tmrcli.eval_command import evaluate
-from tmrcli.library_cli import index, info
-from tmrcli.query_cli import caption, localize, search
-from tmrcli.train_command import train
-from tmrcli.export import export
-from tmrcli.import_command import import_run
-from tmrcli.show import show
+from tmrcli.views.console import print_error
+from tmrcli.commands.convert import convert
+from tmrcli.commands.distill import distill
+from tmrcli.commands.eval import evaluate
+from tmrcli.commands.index import index, info
+from tmrcli.commands.search import caption, localize, search
+from tmrcli.commands.train import train
+from tmrcli.commands.export import export
+from tmrcli.commands.import_ import import_run
+from tmrcli.commands.show import show
 
 __all__ = ["app", "main"]
 

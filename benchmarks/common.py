@@ -1,0 +1,31 @@
+"""What every benchmark script shares: where the corpus is, and the line that names the machine a figure
+was measured on (figures only mean something next to it)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+__all__ = ["REPO", "DEFAULT_DATA", "cpu_name", "machine"]
+
+REPO = Path(__file__).resolve().parents[1]
+# The project's motion-capture corpus sits beside the checkout; TMR_DATA points elsewhere if needed.
+DEFAULT_DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
+
+
+def cpu_name() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine() -> str:
+    """CPU, the cores this process may use, Python, and the load average when it started."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{cpu_name()}, {cores} cores available, Python {platform.python_version()}, load average {load:.1f}"

@@ -1,0 +1,66 @@
+"""Reading one motion file as every command does: the user's load options in, the motion, its
+HumanML3D features and (when asked) canonical joints out; and a file that could not be read, with why.
+
+Here, in the lowest layer, so that converting, indexing, searching and the Python API read files one way.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from formats.errors import TmrError
+from formats.features import canonicalize_joints, features_from_canonical, features_to_joints
+from formats.motion import MOTION_SUFFIXES, Motion, load_motion
+
+__all__ = ["LoadOptions", "FailedFile", "read_features", "failure", "is_motion_file", "available_cores"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How to read motion files: the `load_motion` keyword arguments, as the user gave them."""
+
+    skeleton_map: Mapping[str, str] | None = None
+    fps: float | None = None
+    body_model: Path | None = None
+
+
+@dataclass(frozen=True)
+class FailedFile:
+    """A file not read (so not converted, or not indexed), and why, in words a user can act on."""
+
+    input: str
+    reason: str
+
+
+def read_features(
+    source: Path, options: LoadOptions, *, with_joints: bool = False
+) -> tuple[Motion, np.ndarray, np.ndarray | None]:
+    """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
+    canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
+    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    if motion.feats is not None:  # already features: passed through untouched
+        return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
+    canonical = canonicalize_joints(motion.joints)
+    return motion, features_from_canonical(canonical), canonical
+
+
+def failure(source: Path | str, error: TmrError) -> FailedFile:
+    """`source` failed because of `error`; a failure about another file (the body model, an output)
+    names that file in the reason."""
+    about_input = error.path in (None, str(source))
+    return FailedFile(str(source), error.reason if about_input else f"{error.path}: {error.reason}")
+
+
+def is_motion_file(path: Path) -> bool:
+    """Whether `path` has one of the suffixes `tmr convert` reads."""
+    return path.suffix.lower() in MOTION_SUFFIXES
+
+
+def available_cores() -> int:
+    """The cores this process may run on (the default number of worker processes)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -1,0 +1,190 @@
+"""The options every command shares (one CLI vocabulary) and where the library and checkpoint come from.
+
+`--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
+`--checkpoint` / $TMR_CHECKPOINT / the shipped `default`.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+if TYPE_CHECKING:
+    from formats.reading import LoadOptions
+
+__all__ = [
+    "StoreOption",
+    "CheckpointOption",
+    "JsonOption",
+    "SkeletonMapOption",
+    "FpsOption",
+    "BodyModelOption",
+    "JobsOption",
+    "MotionsOption",
+    "DEFAULT_CHECKPOINT",
+    "store_path",
+    "load_options",
+    "MOTION_OPTIONS",
+    "reads_motion_files",
+    "check_motion_paths",
+    "PAGE_SUFFIXES",
+    "HtmlOption",
+    "StartOption",
+    "EndOption",
+    "check_segment",
+    "check_suffix",
+]
+
+DEFAULT_CHECKPOINT = "default"
+
+StoreOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--store",
+        envvar="TMR_STORE",
+        show_envvar=True,
+        metavar="PATH",
+        help="The library file (or a folder to keep library.h5 in). Default: $XDG_DATA_HOME/tmr/library.h5.",
+    ),
+]
+CheckpointOption = Annotated[
+    str,
+    typer.Option(
+        "--checkpoint",
+        envvar="TMR_CHECKPOINT",
+        show_envvar=True,
+        metavar="NAME|PATH",
+        help="The model: a registered name or a checkpoint file.",
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
+SkeletonMapOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
+    ),
+]
+FpsOption = Annotated[
+    Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+]
+BodyModelOption = Annotated[
+    Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
+]
+JobsOption = Annotated[
+    Optional[int],
+    typer.Option("--jobs", "-j", min=1, help="Worker processes converting files; default: one per available core."),
+]
+MotionsOption = Annotated[
+    Optional[Path], typer.Option(exists=True, file_okay=False, help="Feature files, for the TMR annotations layout.")
+]
+
+
+def store_path(given: Path | None) -> Path:
+    """The library file: as given (a folder means its library.h5), else the user's data folder."""
+    if given is not None:
+        given = given.expanduser()
+        return (given / "library.h5" if given.is_dir() else given).absolute()
+    from formats.user_dirs import user_data_dir
+
+    return user_data_dir() / "library.h5"
+
+
+def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
+    """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
+    from formats import SkeletonError, read_skeleton_map
+    from formats.reading import LoadOptions
+
+    if fps is not None and not fps > 0:
+        raise typer.BadParameter("must be a positive number of frames per second", param_hint="--fps")
+    mapping = None
+    if skeleton_map is not None:
+        try:
+            mapping = read_skeleton_map(skeleton_map)
+        except SkeletonError as error:
+            raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
+    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
+
+
+# The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
+# --fps and --body-model in its place and passes what they say as one LoadOptions.
+MOTION_OPTIONS: Any = object()
+
+_READ_OPTIONS = (("skeleton_map", SkeletonMapOption), ("fps", FpsOption), ("body_model", BodyModelOption))
+
+
+def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with the three options that say how to read motion files (one vocabulary for every
+    command that reads them), handed to it as `options`, checked by `load_options`."""
+    signature = inspect.signature(command)
+    names = list(signature.parameters)
+    at = next(i for i, p in enumerate(signature.parameters.values()) if p.default is MOTION_OPTIONS)
+    resolved = [
+        p.replace(annotation=eval(p.annotation, command.__globals__) if isinstance(p.annotation, str) else p.annotation)
+        for p in signature.parameters.values()
+        if p.default is not MOTION_OPTIONS
+    ]
+    added = [
+        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+        for name, annotation in _READ_OPTIONS
+    ]
+    options_name = names[at]
+
+    @functools.wraps(command)
+    def with_options(**kwargs: Any) -> None:
+        options = load_options(*(kwargs.pop(name) for name, _ in _READ_OPTIONS))
+        return command(**kwargs, **{options_name: options})
+
+    parameters = resolved[:at] + added + resolved[at:]
+    with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return with_options
+
+
+def check_motion_paths(paths: list[Path], param_hint: str) -> None:
+    """A file given by name must be a motion file (folders are searched); a usage error otherwise."""
+    from formats.reading import is_motion_file
+
+    for path in paths:
+        if path.is_file() and not is_motion_file(path):
+            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)
+
+
+PAGE_SUFFIXES = (".html", ".htm")
+
+
+def _page_path(page: Path | None) -> Path | None:
+    if page is not None and page.suffix.lower() not in PAGE_SUFFIXES:
+        raise typer.BadParameter(f"{page} must end in {', '.join(PAGE_SUFFIXES)}")
+    return page
+
+
+HtmlOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--html",
+        metavar="PAGE",
+        callback=_page_path,
+        help="Also write a self-contained HTML page (.html) that plays the results as stick figures.",
+    ),
+]
+StartOption = Annotated[float, typer.Option(help="Start of the segment, in seconds from the start of the file.")]
+EndOption = Annotated[Optional[float], typer.Option(help="End of the segment, in seconds; default: the end of the motion.")]
+
+
+def check_segment(start: float, end: float | None) -> None:
+    """A segment must start at 0 s or later and end after it starts; otherwise a usage error (exit 2)."""
+    if not start >= 0:  # also catches NaN
+        raise typer.BadParameter(f"must be 0 or more seconds, got {start:g}", param_hint="--start")
+    if end is not None and not end > start:
+        raise typer.BadParameter(f"must be after --start ({start:g} s), got {end:g}", param_hint="--end")
+
+
+def check_suffix(path: Path, suffixes: tuple[str, ...], param_hint: str) -> None:
+    """An output whose suffix says a format we do not write is a usage error (exit 2)."""
+    if path.suffix.lower() not in suffixes:
+        raise typer.BadParameter(f"{path} must end in {', '.join(suffixes)}", param_hint=param_hint)

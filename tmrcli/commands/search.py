@@ -1,0 +1,125 @@
+"""`tmr search`, `tmr caption`, `tmr localize`: ask the library, or one motion, with words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from tmrcli.views.console import err
+from tmrcli.commands.options import (
+    DEFAULT_CHECKPOINT,
+    MOTION_OPTIONS,
+    CheckpointOption,
+    HtmlOption,
+    JsonOption,
+    StoreOption,
+    reads_motion_files,
+    store_path,
+)
+
+if TYPE_CHECKING:
+    from formats.reading import LoadOptions
+
+__all__ = ["search", "caption", "localize"]
+
+MotionArgument = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")
+]
+
+
+@reads_motion_files
+def search(
+    text: Annotated[Optional[str], typer.Argument(help="What to look for, in words.")] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
+    like: Annotated[
+        Optional[Path],
+        typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Find motions like this one instead."),
+    ] = None,
+    min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
+    store: StoreOption = None,
+    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    options: LoadOptions = MOTION_OPTIONS,
+    json_: JsonOption = False,
+    html: HtmlOption = None,
+) -> None:
+    """Find the motions in the library that best match a text (or, with --like, an example motion).
+
+    One row per file, with the stretch of it that matches best; scores are (cos + 1) / 2 in [0, 1].
+
+    Example: tmr search "a person waves with the left hand" -k 5
+    """
+    from tmrcli.views.html_page import write_search_page
+    from tmrcli.views.render import render_hits
+    from model import load_retriever
+    from tmrcli.library.search import find_motions
+    from tmrcli.library.store import MotionStore
+
+    if (text is None) == (like is None):
+        raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
+    hits = find_motions(
+        MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
+        options=options,
+    )  # fmt: skip
+    render_hits(hits, json_)
+    if html is not None:
+        write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
+
+
+@reads_motion_files
+def caption(
+    file: MotionArgument,
+    texts: Annotated[
+        Optional[Path],
+        typer.Option(
+            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line (default: the model's own)."
+        ),
+    ] = None,
+    k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
+    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    options: LoadOptions = MOTION_OPTIONS,
+    json_: JsonOption = False,
+) -> None:
+    """Describe a motion: the sentences of a text bank that match it best.
+
+    Example: tmr caption take_012.bvh -k 3
+    """
+    from model import load_retriever
+    from tmrcli.library.caption import caption_file
+    from tmrcli.views.render import render_captions
+
+    with err.status("describing the motion"):
+        captions = caption_file(file, load_retriever(checkpoint), k, texts=texts, options=options)
+    render_captions(captions, json_)
+
+
+@reads_motion_files
+def localize(
+    file: MotionArgument,
+    text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
+    top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many segments to show.")] = 3,
+    plot: Annotated[
+        Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
+    ] = None,
+    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    options: LoadOptions = MOTION_OPTIONS,
+    json_: JsonOption = False,
+    html: HtmlOption = None,
+) -> None:
+    """Find when a text happens in a long motion: the best segments and the similarity curve over time.
+
+    Example: tmr localize long_take.bvh "a person kicks" --plot curve.png
+    """
+    from model import load_retriever
+    from tmrcli.library.localize import localize_file
+    from tmrcli.views.html_page import write_localize_page
+    from tmrcli.views.render import render_localization, save_curve_png
+
+    with err.status("scoring windows of the motion"):
+        result = localize_file(file, text, load_retriever(checkpoint), top, options)
+    render_localization(result, json_)
+    if plot is not None:
+        save_curve_png(result, text, plot)
+    if html is not None:
+        write_localize_page(html, text, file, result, options)

@@ -1,0 +1,74 @@
+"""`tmr caption`: the sentences of a text bank that best describe a motion.
+
+The bank's embeddings depend only on the checkpoint and the sentences, so they are computed once and
+cached in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/), keyed by both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from formats.atomic import save_npy_atomic
+from formats.errors import TmrError
+from formats.reading import LoadOptions, read_features
+from formats.text_files import read_lines
+from formats.user_dirs import user_cache_dir
+from tmrcli.library.embedding import embed_whole
+from tmrcli.library.results import CaptionHit
+
+if TYPE_CHECKING:
+    from model import Retriever
+
+__all__ = ["read_text_bank", "bank_embeddings", "caption_motion", "caption_file"]
+
+
+def read_text_bank(path: Path) -> list[str]:
+    """The user's sentences, one per line (blank lines and duplicates left out)."""
+    texts = list(dict.fromkeys(read_lines(path, "the sentences")))
+    if not texts:
+        raise TmrError(path, "no sentences in the file (one per line)")
+    return texts
+
+
+def bank_embeddings(retriever: Retriever, texts: list[str]) -> np.ndarray:
+    """(N, dim) embeddings of the bank, from the cache when this checkpoint already embedded it."""
+    key = hashlib.sha256("\n".join([retriever.sha256 or "", *texts]).encode()).hexdigest()[:24]
+    cached = user_cache_dir() / f"bank-{key}.npy"
+    if cached.is_file():
+        try:
+            embeddings = np.load(cached, allow_pickle=False)
+            if embeddings.shape[0] == len(texts):
+                return embeddings
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is recomputed and replaced
+    embeddings = retriever.encode_texts(texts)
+    try:
+        save_npy_atomic(cached, embeddings)
+    except OSError:
+        pass  # no writable cache: still works, only slower next time
+    return embeddings
+
+
+def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray, k: int) -> list[CaptionHit]:
+    """The k sentences whose embeddings are closest to the motion's (dim,) embedding, best first."""
+    from model.similarity import cosine_to_score
+
+    scores = cosine_to_score(embeddings @ motion)
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [CaptionHit(rank, round(float(scores[i]), 4), texts[i]) for rank, i in enumerate(order, 1)]
+
+
+def caption_file(
+    path: Path, retriever: Retriever, k: int, *, texts: Path | None = None, options: LoadOptions | None = None
+) -> list[CaptionHit]:
+    """`tmr caption`: the k sentences of the bank (the user's file, else the default model's) that best
+    describe the motion file at `path`."""
+    from model.bank import default_text_bank
+
+    bank = read_text_bank(texts) if texts is not None else default_text_bank()
+    _, feats, _ = read_features(path, options or LoadOptions())
+    return caption_motion(embed_whole(retriever, feats), bank, bank_embeddings(retriever, bank), k)

@@ -1,0 +1,259 @@
+"""`tmr index` as stages: discover (paths, hashes) -> convert (process pool) -> embed (batches) -> write.
+
+Stages hand each other dataclasses: `MotionFile` (a file to embed), `MotionClip` (its features),
+`StoreRecord` (its embedded entries). Each batch is committed as one delta of the library, so a
+killed run keeps every batch it finished and the next run skips those files by their hash.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from formats import TmrError, find_motion_files
+from formats.digest import file_sha256
+from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
+from tmrcli.library.ann import ensure_ann
+from tmrcli.library.embedding import MotionClip, embed_clips
+from tmrcli.library.store import MotionStore, StoreWriter
+from tmrcli.library.storefile import FileRecord
+
+if TYPE_CHECKING:
+    from model import Retriever
+
+__all__ = [
+    "MotionFile",
+    "IndexPlan",
+    "IndexRequest",
+    "IndexReport",
+    "IndexProgress",
+    "discover",
+    "convert_motion",
+    "run_index",
+]
+
+
+@dataclass(frozen=True)
+class MotionFile:
+    """A file to (re-)embed: absolute path, size, mtime and content hash."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content_sha256: str
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """What a run has to do: files to embed, and what it found about the others."""
+
+    todo: list[MotionFile]
+    updated: frozenset[str]  # paths in `todo` that the library holds with other content
+    unchanged: int
+    removed: list[str]  # held, gone from disk, dropped (--prune, or a rebuild)
+    missing: list[str]  # held, gone from disk, kept (no --prune)
+    failed: list[FailedFile]  # could not even be read to hash
+
+
+@dataclass(frozen=True)
+class IndexRequest:
+    """The options of one `tmr index` run."""
+
+    store: Path
+    paths: Sequence[Path]
+    options: LoadOptions = field(default_factory=LoadOptions)
+    rebuild: bool = False
+    prune: bool = False
+    batch_files: int = 64
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class IndexReport:
+    """What a run did: counts of files, entries embedded, and one line per failure."""
+
+    store: str
+    checkpoint_sha256: str
+    added: int
+    updated: int
+    unchanged: int
+    removed: int
+    missing: int
+    entries: int
+    failed: list[FailedFile]
+    unreadable_library: str | None = None  # a rebuild over a library it could not read: why
+
+
+class IndexProgress(Protocol):
+    """Told how many files there are to embed, then of every finished file and embedded entry."""
+
+    def start(self, files: int) -> None: ...
+
+    def advance(self, files: int, entries: int) -> None: ...
+
+
+def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> Iterator[MotionFile | FailedFile | None]:
+    """A MotionFile for each new or changed file, None for an unchanged one, FailedFile when unreadable.
+    Size and mtime equal to the stored ones mean unchanged; otherwise the content hash decides."""
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            stored = known.get(path)
+            if stored is not None and (stored.size, stored.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                yield None
+                continue
+            digest = file_sha256(path)
+        except OSError as error:
+            yield FailedFile(path, f"cannot read the file ({error.strerror or error})")
+            continue
+        yield (
+            None
+            if stored is not None and stored.content_sha256 == digest
+            else MotionFile(path, stat.st_size, stat.st_mtime_ns, digest)
+        )
+
+
+def _is_under(path: str, roots: Sequence[Path]) -> bool:
+    return any(Path(path).is_relative_to(root) for root in roots)
+
+
+def discover(
+    paths: Sequence[Path], known: Mapping[str, FileRecord], *, prune: bool, previous: Sequence[str] = ()
+) -> IndexPlan:
+    """Stage 1: the motion files under `paths` (or, with none, the files already held, plus `previous`
+    ones of a library being rebuilt), compared with what the library `known`s."""
+    # Absolute, but symlinks kept: results show paths as the user knows them.
+    roots = [Path(os.path.abspath(p)) for p in paths]
+    found = [os.path.abspath(p) for p in find_motion_files(roots)] if roots else []
+    held_here = [p for p in known if not roots or _is_under(p, roots)]
+    wanted = dict.fromkeys([*found, *held_here, *previous])
+    gone = [p for p in wanted if not os.path.exists(p)]
+    todo, failed, unchanged = [], [], 0
+    for item in _stat_candidates([p for p in wanted if p not in set(gone)], known):
+        if item is None:
+            unchanged += 1
+        elif isinstance(item, FailedFile):
+            failed.append(item)
+        else:
+            todo.append(item)
+    gone_held = [p for p in gone if p in known]
+    dropped = gone_held if prune else []
+    dropped += [p for p in gone if p not in known]  # a rebuild's old files that are gone: not carried over
+    missing = [] if prune else gone_held
+    updated = frozenset(f.path for f in todo if f.path in known)
+    return IndexPlan(todo, updated, unchanged, dropped, missing, failed)
+
+
+def convert_motion(file: MotionFile, options: LoadOptions) -> MotionClip | FailedFile:
+    """Stage 2 (runs in a worker process): the file's features, or why they cannot be had."""
+    try:
+        motion, feats, _ = read_features(Path(file.path), options)
+    except TmrError as error:
+        return failure(file.path, error)
+    if not np.isfinite(feats).all():
+        return FailedFile(file.path, "the motion gives infinite or NaN features")
+    record = FileRecord(
+        file.path,
+        file.content_sha256,
+        file.size,
+        file.mtime_ns,
+        int(motion.num_frames),
+        float(motion.source_fps),
+        float(motion.duration),
+    )
+    return MotionClip(record, np.ascontiguousarray(feats, dtype=np.float32))
+
+
+def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -> Iterator[MotionClip | FailedFile]:
+    """Stage 2 for many files: in `workers` processes (a few jobs in flight per worker), as they finish."""
+    if len(todo) < 4 or workers <= 1:
+        yield from (convert_motion(f, options) for f in todo)
+        return
+    # forkserver: workers start from a clean process, not a fork of one that may hold torch's threads.
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_leave_ctrl_c_to_the_parent) as pool:
+        queue = iter(todo)
+        pending: set[Future] = set()
+        while True:
+            while len(pending) < 4 * workers and (job := next(queue, None)) is not None:
+                pending.add(pool.submit(convert_motion, job, options))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+
+
+def _leave_ctrl_c_to_the_parent() -> None:
+    """Workers ignore Ctrl-C: the parent stops the run (keeping every committed batch) and the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _batches(
+    results: Iterable[MotionClip | FailedFile], size: int
+) -> Iterator[tuple[list[MotionClip], list[FailedFile]]]:
+    clips: list[MotionClip] = []
+    failed: list[FailedFile] = []
+    for result in results:
+        (failed if isinstance(result, FailedFile) else clips).append(result)
+        if len(clips) >= size:
+            yield clips, failed
+            clips, failed = [], []
+    if clips or failed:
+        yield clips, failed
+
+
+def _embed_and_write(
+    plan: IndexPlan, request: IndexRequest, retriever: Retriever, writer: StoreWriter, progress: IndexProgress
+) -> tuple[list[str], int, list[FailedFile]]:
+    """Stages 3 and 4: embed each batch of converted clips and commit it as one delta; returns the
+    paths written, the entries embedded and the files that failed."""
+    written, entries, failures = [], 0, []
+    for clips, failed in _batches(_converted(plan.todo, request.options, request.workers), request.batch_files):
+        records = embed_clips(retriever, clips)
+        # A changed file that no longer reads is dropped: its old entries describe content it lost.
+        writer.commit(records, removed=[f.input for f in failed if f.input in plan.updated])
+        written += [r.file.path for r in records]
+        entries += sum(len(r.starts) for r in records)
+        failures += failed
+        progress.advance(len(clips) + len(failed), sum(len(r.starts) for r in records))
+    return written, entries, failures
+
+
+def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgress) -> IndexReport:
+    """Index `request.paths` into the library: the whole pipeline, under the library's lock."""
+    from model.inference import torch_threads  # here: worker processes import this module without torch
+
+    sha256 = retriever.sha256 or ""
+    store = MotionStore(request.store)
+    with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
+        plan = discover(request.paths, writer.known, prune=request.prune, previous=writer.previous)
+        progress.start(len(plan.todo))
+        # The converting workers keep `workers` cores busy: torch gets the others (at least one).
+        with torch_threads(available_cores() - request.workers):
+            written, entries, failed = _embed_and_write(plan, request, retriever, writer, progress)
+        writer.commit([], removed=[p for p in plan.removed if p in writer.known])
+        writer.finish()
+        with store.snapshot(writer.lineage) as view:
+            if view.base is not None and view.base.header.entries:
+                ensure_ann(view.base, store.ann_path(view.base.header.file_id))
+    updated = sum(path in plan.updated for path in written)
+    return IndexReport(
+        store=str(store.path),
+        checkpoint_sha256=sha256,
+        added=len(written) - updated,
+        updated=updated,
+        unchanged=plan.unchanged,
+        removed=len(plan.removed),
+        missing=len(plan.missing),
+        entries=entries,
+        failed=plan.failed + failed,
+        unreadable_library=writer.previous_error.reason if writer.previous_error else None,
+    )

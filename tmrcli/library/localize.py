@@ -1,0 +1,197 @@
+"""`tmr localize`: where in a long motion a text happens (moment retrieval, paper section 4.5).
+
+Windows of several sizes (2 to 8 s: inside the 2-10 s range TMR was trained on) slide over the motion
+every 0.25 s (coarser beyond about 25 s, so that at most `MAX_WINDOWS` are embedded). Each window is
+scored against the text. Raw scores are not comparable across sizes: short windows score higher on the
+whole, so a 2 s window inside a 6 s action would beat the window that covers it. So each window's score
+is standardised among the windows of its size in this motion and put back on the motion's own score
+scale (`size_adjusted_scores`; the order is that of the standardised scores). The segments are the best
+windows after non-maximum suppression on temporal IoU, so the top segments point at different moments,
+each one's extent the score-weighted mean of the windows that overlap it (`refine_extent`): neighbouring
+windows agreeing on a stretch place its ends better than any single window of a fixed size. The curve
+gives every moment the mean adjusted score of the windows that cover it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from formats import FEATURE_FPS
+from formats.reading import LoadOptions, read_features
+from tmrcli.library.embedding import window_spans
+from tmrcli.library.results import Segment
+
+if TYPE_CHECKING:
+    from model import Retriever
+
+__all__ = [
+    "WINDOW_SECONDS",
+    "STRIDE_SECONDS",
+    "CurvePoint",
+    "Localization",
+    "multiscale_spans",
+    "stride_rows",
+    "similarity_curve",
+    "size_adjusted_scores",
+    "refine_extent",
+    "temporal_ious",
+    "temporal_iou",
+    "non_max_suppression",
+    "MotionWindows",
+    "embed_windows",
+    "localize_query",
+    "localize",
+    "localize_file",
+]
+
+WINDOW_SECONDS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
+STRIDE_SECONDS = 0.25  # window stride for takes up to about 25 s, and the curve's resolution always
+MAX_WINDOWS = 500
+NMS_IOU = 0.1  # a segment overlapping a better one by more than this is the same moment
+VOTE_IOU = 0.3  # windows overlapping a kept one by at least this vote on its extent
+VOTE_SPREAD = 0.3  # a voter's weight is exp(-(how much worse it scores, in standard deviations) / this)
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """The similarity curve at `time` (s): mean size-adjusted score (0-1) of the windows covering it."""
+
+    time: float
+    score: float
+
+
+@dataclass(frozen=True)
+class Localization:
+    """The best segments (best first), the curve (a point every STRIDE_SECONDS), the motion's duration (s)."""
+
+    segments: list[Segment]
+    curve: list[CurvePoint]
+    duration: float
+
+
+def stride_rows(fps: float = FEATURE_FPS) -> int:
+    """STRIDE_SECONDS in feature rows: the finest window stride, and the curve's step."""
+    return max(1, round(STRIDE_SECONDS * fps))
+
+
+def multiscale_spans(rows: int, fps: float = FEATURE_FPS) -> np.ndarray:
+    """(n, 2) [start, end) feature rows of every window."""
+    sizes = sorted({min(rows, round(s * fps)) for s in WINDOW_SECONDS})
+    stride = stride_rows(fps)
+    while sum(len(window_spans(rows, size, stride)) for size in sizes) > MAX_WINDOWS:
+        stride = math.ceil(stride * 1.5)
+    return np.concatenate([window_spans(rows, size, stride) for size in sizes])
+
+
+def size_adjusted_scores(spans: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Scores made comparable across window sizes: each standardised among the windows of its size, then
+    mapped back with the mean and spread of all the scores, an affine map that keeps the standardised
+    order and the motion's own (0-1) scale."""
+    sizes = spans[:, 1] - spans[:, 0]
+    standard = np.zeros(len(scores))
+    for size in np.unique(sizes):
+        group = sizes == size
+        spread = scores[group].std()
+        standard[group] = (scores[group] - scores[group].mean()) / spread if spread > 0 else 0.0
+    return np.clip(scores.mean() + scores.std() * standard, 0.0, 1.0)
+
+
+def refine_extent(spans: np.ndarray, scores: np.ndarray, best: int) -> tuple[float, float]:
+    """The [start, end) rows of window `best`, moved to the score-weighted mean of the windows that
+    overlap it by at least `VOTE_IOU`; the weights fall off with how much worse each scores."""
+    voters = temporal_ious(spans, spans[best]) >= VOTE_IOU
+    spread = max(float(scores.std()), 1e-9) * VOTE_SPREAD
+    weights = np.exp((scores[voters] - scores[best]) / spread)
+    refined = (spans[voters] * weights[:, None]).sum(axis=0) / weights.sum()
+    return float(refined[0]), float(refined[1])
+
+
+def similarity_curve(
+    spans: np.ndarray, scores: np.ndarray, rows: int, step: int, fps: float = FEATURE_FPS
+) -> list[CurvePoint]:
+    """Per moment, the mean score of the windows covering it, sampled every `step` rows (independent of
+    the windows' own stride)."""
+    total, count = np.zeros(rows + 1), np.zeros(rows + 1)
+    np.add.at(total, spans[:, 0], scores)
+    np.add.at(total, spans[:, 1], -scores)
+    np.add.at(count, spans[:, 0], 1)
+    np.add.at(count, spans[:, 1], -1)
+    per_row = np.cumsum(total)[:rows] / np.maximum(np.cumsum(count)[:rows], 1)
+    points = []
+    for begin in range(0, rows, step):
+        block = per_row[begin : begin + step]
+        points.append(CurvePoint(round((begin + len(block) / 2) / fps, 3), round(float(block.mean()), 4)))
+    return points
+
+
+def temporal_ious(spans: np.ndarray, span: np.ndarray | tuple[float, float]) -> np.ndarray:
+    """Intersection over union of each interval in `spans` (n, 2) with one interval (start, end)."""
+    spans = np.asarray(spans, dtype=float).reshape(-1, 2)
+    inter = np.maximum(0.0, np.minimum(spans[:, 1], span[1]) - np.maximum(spans[:, 0], span[0]))
+    union = np.maximum(spans[:, 1], span[1]) - np.minimum(spans[:, 0], span[0])
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def temporal_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Intersection over union of two time intervals (start, end)."""
+    return float(temporal_ious(np.array([a]), b)[0])
+
+
+def non_max_suppression(spans: np.ndarray, scores: np.ndarray, top: int, iou: float = NMS_IOU) -> list[int]:
+    """Indices of the best windows, best first, none overlapping a better kept one by more than `iou`."""
+    kept: list[int] = []
+    for i in np.argsort(-scores, kind="stable"):
+        if (temporal_ious(spans[kept], spans[i]) <= iou).all():
+            kept.append(int(i))
+            if len(kept) == top:
+                break
+    return kept
+
+
+@dataclass(frozen=True)
+class MotionWindows:
+    """Every window of one motion, embedded: spans (n, 2) in feature rows, (n, dim) embeddings."""
+
+    spans: np.ndarray
+    embeddings: np.ndarray
+    rows: int
+    duration: float
+
+
+def embed_windows(retriever: Retriever, feats: np.ndarray, duration: float) -> MotionWindows:
+    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s."""
+    spans = multiscale_spans(len(feats))
+    embeddings = retriever.encode_motions([feats[a:b] for a, b in spans])
+    return MotionWindows(spans, embeddings, len(feats), duration)
+
+
+def localize_query(windows: MotionWindows, query: np.ndarray, top: int) -> Localization:
+    """Score every window against a text embedding (dim,): the best segments and the curve."""
+    from model.similarity import cosine_to_score
+
+    spans = windows.spans
+    scores = size_adjusted_scores(spans, cosine_to_score(windows.embeddings @ query))
+    segments = []
+    for i in non_max_suppression(spans, scores, top):
+        start, end = refine_extent(spans, scores, i)
+        segments.append(Segment(round(start / FEATURE_FPS, 2), round(end / FEATURE_FPS, 2), round(float(scores[i]), 4)))
+    curve = similarity_curve(spans, scores, windows.rows, stride_rows())
+    return Localization(segments, curve, round(windows.duration, 2))
+
+
+def localize(retriever: Retriever, feats: np.ndarray, duration: float, text: str, top: int) -> Localization:
+    """Where `text` happens in `feats` (T, 263), a motion lasting `duration` s."""
+    return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top)
+
+
+def localize_file(
+    path: Path, text: str, retriever: Retriever, top: int, options: LoadOptions | None = None
+) -> Localization:
+    """`tmr localize`: read the motion file at `path` and find where `text` happens in it."""
+    motion, feats, _ = read_features(path, options or LoadOptions())
+    return localize(retriever, feats, motion.duration, text, top)

@@ -1,0 +1,46 @@
+"""The joints of a segment of a motion file, as `show`, the results page and `export` need them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from formats import FEATURE_FPS, features_to_joints, load_motion
+from formats.reading import LoadOptions
+from formats.segment import frame_range
+
+__all__ = ["MotionSegment", "load_segment"]
+
+
+@dataclass(frozen=True)
+class MotionSegment:
+    """Frames `start` to `end` (seconds in the file) of a motion: joints (T, 22, 3) in metres, Y up,
+    at 20 fps, placed as the file places them (not canonicalised)."""
+
+    path: Path
+    start: float
+    end: float
+    joints: np.ndarray
+
+    @property
+    def fps(self) -> float:
+        return FEATURE_FPS
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.end - self.start
+
+
+def load_segment(path: Path, start: float = 0.0, end: float | None = None, options: LoadOptions = LoadOptions()) -> MotionSegment:
+    """Read any motion file `tmr` reads and keep frames `start` to `end` seconds (None: to the end).
+
+    A HumanML3D feature file is turned back into joints first. Raises FormatError or SkeletonError
+    for a file that cannot be read, SegmentError for a segment outside the motion.
+    """
+    motion = load_motion(path, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    joints = motion.joints if motion.joints is not None else features_to_joints(motion.feats)
+    first, stop = frame_range(path, start, end, FEATURE_FPS, len(joints))
+    return MotionSegment(Path(path), first / FEATURE_FPS, stop / FEATURE_FPS, joints[first:stop])

@@ -1,0 +1,130 @@
+"""Ranked motions for a query embedding: HNSW candidates from the base plus every live delta entry,
+re-ranked exactly on the stored embeddings, one hit per file (its best-matching stretch).
+
+One hit per file is what people browsing a library want: ten different takes, not ten overlapping
+windows of one long take; the hit's start and end say where in the take the match is.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from formats.reading import LoadOptions, read_features
+from model.inference import Retriever, torch_threads
+from model.similarity import cosine_to_score
+from tmrcli.library.ann import ann_candidates
+from tmrcli.library.embedding import embed_whole
+from tmrcli.library.errors import checkpoint_mismatch
+from tmrcli.library.results import SearchHit
+from tmrcli.library.store import MotionStore, Snapshot
+from tmrcli.library.storefile import StoreFile
+
+__all__ = ["check_checkpoint", "search_library", "find_motions"]
+
+_FIRST_CANDIDATES = 8  # per wanted hit: windows of one take crowd the nearest neighbours
+
+
+@dataclass(frozen=True)
+class _Scored:
+    path: str
+    start: float
+    end: float
+    score: float
+
+
+def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
+    """StoreError unless the library's embeddings were made by the checkpoint with this SHA256."""
+    stored = snapshot.checkpoint_sha256
+    if stored is not None and stored != sha256:
+        raise checkpoint_mismatch(snapshot.store.path, stored, sha256)
+
+
+def _best_per_file(
+    store_file: StoreFile, replaced: set[str], query: np.ndarray, rows: np.ndarray | None, limit: int, exclude: str | None
+) -> list[_Scored]:
+    """Exact scores (cos + 1) / 2 of the given entry rows (all when None): each file's best entry, best
+    first, at most `limit` files, leaving out replaced files and `exclude`. Reads the embeddings of
+    the rows and the paths of the files it returns, nothing else."""
+    files, starts, ends = store_file.entry_spans()
+    rows = np.arange(len(files)) if rows is None else rows
+    if not len(rows):
+        return []
+    scores = cosine_to_score(store_file.entry_column("embedding", rows) @ query)
+    order = np.argsort(-scores, kind="stable")
+    _, first = np.unique(files[rows[order]], return_index=True)
+    best = order[np.sort(first)][: limit + len(replaced) + 1]  # each file's best row, best first
+    paths = store_file.paths_at(files[rows[best]])
+    kept = [
+        _Scored(path, float(starts[rows[i]]), float(ends[rows[i]]), float(scores[i]))
+        for i, path in zip(best, paths)
+        if path not in replaced and path != exclude
+    ]
+    return kept[:limit]
+
+
+def _base_scored(snapshot: Snapshot, replaced: set[str], query: np.ndarray, k: int, exclude: str | None) -> list[_Scored]:
+    """HNSW candidates of the base, widened until they name k files (or cover the whole base)."""
+    base = snapshot.base
+    assert base is not None
+    index = snapshot.ann_index()
+    want = _FIRST_CANDIDATES * max(k, 1)
+    while True:
+        scored = _best_per_file(base, replaced, query, ann_candidates(index, query, want), k, exclude)
+        if len(scored) >= k or want >= base.header.entries:
+            return scored
+        want *= 4
+
+
+def search_library(
+    snapshot: Snapshot,
+    query: np.ndarray,
+    k: int,
+    *,
+    checkpoint_sha256: str | None,
+    min_score: float = 0.0,
+    exclude: str | None = None,
+) -> list[SearchHit]:
+    """The k files best matching `query` (dim,) unit norm, best first, each with its best stretch;
+    `exclude` leaves one path out (the example of a query by example). `checkpoint_sha256` names the
+    checkpoint that embedded the query: StoreError unless it made the library's embeddings too."""
+    check_checkpoint(snapshot, checkpoint_sha256)
+    scored: list[_Scored] = []
+    for store_file, replaced in zip(snapshot.store_files, snapshot.replaced_after()):
+        if store_file is not snapshot.base:
+            scored += _best_per_file(store_file, replaced, query, None, k, exclude)
+        elif store_file.header.entries:
+            scored += _base_scored(snapshot, replaced, query, k, exclude)
+    # A path is live in one store file only, so each appears once; best first, ties by path.
+    ranked = sorted(scored, key=lambda s: (-s.score, s.path))
+    # Scores are shown to 4 decimals; --min-score compares with what people see.
+    ranked = [s for s in ranked if round(s.score, 4) >= min_score][:k]
+    return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
+
+
+def find_motions(
+    store: MotionStore,
+    retriever: Retriever,
+    k: int,
+    *,
+    text: str | None = None,
+    like: Path | None = None,
+    min_score: float = 0.0,
+    options: LoadOptions | None = None,
+) -> list[SearchHit]:
+    """`tmr search`: embed the text (or the example motion `like`) and search the library with it;
+    StoreError when the library was embedded by another checkpoint than the retriever's."""
+    # One query is too small to share between threads: one is about as fast on an idle machine and
+    # several times faster on a busy one.
+    with store.snapshot() as view, torch_threads(1):
+        if like is None:
+            query, exclude = retriever.encode_texts([text or ""])[0], None
+        else:
+            _, feats, _ = read_features(like, options or LoadOptions())
+            query, exclude = embed_whole(retriever, feats), os.path.abspath(like)
+        return search_library(
+            view, query, k, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude
+        )

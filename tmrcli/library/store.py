@@ -1,0 +1,381 @@
+"""The motion library: a base HDF5 file plus small delta files, updated without ever being at risk.
+
+Layout beside the library path `L` (default `$XDG_DATA_HOME/tmr/library.h5`):
+
+    L             the base: every entry as of the last compaction (`tmrcli/library/storefile.py`)
+    L.d/NNNNNNNN.h5   deltas: one per committed batch of `tmr index`, newest last
+    L.d/ann-<id>.hnsw the HNSW index of the base whose file_id is <id> (`tmrcli/library/ann.py`)
+    L.lock        the writers' lock (`tmrcli/library/lock.py`)
+
+What the library holds is the base plus the deltas of its lineage with a larger `seq`; a file's
+rows in a later delta (or its path in a later delta's `removed`) replace its earlier rows.
+
+Why it is crash-safe: every file is written under a temporary name, fsynced, then renamed, and never
+changed afterwards. A commit is the rename of one delta, so a killed writer leaves either the
+previous state or the new one, and everything committed before stays. Compaction writes a new base
+(`seq` = the last delta it includes) and renames it over the old one; deltas it includes are
+deleted afterwards, and until then readers ignore them because of that `seq`. A rebuild writes its
+deltas under a new lineage, which readers ignore until the rebuild's final compaction replaces the
+base; killed, it leaves the old library as it was, and the next `--rebuild` resumes.
+
+Why it is cheap: a commit writes only its batch. The base is rewritten when the deltas hold as many
+entries as it does (during a run) or a quarter of it (at the end of a run), so the bytes written
+stay proportional to the library's size over its lifetime, not to size x updates.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from pathlib import Path
+
+import numpy as np
+
+from formats.atomic import fsync_directory
+from tmrcli.library.errors import StoreError, checkpoint_mismatch
+from tmrcli.library.storefile import (
+    EntrySource,
+    FileRecord,
+    FileTable,
+    StoreFile,
+    Header,
+    StoreRecord,
+    open_store_file,
+    write_store_file,
+)
+from tmrcli.library.lock import StoreLock
+
+__all__ = ["MotionStore", "Snapshot", "StoreWriter"]
+
+_OPEN_RETRIES = 5
+
+
+class MotionStore:
+    """The library at `path`: read it through `snapshot()`, change it through `writer()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.folder = self.path.with_name(self.path.name + ".d")
+
+    def exists(self) -> bool:
+        """Whether a library has been written here."""
+        return self.path.is_file()
+
+    def delta_path(self, seq: int) -> Path:
+        """Where the delta with this sequence number lives."""
+        return self.folder / f"{seq:08d}.h5"
+
+    def ann_path(self, file_id: str) -> Path:
+        """Where the HNSW index of the base with this file_id lives."""
+        return self.folder / f"ann-{file_id}.hnsw"
+
+    def disk_files(self) -> list[Path]:
+        """Every file of this library on disk (base, deltas, indexes, lock)."""
+        found = [p for p in (self.path, self.path.with_name(self.path.name + ".lock")) if p.is_file()]
+        return found + (sorted(p for p in self.folder.iterdir() if p.is_file()) if self.folder.is_dir() else [])
+
+    @contextmanager
+    def snapshot(self, lineage: str | None = None) -> Iterator[Snapshot]:
+        """A consistent read-only view; no lock needed. `lineage` selects a rebuild in progress instead
+        of the base's own lineage. StoreError when there is no library or it is damaged."""
+        with ExitStack() as stack:
+            yield self._open(stack, lineage)
+
+    def writer(self, checkpoint_sha256: str, dim: int, *, rebuild: bool = False) -> StoreWriter:
+        """The one writer (a context manager that takes the lock): see `StoreWriter`."""
+        return StoreWriter(self, checkpoint_sha256, dim, rebuild=rebuild)
+
+    def _open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
+        for _ in range(_OPEN_RETRIES):
+            attempt = ExitStack()
+            try:
+                snapshot = self._try_open(attempt, lineage)
+            except FileNotFoundError:
+                attempt.close()
+                if not self.exists() and lineage is None:
+                    raise StoreError(
+                        self.path, "no library here yet", hint="index your motion files: tmr index PATH..."
+                    ) from None
+                continue  # a writer compacted between listing and opening: read the new state
+            except BaseException:
+                attempt.close()
+                raise
+            stack.enter_context(attempt)
+            return snapshot
+        raise StoreError(self.path, "the library kept changing while being read", hint="try again")
+
+    def _try_open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
+        before = _inode(self.path)
+        base = _open_base(stack, self.path, lineage) if before is not None else None
+        names = sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
+        deltas = [stack.enter_context(open_store_file(name)) for name in names]
+        if _inode(self.path) != before:
+            raise FileNotFoundError(self.path)  # compacted meanwhile: its deltas may be gone, read again
+        if base is None and lineage is None:
+            raise FileNotFoundError(self.path)
+        wanted = lineage if lineage is not None else base.header.lineage  # type: ignore[union-attr]
+        if base is not None and base.header.lineage != wanted:
+            base = None  # a rebuild's view starts from nothing
+        after = base.header.seq if base is not None else -1
+        live = [s for s in deltas if s.header.lineage == wanted and s.header.seq > after]
+        pending = [s.header for s in deltas if s.header.lineage != wanted]
+        return Snapshot(self, base, live, pending)
+
+
+def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> StoreFile | None:
+    """The base; in a rebuild's view (`lineage` given) a damaged base is simply not part of it."""
+    try:
+        return stack.enter_context(open_store_file(path))
+    except StoreError:
+        if lineage is None:
+            raise
+        return None
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
+
+
+@dataclass
+class Snapshot:
+    """The base (None in a rebuild's view) and the live deltas after it, oldest first, plus the
+    headers of deltas that belong to another lineage (a rebuild in progress, or abandoned)."""
+
+    store: MotionStore
+    base: StoreFile | None
+    deltas: list[StoreFile]
+    pending: list[Header]
+    _ann: Any = field(default=None, repr=False)
+
+    def ann_index(self) -> Any:  # hnswlib.Index
+        """The base's HNSW index, loaded (or rebuilt) once per snapshot."""
+        from tmrcli.library.ann import ann_for_base
+
+        if self._ann is None and self.base is not None:
+            self._ann = ann_for_base(self.base, self.store.ann_path(self.base.header.file_id))
+        return self._ann
+
+    @property
+    def store_files(self) -> list[StoreFile]:
+        """The base (if any) then the live deltas, oldest first."""
+        return ([self.base] if self.base is not None else []) + self.deltas
+
+    @property
+    def checkpoint_sha256(self) -> str | None:
+        """SHA256 of the checkpoint that made every embedding here (None: nothing written yet)."""
+        store_files = self.store_files
+        return store_files[0].header.checkpoint_sha256 if store_files else None
+
+    @property
+    def dim(self) -> int | None:
+        """Width of the embeddings (None: nothing written yet)."""
+        store_files = self.store_files
+        return store_files[0].header.dim if store_files else None
+
+    def replaced_after(self) -> list[set[str]]:
+        """For each store file, the paths that later deltas replace or remove."""
+        later: set[str] = set()
+        result: list[set[str]] = []
+        for store_file in reversed(self.store_files):
+            result.append(set(later))
+            if store_file is not self.base:
+                later |= set(store_file.file_table().paths) | set(store_file.removed())
+        return result[::-1]
+
+    def live_parts(self) -> list[tuple[StoreFile, FileTable, np.ndarray]]:
+        """Per store file: its file table and a boolean mask of its files that are still live."""
+        parts = []
+        for store_file, replaced in zip(self.store_files, self.replaced_after()):
+            table = store_file.file_table()
+            live = np.array([p not in replaced for p in table.paths], dtype=bool)
+            parts.append((store_file, table, live))
+        return parts
+
+    def live_files(self) -> FileTable:
+        """Every file the library holds now."""
+        return FileTable.concatenate([table.take(np.flatnonzero(live)) for _, table, live in self.live_parts()])
+
+    def live_entries(self) -> Iterator[tuple[StoreFile, np.ndarray, FileTable]]:
+        """Per store file: a boolean mask of its live entries and its file table."""
+        for store_file, table, live in self.live_parts():
+            mask = live[store_file.entry_column("file")] if len(table) else np.zeros(store_file.header.entries, bool)
+            yield store_file, mask, table
+
+
+class StoreWriter:
+    """Commits batches of records as deltas, under the library's lock, and compacts at the end.
+
+    In normal mode the library must hold embeddings of `checkpoint_sha256` (StoreError otherwise, with
+    the rebuild hint); a missing library is created empty. With `rebuild`, everything is written to a
+    new lineage (or the one an interrupted rebuild with the same checkpoint left) and replaces the
+    library only at `finish`.
+    """
+
+    def __init__(self, store: MotionStore, checkpoint_sha256: str, dim: int, *, rebuild: bool) -> None:
+        self.store = store
+        self.checkpoint_sha256 = checkpoint_sha256
+        self.dim = dim
+        self.rebuild = rebuild
+        self.lineage = ""
+        self.known: dict[str, FileRecord] = {}  # files in the lineage being written, as last committed
+        self.previous: list[str] = []  # rebuild: files the current library holds
+        self.previous_error: StoreError | None = None  # rebuild: why the current library could not be read
+        self._lock = StoreLock(store.path)
+        self._next_seq = 1
+        self._base_entries = 0
+        self._delta_entries = 0
+        self._deltas = 0
+
+    def __enter__(self) -> StoreWriter:
+        self._lock.acquire()
+        try:
+            self._remove_leftovers()
+            self._prepare()
+        except BaseException:
+            self._lock.release()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._lock.release()
+
+    def commit(self, records: Sequence[StoreRecord], removed: Sequence[str] = ()) -> None:
+        """Write one delta: these files' entries replace their earlier ones, `removed` paths are dropped."""
+        if not records and not removed:
+            return
+        files = FileTable.of([r.file for r in records])
+        header = self._header(
+            "segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records)
+        )
+        source = EntrySource(file_map=np.arange(len(records)), records=records)
+        write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
+        self._next_seq += 1
+        self._deltas += 1
+        self._delta_entries += header.entries
+        for path in removed:
+            self.known.pop(path, None)
+        self.known.update((r.file.path, r.file) for r in records)
+        # Doubling keeps the total rewrite cost linear; a rebuild replaces the library only at the end.
+        if not self.rebuild and self._deltas >= 8 and self._delta_entries >= self._base_entries:
+            self.compact()
+
+    def finish(self) -> None:
+        """End of a run: compact when the deltas have grown (always, to complete a rebuild)."""
+        if self.rebuild or self._deltas >= 16 or self._delta_entries * 4 >= max(self._base_entries, 1):
+            if self._deltas or self.rebuild:
+                self.compact()
+
+    def compact(self) -> None:
+        """Rewrite the base from the live view of this writer's lineage, then delete what it includes."""
+        with self.store.snapshot(self.lineage) as view:
+            parts = list(view.live_entries())
+            tables, sources, offset = [], [], 0
+            for store_file, mask, table in parts:
+                live_files = np.unique(store_file.entry_column("file")[mask]) if mask.any() else np.zeros(0, int)
+                file_map = np.full(max(len(table), 1), -1, dtype=np.int32)
+                file_map[live_files] = offset + np.arange(len(live_files), dtype=np.int32)
+                tables.append(table.take(live_files))
+                sources.append(EntrySource(file_map=file_map, store_file=store_file, keep=mask))
+                offset += len(live_files)
+            entries = sum(int(mask.sum()) for _, mask, _ in parts)
+            header = self._header("base", self._next_seq - 1, files=offset, entries=entries)
+            write_store_file(self.store.path, header, FileTable.concatenate(tables), sources)
+        self._base_entries, self._delta_entries, self._deltas = entries, 0, 0
+        self._remove_included(header.seq)
+
+    def _prepare(self) -> None:
+        names = sorted(self.store.folder.glob("[0-9]*.h5")) if self.store.folder.is_dir() else []
+        self._next_seq = max([int(n.stem) for n in names] + [self._base_seq()]) + 1
+        if self.rebuild:
+            self._prepare_rebuild()
+        elif not self.store.exists():
+            self.lineage = uuid.uuid4().hex
+            write_store_file(self.store.path, self._header("base", 0, files=0, entries=0), FileTable.of([]))
+        else:
+            self._adopt_current()
+
+    def _adopt_current(self) -> None:
+        with self.store.snapshot() as current:
+            stored = current.checkpoint_sha256
+            if stored != self.checkpoint_sha256 or current.dim != self.dim:
+                raise checkpoint_mismatch(self.store.path, stored, self.checkpoint_sha256)
+            self.lineage = current.base.header.lineage if current.base else uuid.uuid4().hex
+            self._load_known(current)
+            base_seq = current.base.header.seq if current.base else 0
+        self._remove_included(base_seq)  # what a compaction killed before its clean-up left behind
+
+    def _prepare_rebuild(self) -> None:
+        try:
+            with self.store.snapshot() as current:
+                self.previous = list(current.live_files().paths)
+                pending = [
+                    h for h in current.pending if h.checkpoint_sha256 == self.checkpoint_sha256 and h.dim == self.dim
+                ]
+        except StoreError as error:
+            self.previous_error, pending = error, []
+        # Resume the newest interrupted rebuild made with this checkpoint, else start a new lineage.
+        self.lineage = max(pending, key=lambda h: h.seq).lineage if pending else uuid.uuid4().hex
+        if pending:
+            with self.store.snapshot(self.lineage) as resumed:
+                self._load_known(resumed)
+
+    def _load_known(self, view: Snapshot) -> None:
+        table = view.live_files()
+        self.known = {path: table.record(row) for row, path in enumerate(table.paths)}
+        self._base_entries = view.base.header.entries if view.base is not None else 0
+        self._deltas = len(view.deltas)
+        self._delta_entries = sum(s.header.entries for s in view.deltas)
+
+    def _base_seq(self) -> int:
+        if not self.store.exists():
+            return 0
+        try:
+            with open_store_file(self.store.path) as base:
+                return base.header.seq
+        except StoreError:
+            return 0
+
+    def _header(self, kind: str, seq: int, *, files: int, entries: int) -> Header:
+        created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        return Header(
+            kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries
+        )
+
+    def _remove_included(self, seq: int) -> None:
+        """After a compaction up to `seq`: drop the deltas it includes (all lineages: a finished
+        rebuild supersedes the old library) and indexes of bases that are gone."""
+        folder = self.store.folder
+        if not folder.is_dir():
+            return
+        with open_store_file(self.store.path) as base:
+            keep_ann = self.store.ann_path(base.header.file_id).name
+        for path in folder.iterdir():
+            included = path.suffix == ".h5" and path.stem.isdigit() and int(path.stem) <= seq
+            stale_ann = path.name.startswith("ann-") and path.name != keep_ann
+            if (included and (self.rebuild or self._lineage_of(path) == self.lineage)) or stale_ann:
+                path.unlink(missing_ok=True)
+        fsync_directory(folder)
+
+    @staticmethod
+    def _lineage_of(path: Path) -> str | None:
+        try:
+            with open_store_file(path) as store_file:
+                return store_file.header.lineage
+        except (StoreError, FileNotFoundError):
+            return None
+
+    def _remove_leftovers(self) -> None:
+        """Temporary files of killed writers (only ever renamed into place when complete)."""
+        for folder in (self.store.path.parent, self.store.folder):
+            if folder.is_dir():
+                for path in folder.glob(".*.tmp"):
+                    if path.name.startswith((f".{self.store.path.name}.", ".0", ".ann-")):
+                        path.unlink(missing_ok=True)

@@ -1,0 +1,282 @@
+"""Results to people: Rich tables and a terminal plot on stdout, or one JSON document (`--json`).
+
+Commands hand their result dataclasses here and format nothing themselves. Summaries of batch runs
+and failures go to stderr, like every message that is not a result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from tmrcli.library.results import CaptionHit, SearchHit, Segment
+from tmrcli.views.console import err, out, print_error
+
+if TYPE_CHECKING:
+    from tmrcli.library.info import LibraryInfo
+    from tmrcli.library.localize import CurvePoint, Localization
+    from tmrcli.library.indexing import IndexReport
+
+__all__ = [
+    "render_reports",
+    "print_json",
+    "render_hits",
+    "render_captions",
+    "render_localization",
+    "render_info",
+    "render_index_report",
+    "IndexBar",
+    "curve_plot",
+    "save_curve_png",
+]
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def print_json(data: Any) -> None:
+    """One JSON document on stdout."""
+    typer.echo(json.dumps(data, indent=2))
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working folder when it is inside it, else as stored."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def _span(start: float, end: float) -> str:
+    return f"{start:.1f}–{end:.1f} s"
+
+
+def render_hits(hits: Sequence[SearchHit], json_: bool) -> None:
+    """Search results: rank, score, file, segment, duration."""
+    if json_:
+        print_json([asdict(hit) for hit in hits])
+        return
+    if not hits:
+        err.print("no matches", highlight=False)
+        return
+    table = Table("rank", "score", "file", "segment", "duration", box=None, pad_edge=False)
+    for hit in hits:
+        table.add_row(
+            str(hit.rank), f"{hit.score:.3f}", _shown(hit.path), _span(hit.start, hit.end), f"{hit.duration:.1f} s"
+        )
+    table.columns[2].overflow = "fold"
+    out.print(table)
+
+
+def render_captions(captions: Sequence[CaptionHit], json_: bool) -> None:
+    """Caption results: rank, score, sentence."""
+    if json_:
+        print_json([asdict(caption) for caption in captions])
+        return
+    table = Table("rank", "score", "description", box=None, pad_edge=False)
+    for caption in captions:
+        table.add_row(str(caption.rank), f"{caption.score:.3f}", caption.text)
+    out.print(table)
+
+
+def curve_plot(curve: Sequence[CurvePoint], best: Segment | None, duration: float, width: int, height: int = 6) -> Text:
+    """A block-character chart of the curve; the columns of the best segment are highlighted and
+    marked underneath, with the time axis."""
+    chunks = np.array_split(np.arange(len(curve)), max(1, min(width, len(curve))))
+    values = [max(curve[i].score for i in chunk) for chunk in chunks]
+    times = [(curve[chunk[0]].time, curve[chunk[-1]].time) for chunk in chunks]
+    width = len(chunks)
+    low, high = min(values), max(values)
+    levels = [round((v - low) / (high - low) * height * 8) if high > low else height * 4 for v in values]
+    inside = [best is not None and t1 >= best.start and t0 <= best.end for t0, t1 in times]
+    text = Text()
+    for row in range(height, 0, -1):
+        label = f"{high:.3f} " if row == height else (f"{low:.3f} " if row == 1 else " " * 6)
+        text.append(label, style="dim")
+        for level, marked in zip(levels, inside):
+            block = _BLOCKS[min(8, max(0, level - (row - 1) * 8))]
+            text.append(block, style="bold green" if marked else "cyan")
+        text.append("\n")
+    text.append(" " * 6 + "".join("▔" if m else " " for m in inside) + "\n", style="bold green")
+    axis = f"0 s{'':>{max(0, width - len(f'{duration:.1f} s') - 3)}}{duration:.1f} s"
+    text.append(" " * 6 + axis, style="dim")
+    return text
+
+
+def render_localization(result: Localization, json_: bool) -> None:
+    """The segments (a table), then the curve with the best segment marked."""
+    if json_:
+        print_json({"segments": [asdict(s) for s in result.segments], "curve": [asdict(p) for p in result.curve]})
+        return
+    table = Table("rank", "score", "segment", "duration", box=None, pad_edge=False)
+    for rank, segment in enumerate(result.segments, 1):
+        table.add_row(
+            str(rank), f"{segment.score:.3f}", _span(segment.start, segment.end), f"{segment.end - segment.start:.1f} s"
+        )
+    out.print(table)
+    out.print()
+    best = result.segments[0] if result.segments else None
+    out.print(curve_plot(result.curve, best, result.duration, width=min(out.width, 100) - 8))
+
+
+def save_curve_png(result: Localization, text: str, path: Path) -> None:
+    """The curve as a PNG: the best segment shaded, the others outlined (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from formats.atomic import write_atomic
+
+    figure, axes = pyplot.subplots(figsize=(9, 3), dpi=120)
+    axes.plot([p.time for p in result.curve], [p.score for p in result.curve], color="tab:blue", lw=1.5)
+    for rank, segment in enumerate(result.segments):
+        axes.axvspan(segment.start, segment.end, color="tab:green", alpha=0.3 if rank == 0 else 0.1, lw=0)
+    axes.set(xlim=(0, result.duration), xlabel="time (s)", ylabel="score", title=f"“{text}”")
+    figure.tight_layout()
+    try:
+        write_atomic(path, lambda handle: figure.savefig(handle, format="png"))
+    finally:
+        pyplot.close(figure)
+
+
+def render_info(info: LibraryInfo, json_: bool) -> None:
+    """What the library holds, as a two-column table."""
+    if json_:
+        print_json(asdict(info))
+        return
+    table = Table(box=None, show_header=False, pad_edge=False)
+    rows = [
+        ("library", info.store),
+        ("files", f"{info.files} ({info.motion_seconds / 60:.1f} min of motion)"),
+        ("entries", f"{info.entries} ({info.windows} windows of long takes)"),
+        ("checkpoint", f"sha256 {info.checkpoint_sha256}" if info.checkpoint_sha256 else "none yet"),
+        ("embedding", f"{info.dim}-d" if info.dim else "-"),
+        ("on disk", _bytes(info.bytes_on_disk)),
+        ("segments", f"{info.segments} not yet compacted" if info.segments else "0"),
+        ("search index", info.ann_index),
+        ("updated", info.updated or "-"),
+    ]
+    if info.matches_checkpoint is not None:
+        rows.append(
+            (
+                "--checkpoint",
+                "made these embeddings"
+                if info.matches_checkpoint
+                else "did NOT make these embeddings (tmr index --rebuild)",
+            )
+        )
+    if info.pending_rebuild:
+        rows.append(
+            ("rebuild", f"unfinished: {info.pending_rebuild} files re-embedded; run tmr index --rebuild to finish")
+        )
+    for name, value in rows:
+        table.add_row(Text(name, style="bold"), value)
+    out.print(table)
+
+
+def _bytes(size: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+class IndexBar:
+    """The `tmr index` progress bar on stderr: files done of all, clips (entries) embedded per second, ETA."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns = (
+            TextColumn("indexing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("files {task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        self._bar = Progress(*columns, console=err, transient=True)
+        self._task = self._bar.add_task("", total=None, rate="")
+        self._entries = 0
+
+    def __enter__(self) -> IndexBar:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._bar.live.is_started:
+            self._bar.stop()
+
+    def start(self, files: int) -> None:
+        """Shown only once there is work (a run that fails before never draws a bar)."""
+        self._bar.update(self._task, total=files)
+        self._bar.start()
+
+    def advance(self, files: int, entries: int) -> None:
+        """`files` more done, `entries` more embedded (the rate shown counts entries: clips and windows)."""
+        self._entries += entries
+        elapsed = self._bar.tasks[0].elapsed or 0.0
+        rate = f"{self._entries / elapsed:.1f} clips/s" if elapsed > 0 else ""
+        self._bar.update(self._task, advance=files, rate=rate)
+
+
+def render_index_report(report: IndexReport, json_: bool) -> None:
+    """The summary and one line per failure on stderr; with --json, the report on stdout."""
+    err.print(
+        f"indexed into {report.store}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.failed)} failed ({report.entries} entries embedded)",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    if report.unreadable_library:
+        err.print(
+            f"the previous library could not be read ({report.unreadable_library}); it was replaced",
+            markup=False,
+            highlight=False,
+        )
+    if report.missing:
+        err.print(
+            f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False
+        )
+    for failure in report.failed:
+        print_error(failure.input, failure.reason)
+    if json_:
+        print_json(asdict(report))
+
+
+def render_reports(reports: list, json_: bool) -> None:
+    """`tmr eval`: one table per protocol (the paper's columns), or one JSON document."""
+    if json_:
+        out.print(json.dumps([asdict(r) for r in reports], indent=2), markup=False, highlight=False, soft_wrap=True)
+        return
+    for report in reports:
+        table = Table(title=report.protocol, title_justify="left")
+        for column in ("", "R@1", "R@2", "R@3", "R@5", "R@10", "MedR"):
+            table.add_column(column, justify="right")
+        for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
+            table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
+        out.print(table)
+        if report.left_right_confusion_t2m is not None:
+            out.print(
+                f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "
+                f"motion->text {100 * report.left_right_confusion_m2t:.1f}%"
+            )

@@ -133,6 +133,9 @@ class TrainConfig:
     # joint positions, rotations, velocities, foot contacts), so a dimension that is nearly constant
     # on the training rigs cannot blow up on another rig (0: plain statistics, the reference's).
     std_floor: float = 0.25
+    # Start from this checkpoint's weights and feature statistics (name or path; "": random weights).
+    # Its architecture is kept; an inference checkpoint has no decoder, which then starts afresh.
+    init_from: str = ""
     seed: int = 1234
     device: str = "auto"  # "auto": CUDA when present, else CPU
     # "auto": bf16 autocast on CUDA and on CPUs with native bf16 (AMX / AVX512-BF16), else float32.

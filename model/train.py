@@ -236,10 +236,24 @@ def training_normalizer(records: list[MotionRecord], config: TrainConfig) -> Nor
     clips = [r.feats for r in records]
     if config.mirror_probability > 0:
         clips += [mirror_features(r.feats) for r in records]  # symmetric statistics, as HumanML3D's
-    normalizer = Normalizer.from_features(clips)
+    return _floored(Normalizer.from_features(clips), config)
+
+
+def _floored(normalizer: Normalizer, config: TrainConfig) -> Normalizer:
     if config.std_floor > 0 and normalizer.n_feats == FEATURE_DIM:
-        normalizer = normalizer.with_group_floor(FEATURE_GROUPS, config.std_floor)
+        return normalizer.with_group_floor(FEATURE_GROUPS, config.std_floor)
     return normalizer
+
+
+def _starting_point(config: TrainConfig, model_config: TMRConfig) -> Checkpoint:
+    """The checkpoint `config.init_from` names, whose encoders the run starts from. It must share the
+    run's text backbone (its text encoder reads that backbone's token features)."""
+    start = load_checkpoint(config.init_from)
+    if start.config.text_model != model_config.text_model:
+        raise CheckpointError(
+            config.init_from, f"was trained on {start.config.text_model} token features, not {model_config.text_model}"
+        )
+    return start
 
 
 def drop_words(tokens: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
@@ -439,13 +453,18 @@ def train(
     backbone = TextBackbone(model_config.text_model, max_length=model_config.max_text_length)
     if backbone.width != model_config.text_width:
         model_config = dataclasses.replace(model_config, text_width=backbone.width)
+    start = _starting_point(config, model_config) if config.init_from and not resume else None
+    if start is not None:
+        model_config = start.config
     status("computing token features of the captions")
     text_features = _text_features(backbone, model_config, loss_config, config, data.train)
-    normalizer = training_normalizer(data.train, config)
+    normalizer = training_normalizer(data.train, config) if start is None else _floored(start.normalizer, config)
 
     bf16 = uses_bf16(config.precision, device)
     status(f"training on {device.type} in {'bf16 autocast' if bf16 else 'float32'}")
     model = TMR(model_config, loss=loss_config).to(device)
+    if start is not None:
+        model.load_state_dict(start.model.state_dict(), strict=False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     average = _weight_average(model, config.ema_decay)
     state = _resume(run_dir, model, optimizer, rng, average) if resume else _State()

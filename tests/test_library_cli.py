@@ -76,6 +76,26 @@ def test_info_says_what_the_library_holds(indexed: tuple[Path, dict], other_chec
     assert asked["matches_checkpoint"] is False
 
 
+@pytest.mark.parametrize("text", ["", "   ", "\t"])
+def test_an_empty_query_is_a_usage_error(indexed: tuple[Path, dict], tiny_checkpoint: Path, text: str) -> None:
+    store, _ = indexed
+    result = _run("search", text, "--store", store, checkpoint=tiny_checkpoint)
+    assert result.exit_code == 2 and "empty" in result.output
+    assert result.stdout == ""
+
+
+def test_min_confidence_hides_unclear_matches(indexed: tuple[Path, dict], tiny_checkpoint: Path) -> None:
+    store, _ = indexed
+    every = json.loads(_run("search", "a person dances", "-k", "50", "--store", store, "--json", checkpoint=tiny_checkpoint).stdout)
+    floor = sorted(hit["confidence"] for hit in every)[len(every) // 2]
+    kept = json.loads(
+        _run("search", "a person dances", "-k", "50", "--min-confidence", floor, "--store", store, "--json",
+             checkpoint=tiny_checkpoint).stdout
+    )  # fmt: skip
+    assert kept and all(hit["confidence"] >= floor for hit in kept)
+    assert {h["path"] for h in kept} == {h["path"] for h in every if h["confidence"] >= floor}
+
+
 def test_search_json_is_ranked_hits_one_per_file(
     indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path
 ) -> None:
@@ -83,7 +103,8 @@ def test_search_json_is_ranked_hits_one_per_file(
     result = _run("search", "a person dances", "-k", "5", "--store", store, "--json", checkpoint=tiny_checkpoint)
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
-    assert [set(hit) for hit in hits] == [{"rank", "score", "path", "start", "end"}] * 5
+    assert [set(hit) for hit in hits] == [{"rank", "score", "confidence", "path", "start", "end"}] * 5
+    assert all(0 <= hit["confidence"] <= 1 for hit in hits)
     assert [hit["rank"] for hit in hits] == [1, 2, 3, 4, 5]
     scores = [hit["score"] for hit in hits]
     assert scores == sorted(scores, reverse=True) and all(0 <= s <= 1 for s in scores)

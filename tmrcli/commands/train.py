@@ -72,6 +72,13 @@ def train(
             "dimension nearly constant on the training rigs cannot blow up on others (0: plain statistics).",
         ),
     ] = TrainConfig.std_floor,
+    init: Annotated[
+        Optional[str],
+        typer.Option(
+            "--init", metavar="NAME|PATH",
+            help="Start from this checkpoint's weights and feature statistics (fine-tuning; its architecture is kept).",
+        ),
+    ] = None,
     val_queries: Annotated[
         Optional[list[Path]],
         typer.Option(
@@ -114,7 +121,7 @@ def train(
             negative_filter=negative_filter.value, word_dropout=word_dropout, ema_decay=ema_decay,
             mirror_probability=TrainConfig.mirror_probability if mirror else 0.0, val_every=val_every,
             checkpoint_every=checkpoint_every, seed=seed, device=device, precision=precision.value,
-            std_floor=std_floor,
+            std_floor=std_floor, init_from=init or "",
         ),
         model=TMRConfig(text_model=text_model, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size),
         loss=LossConfig(temperature=temperature, threshold_selfsim=None if threshold >= 1 else threshold),

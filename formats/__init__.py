@@ -1,9 +1,10 @@
-"""Motion files (BVH, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
+"""Motion files (BVH, ASF/AMC, DeepMimic, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
 
 Pure numpy: this package imports neither `model` nor `tmrcli`, nor torch.
 """
 
 from formats.bvh_write import cut_bvh, smpl_bvh_text
+from formats.discovery import MotionScan, SkippedFile, skip_summary
 from formats.errors import FormatError, OutputError, SegmentError, SkeletonError, TmrError
 from formats.features import (
     FEATURE_DIM,
@@ -15,7 +16,7 @@ from formats.features import (
     mirror_features,
     mirror_joints,
 )
-from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map
+from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map, scan_motions
 from formats.segment import frame_range
 from formats.skeleton import CHILDREN, JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
@@ -44,6 +45,10 @@ __all__ = [
     "load_motion",
     "read_skeleton_map",
     "find_motion_files",
+    "scan_motions",
+    "MotionScan",
+    "SkippedFile",
+    "skip_summary",
     "frame_range",
     "smpl_bvh_text",
     "cut_bvh",

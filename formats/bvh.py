@@ -20,7 +20,7 @@ import numpy as np
 from formats.bvh_hierarchy import read_skeleton
 from formats.checks import check_frames_finite, open_motion_file
 from formats.errors import FormatError
-from formats.kinematics import euler_to_matrix, forward_kinematics
+from formats.kinematics import euler_to_matrix, forward_kinematics, with_ancestors
 
 __all__ = ["BvhClip", "read_bvh", "joint_positions"]
 
@@ -97,7 +97,7 @@ def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
     fingers and face bones needs about a quarter of its columns for the SMPL skeleton. Raises
     FormatError when a value read is not a finite number.
     """
-    needed = _with_ancestors(clip.parents, joints)
+    needed = with_ancestors(clip.parents, joints)
     local = {joint: i for i, joint in enumerate(needed)}
     parents = [local.get(clip.parents[joint], -1) for joint in needed]
     # A joint's own rotation moves only its children: the leaves (head, hands, toes) need none.
@@ -105,12 +105,38 @@ def joint_positions(clip: BvhClip, joints: Sequence[int]) -> np.ndarray:
     rotation_columns = np.where(has_child[:, None], clip.rotation_columns[needed], -1)
     position_columns = clip.position_columns[needed]
     values = _parse_values(clip, np.concatenate([rotation_columns.ravel(), position_columns.ravel()]))
+    position_columns = _local_position_columns(clip, needed, position_columns, values)
     angles = np.where(rotation_columns >= 0, values[:, np.maximum(rotation_columns, 0)], 0.0)
     rotations = euler_to_matrix(np.radians(angles), clip.rotation_axes[needed])
     # Position channels replace the OFFSET axis by axis (Bandai-Namco has them on every joint).
     translations = np.where(position_columns >= 0, values[:, np.maximum(position_columns, 0)], clip.offsets[needed])
     positions = forward_kinematics(parents, rotations, translations)
     return positions[:, [local[joint] for joint in joints]]
+
+
+def _local_position_columns(
+    clip: BvhClip, needed: Sequence[int], columns: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """`columns` (J, 3) without the position channels of joints below the root that hold world
+    positions instead of local ones: some exporters (AnimatedDrawings' 19-joint CMU rig) write the
+    thorax's and head's world positions there, which lie nearer to the (moving) root than the OFFSET
+    does. Such joints keep their OFFSET, as their rotations expect."""
+    root = clip.position_columns[0]
+    if needed[0] != 0 or (root < 0).any():
+        return columns
+    root_positions = values[:, root]
+    if not np.ptp(root_positions, axis=0).any():
+        return columns  # a root that never moves (Bandai-Namco's joint_Root): local and world agree
+    columns = columns.copy()
+    for row, joint in enumerate(needed):
+        if joint == 0 or (columns[row] < 0).any():
+            continue
+        channels = values[:, columns[row]]
+        from_offset = np.median(np.linalg.norm(channels - clip.offsets[joint], axis=-1))
+        from_root = np.median(np.linalg.norm(channels - root_positions, axis=-1))
+        if from_root < from_offset:
+            columns[row] = -1
+    return columns
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -176,12 +202,3 @@ def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
     values = np.zeros((parsed.shape[0], clip.num_channels))
     values[:, used] = parsed
     return values
-
-
-def _with_ancestors(parents: Sequence[int], joints: Sequence[int]) -> list[int]:
-    needed: set[int] = set()
-    for joint in joints:
-        while joint >= 0 and joint not in needed:
-            needed.add(joint)
-            joint = parents[joint]
-    return sorted(needed)  # file order puts parents first

@@ -12,13 +12,15 @@ import numpy as np
 
 from formats.errors import FormatError
 
-__all__ = ["MAX_ABS_VALUE", "open_motion_file", "load_numpy_file", "check_frames_finite"]
+__all__ = ["MAX_ABS_VALUE", "open_motion_file", "read_text_file", "load_numpy_file", "check_frames_finite"]
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK"  # an .npz is a zip archive
 # No motion file holds a coordinate or angle this large; such values are corruption, and would
 # overflow later arithmetic.
 MAX_ABS_VALUE = 1e9
+# Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
+_CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 
 
 @contextmanager
@@ -34,6 +36,19 @@ def open_motion_file(path: Path) -> Iterator[BinaryIO]:
         raise FormatError(path, f"cannot read the file: {error.strerror or error}") from None
     with file:
         yield file
+
+
+def read_text_file(path: Path, kind: str) -> bytes:
+    """The bytes of a text motion file (`kind`: 'ASF', 'AMC', ...), lines ending in \\n; raises
+    FormatError for an empty file or binary data."""
+    with open_motion_file(path) as file:
+        raw = file.read()
+    if not raw.strip():
+        raise FormatError(path, "the file is empty")
+    start = raw[:4096]
+    if len(start.translate(None, _CONTROL_BYTES)) != len(start):
+        raise FormatError(path, f"binary data, not an {kind} text file")
+    return raw if b"\n" in raw else raw.replace(b"\r", b"\n")  # old Mac exports end lines with CR alone
 
 
 def load_numpy_file(path: Path) -> np.ndarray | dict[str, np.ndarray]:
@@ -65,11 +80,11 @@ def load_numpy_file(path: Path) -> np.ndarray | dict[str, np.ndarray]:
             raise FormatError(path, f"not a readable NumPy file: {error}") from None
 
 
-def check_frames_finite(path: Path, values: np.ndarray) -> None:
-    """Raise FormatError naming the first frame (axis 0 of `values`) that holds NaN, an infinity or a
-    value beyond +-MAX_ABS_VALUE."""
+def check_frames_finite(path: Path, values: np.ndarray, first_frame: int = 0) -> None:
+    """Raise FormatError naming the first frame (axis 0 of `values`, numbered from `first_frame`, as
+    the file numbers them) that holds NaN, an infinity or a value beyond +-MAX_ABS_VALUE."""
     flat = values.reshape(values.shape[0], -1)
     bad = ~(np.abs(flat) <= MAX_ABS_VALUE).all(axis=1)  # NaN compares False, so it is caught too
     if bad.any():
-        frame = int(np.argmax(bad))
+        frame = first_frame + int(np.argmax(bad))
         raise FormatError(path, f"frame {frame} holds a value that is NaN, infinite or beyond ±{MAX_ABS_VALUE:g}")

@@ -12,7 +12,7 @@ import numpy as np
 
 from formats.rotations import qmul, quat_to_matrix
 
-__all__ = ["euler_to_matrix", "matrix_to_zxy_euler", "axis_angle_to_matrix", "forward_kinematics"]
+__all__ = ["euler_to_matrix", "matrix_to_zxy_euler", "axis_angle_to_matrix", "forward_kinematics", "with_ancestors"]
 
 
 def euler_to_matrix(angles: np.ndarray, axes: np.ndarray) -> np.ndarray:
@@ -75,3 +75,14 @@ def forward_kinematics(parents: Sequence[int], rotations: np.ndarray, translatio
         world_rotations[:, joint] = parent_rotation @ rotations[:, joint]
         positions[:, joint] = positions[:, parent] + np.einsum("tij,tj->ti", parent_rotation, translations[:, joint])
     return positions
+
+
+def with_ancestors(parents: Sequence[int], joints: Sequence[int]) -> list[int]:
+    """`joints` and all their ancestors, sorted: the joints forward kinematics must run over to place
+    them (`parents[j]` precedes j, -1 for a root)."""
+    needed: set[int] = set()
+    for joint in joints:
+        while joint >= 0 and joint not in needed:
+            needed.add(joint)
+            joint = parents[joint]
+    return sorted(needed)

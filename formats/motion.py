@@ -1,4 +1,4 @@
-"""Any motion file (BVH, NPZ, NPY) to the 22 SMPL joints in metres, Y up, at 20 fps.
+"""Any motion file (BVH, ASF/AMC, DeepMimic, NPZ, NPY) to the 22 SMPL joints in metres, Y up, at 20 fps.
 
 `load_motion` is the one entry point: it reads the file, maps its skeleton onto the SMPL joints,
 normalises units and axes, and resamples to HumanML3D's 20 fps. Canonicalisation (floor, origin,
@@ -7,24 +7,29 @@ facing) and features are the next step, in `formats.features`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from formats.amc import AMC_FPS, amc_joint_positions, read_amc
 from formats.arrays import SourceMotion, read_motion_array
 from formats.bvh import joint_positions, read_bvh
+from formats.deepmimic import DEEPMIMIC_SUFFIXES, deepmimic_joint_positions, read_character, read_deepmimic
+from formats.discovery import MotionScan, scan_motion_files
 from formats.errors import FormatError
 from formats.features import FEATURE_FPS
 from formats.resample import resample
 from formats.rigs import map_skeleton, read_skeleton_map
 from formats.skeleton import NUM_JOINTS
-from formats.units import detect_placement
+from formats.units import Placement, detect_placement
 
-__all__ = ["MOTION_SUFFIXES", "Motion", "load_motion", "read_skeleton_map", "find_motion_files"]
+__all__ = ["MOTION_SUFFIXES", "Motion", "load_motion", "read_skeleton_map", "find_motion_files", "scan_motions"]
 
-MOTION_SUFFIXES = (".bvh", ".npz", ".npy")
+MOTION_SUFFIXES = (".bvh", ".amc", ".npz", ".npy", *DEEPMIMIC_SUFFIXES)
+# DeepMimic states its units and axes: metres, Y up, right-handed.
+_DEEPMIMIC_PLACEMENT = Placement(unit="m", up="+y", is_mirrored=False)
 # Farther than this from the origin (metres), coordinates are garbage, not a person moving.
 _MAX_DISTANCE = 1e4
 # Two frames make the shortest motion that has a velocity, hence one row of features.
@@ -61,18 +66,26 @@ def load_motion(
     skeleton_map: Mapping[str, str] | None = None,
     fps: float | None = None,
     body_model: Path | None = None,
+    asf: Path | None = None,
+    character: Path | None = None,
 ) -> Motion:
     """Read a motion file into SMPL joints (metres, Y up, 20 fps), or its HumanML3D features as they are.
 
-    skeleton_map: SMPL joint name -> joint name in the file, for a rig no built-in map knows (BVH).
-    fps: the frame rate of a file that states none (a bare .npy); 20 fps when not given.
+    skeleton_map: SMPL joint name -> joint name in the file, for a rig no built-in map knows.
+    fps: the frame rate of a file that states none: 20 fps for a bare .npy, 120 for an AMC.
     body_model: a SMPL-family body model folder (or .npz), needed for AMASS pose files.
+    asf: the ASF skeleton of an AMC file, when none beside it is found (`formats.amc.find_asf`).
+    character: a DeepMimic character file, for DeepMimic motions of another character than humanoid3d.
     Raises FormatError or SkeletonError, naming the file and the reason.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".bvh":
         source = _read_bvh_motion(path, skeleton_map)
+    elif suffix == ".amc":
+        source = _read_amc_motion(path, skeleton_map, asf, fps)
+    elif suffix in DEEPMIMIC_SUFFIXES:
+        source = _read_deepmimic_motion(path, skeleton_map, character)
     elif suffix in (".npy", ".npz"):
         source = read_motion_array(path, fps=fps, body_model=body_model)
     else:
@@ -82,25 +95,19 @@ def load_motion(
     return Motion(path, source.fps, _normalise(path, source), None)
 
 
-def find_motion_files(paths: Iterable[Path]) -> list[Path]:
+def find_motion_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:
     """Motion files among `paths`: files as given, folders searched recursively; sorted, no duplicates.
 
     Inside folders, hidden files and folders (names starting with '.') are skipped, as are files
-    whose suffix is not in MOTION_SUFFIXES.
+    that are not motions (`scan_motion_files`, which also says what it skipped).
     """
-    found: set[Path] = set()
-    for path in map(Path, paths):
-        if path.is_dir():
-            found.update(
-                file
-                for file in path.rglob("*")
-                if file.suffix.lower() in MOTION_SUFFIXES
-                and file.is_file()
-                and not any(part.startswith(".") for part in file.relative_to(path).parts)
-            )
-        else:
-            found.add(path)
-    return sorted(found)
+    return scan_motions(paths, exclude).files
+
+
+def scan_motions(paths: Iterable[Path], exclude: Sequence[str] = ()) -> MotionScan:
+    """The motion files `load_motion` reads among `paths` (as `find_motion_files`), and the files
+    passed over, each with its kind (`formats.discovery`)."""
+    return scan_motion_files(paths, MOTION_SUFFIXES, exclude)
 
 
 def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> SourceMotion:
@@ -108,6 +115,22 @@ def _read_bvh_motion(path: Path, skeleton_map: Mapping[str, str] | None) -> Sour
     mapping = map_skeleton(clip.names, path, skeleton_map)
     joints = mapping.apply(joint_positions(clip, mapping.sources))
     return SourceMotion(joints, None, clip.fps, None)
+
+
+def _read_amc_motion(
+    path: Path, skeleton_map: Mapping[str, str] | None, asf: Path | None, fps: float | None
+) -> SourceMotion:
+    clip = read_amc(path, asf)
+    mapping = map_skeleton(clip.skeleton.names, path, skeleton_map)
+    joints = mapping.apply(amc_joint_positions(clip, mapping.sources))
+    return SourceMotion(joints, None, AMC_FPS if fps is None else fps, None)
+
+
+def _read_deepmimic_motion(path: Path, skeleton_map: Mapping[str, str] | None, character: Path | None) -> SourceMotion:
+    clip = read_deepmimic(path, read_character(character))
+    mapping = map_skeleton(clip.character.names, path, skeleton_map)
+    joints = mapping.apply(deepmimic_joint_positions(clip, mapping.sources))
+    return SourceMotion(joints, None, clip.fps, _DEEPMIMIC_PLACEMENT)
 
 
 def _normalise(path: Path, source: SourceMotion) -> np.ndarray:

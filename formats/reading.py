@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from formats.deepmimic import DEEPMIMIC_SUFFIXES, is_deepmimic
 from formats.errors import TmrError
 from formats.features import canonicalize_joints, features_from_canonical, features_to_joints
 from formats.motion import MOTION_SUFFIXES, Motion, load_motion
@@ -27,6 +28,19 @@ class LoadOptions:
     skeleton_map: Mapping[str, str] | None = None
     fps: float | None = None
     body_model: Path | None = None
+    asf: Path | None = None
+    character: Path | None = None
+
+    def load(self, path: Path) -> Motion:
+        """`load_motion` of `path` with these options."""
+        return load_motion(
+            path,
+            skeleton_map=self.skeleton_map,
+            fps=self.fps,
+            body_model=self.body_model,
+            asf=self.asf,
+            character=self.character,
+        )
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,7 @@ def read_features(
 ) -> tuple[Motion, np.ndarray, np.ndarray | None]:
     """Read one motion file: the motion, its (T-1, 263) features and, when asked (or free), its
     canonical joints. A feature file passes through untouched. Raises FormatError / SkeletonError."""
-    motion = load_motion(source, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    motion = options.load(source)
     if motion.feats is not None:  # already features: passed through untouched
         return motion, motion.feats, features_to_joints(motion.feats) if with_joints else None
     canonical = canonicalize_joints(motion.joints)
@@ -57,8 +71,10 @@ def failure(source: Path | str, error: TmrError) -> FailedFile:
 
 
 def is_motion_file(path: Path) -> bool:
-    """Whether `path` has one of the suffixes `tmr convert` reads."""
-    return path.suffix.lower() in MOTION_SUFFIXES
+    """Whether `path` is a file `tmr convert` reads: by its suffix, and for .json and .txt (shared with
+    other text files) by a look at its start, which must be a DeepMimic motion's."""
+    suffix = path.suffix.lower()
+    return suffix in MOTION_SUFFIXES and (suffix not in DEEPMIMIC_SUFFIXES or is_deepmimic(path))
 
 
 def available_cores() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["resampled_length", "resample"]
+__all__ = ["resampled_length", "resample", "retime"]
 
 
 def resampled_length(num_frames: int, source_fps: float, target_fps: float) -> int:
@@ -26,7 +26,20 @@ def resample(frames: np.ndarray, source_fps: float, target_fps: float) -> np.nda
         return frames
     num_frames = frames.shape[0]
     times = np.arange(resampled_length(num_frames, source_fps, target_fps)) * (source_fps / target_fps)
-    times = np.minimum(times, num_frames - 1)
+    return _interpolate(frames, np.minimum(times, num_frames - 1))
+
+
+def retime(frames: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Frames (T, ...) sampled at increasing `times` (T,) -> as many frames at evenly spaced times
+    over the same span, linearly interpolated: for sources whose frame durations vary."""
+    even = np.linspace(times[0], times[-1], len(times))
+    positions = np.interp(even, times, np.arange(len(times), dtype=np.float64))
+    return _interpolate(frames, positions)
+
+
+def _interpolate(frames: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Frames at fractional frame indices `times` (within [0, T-1]), linearly interpolated."""
+    num_frames = frames.shape[0]
     before = np.floor(times).astype(np.intp)
     after = np.minimum(before + 1, num_frames - 1)
     share = (times - before).reshape((-1,) + (1,) * (frames.ndim - 1))

@@ -11,12 +11,14 @@ and runs the standard post-LayerNorm BERT layers. Folders of other model types r
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+
+from model.packing import Packing
 
 __all__ = ["BertSettings", "BertEncoder", "BertTokenizer", "load_bert"]
 
@@ -44,13 +46,16 @@ class BertSettings:
 
 
 class _Layer(nn.Module):
-    """Self-attention then feed-forward, each followed by a residual and LayerNorm (post-norm BERT)."""
+    """Self-attention then feed-forward, each followed by a residual and LayerNorm (post-norm BERT).
+
+    Runs on packed rows (`model/packing.py`): only attention sees the padded batch, so padding costs
+    no projection or feed-forward work. Query, key and value are one fused projection (`qkv`)."""
 
     def __init__(self, s: BertSettings) -> None:
         super().__init__()
         width = s.hidden_size
         self.heads = s.num_attention_heads
-        self.query, self.key, self.value = nn.Linear(width, width), nn.Linear(width, width), nn.Linear(width, width)
+        self.qkv = nn.Linear(width, 3 * width)  # rows: query, key, value
         self.attention_out = nn.Linear(width, width)
         self.attention_norm = nn.LayerNorm(width, eps=s.layer_norm_eps)
         self.intermediate = nn.Linear(width, s.intermediate_size)
@@ -58,17 +63,13 @@ class _Layer(nn.Module):
         self.output = nn.Linear(s.intermediate_size, width)
         self.output_norm = nn.LayerNorm(width, eps=s.layer_norm_eps)
 
-    def forward(self, x: Tensor, bias: Tensor) -> Tensor:
-        """(b, L, width) hidden states, (b, 1, 1, L) additive attention bias -> (b, L, width)."""
-        b, length, width = x.shape
-
-        def split(t: Tensor) -> Tensor:  # (b, L, width) -> (b, heads, L, width / heads)
-            return t.view(b, length, self.heads, width // self.heads).transpose(1, 2)
-
-        q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(width // self.heads) + bias  # (b, heads, L, L)
-        context = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, length, width)
-        x = self.attention_norm(x + self.attention_out(context))
+    def forward(self, rows: Tensor, packing: Packing, attn_mask: Tensor) -> Tensor:
+        """(N, width) packed hidden states, (b, 1, 1, L) bool mask (True = may attend) -> (N, width)."""
+        (b, length), width = packing.mask.shape, rows.shape[-1]
+        qkv = packing.unpack(self.qkv(rows)).view(b, length, 3 * self.heads, width // self.heads)
+        q, k, v = qkv.transpose(1, 2).chunk(3, dim=1)  # (b, heads, L, width / heads) each
+        context = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2)  # (b, L, heads, hd)
+        x = self.attention_norm(rows + self.attention_out(packing.pack(context.reshape(b, length, width))))
         return self.output_norm(x + self.output(self.activation(self.intermediate(x))))
 
 
@@ -87,15 +88,17 @@ class BertEncoder(nn.Module):
         self.max_positions = s.max_position_embeddings
 
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        """(b, L) ids and (b, L) 1/0 mask -> (b, L, width) float32."""
-        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        x = self.word_embeddings(input_ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
-        x = self.embedding_norm(x)
-        bias = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
-        bias = bias.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]  # (b, 1, 1, L)
+        """(b, L) ids and (b, L) 1/0 mask -> (b, L, width) float32, zeros at padding."""
+        mask = attention_mask.bool()
+        packing = Packing.from_mask(mask)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+        ids, positions = packing.pack(input_ids[..., None])[:, 0], packing.pack(positions[..., None])[:, 0]
+        x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
+        rows = self.embedding_norm(x)  # (N, width)
+        attn_mask = mask[:, None, None, :]  # (b, 1, 1, L)
         for layer in self.layers:
-            x = layer(x, bias)
-        return x
+            rows = layer(rows, packing, attn_mask)
+        return packing.unpack(rows)
 
 
 # transformers' parameter names -> ours (per layer the prefix `encoder.layer.{i}.` becomes `layers.{i}.`).
@@ -104,7 +107,7 @@ _RENAMES = {
     "embeddings.position_embeddings.": "position_embeddings.",
     "embeddings.token_type_embeddings.": "token_type_embeddings.",
     "embeddings.LayerNorm.": "embedding_norm.",
-    "attention.self.query.": "query.",
+    "attention.self.query.": "query.",  # fused into qkv by _fuse_qkv
     "attention.self.key.": "key.",
     "attention.self.value.": "value.",
     "attention.output.dense.": "attention_out.",
@@ -127,6 +130,16 @@ def _rename(key: str) -> str | None:
         if key.startswith(old):
             return new + key.removeprefix(old)
     return None  # pooler, position_ids, heads: not part of last_hidden_state
+
+
+def _fuse_qkv(weights: dict[str, Tensor], n_layers: int) -> dict[str, Tensor]:
+    """Each layer's query, key and value weights and biases stacked into the one `qkv` projection."""
+    fused = dict(weights)
+    for i in range(n_layers):
+        for kind in ("weight", "bias"):
+            parts = [fused.pop(f"layers.{i}.{name}.{kind}") for name in ("query", "key", "value")]
+            fused[f"layers.{i}.qkv.{kind}"] = torch.cat(parts)
+    return fused
 
 
 class BertTokenizer:
@@ -159,7 +172,8 @@ def load_bert(folder: str | Path) -> tuple[BertEncoder, BertTokenizer] | None:
         return None
     if config.get("hidden_act") not in _GELU:
         return None
-    encoder = BertEncoder(BertSettings.from_config(config))
+    settings = BertSettings.from_config(config)
+    encoder = BertEncoder(settings)
     weights = {new: value for key, value in load_file(str(files[1])).items() if (new := _rename(key)) is not None}
-    encoder.load_state_dict(weights, strict=True)
+    encoder.load_state_dict(_fuse_qkv(weights, settings.num_hidden_layers), strict=True)
     return encoder.eval().requires_grad_(False), BertTokenizer(files[2])

@@ -7,8 +7,8 @@ The lower-level torch `TMR` returns raw mu.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from model.checkpoint import Checkpoint, load_checkpoint
 from model.errors import TextModelError
 from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
+from model.threads import threads_for, torch_threads
 
 __all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
 
@@ -94,7 +95,8 @@ class Retriever:
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
         batches = self.backbone.padded_batches(texts, batch_size)
-        return self._encode(len(texts), batches, self.model.encode_texts)
+        rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
+        return self._encode(len(texts), batches, self.model.encode_texts, rows)
 
     def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """(T_i, n_feats) raw (unnormalised) features at the checkpoint's fps -> (N, latent_dim) unit-norm
@@ -110,7 +112,7 @@ class Retriever:
             (batch, Padded.from_sequences([normalised[i] for i in batch]))
             for batch in length_sorted_batches([len(m) for m in motions], batch_size)
         )
-        return self._encode(len(motions), batches, self.model.encode_motions)
+        return self._encode(len(motions), batches, self.model.encode_motions, sum(len(m) for m in motions))
 
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -118,9 +120,16 @@ class Retriever:
         return cosine_to_score(a @ b.T).astype(np.float32)
 
     def _encode(
-        self, count: int, batches: Iterator[tuple[np.ndarray, Padded]], encoder: Callable[[Padded], Tensor]
+        self,
+        count: int,
+        batches: Iterator[tuple[np.ndarray, Padded]],
+        encoder: Callable[[Padded], Tensor],
+        rows: int,
     ) -> np.ndarray:
-        return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
+        """Small work (a query, one clip) runs on one CPU thread (`model/threads.py`)."""
+        threads = torch_threads(threads_for(rows)) if self.device.type == "cpu" else contextlib.nullcontext()
+        with threads:
+            return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
 
     def _check_width(self, backbone: TextBackbone) -> None:
         expected = self.checkpoint.config.text_width
@@ -141,14 +150,3 @@ def load_retriever(
     """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
     return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)
 
-
-@contextmanager
-def torch_threads(count: int) -> Iterator[None]:
-    """Run torch on `count` threads inside the block. Threads that wait for a core held by another
-    process (a converting worker, another program) make small batches several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, count))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -6,9 +6,11 @@ Reading order, leaves first: sinusoidal positions, multi-head attention, encoder
 The layers compute exactly what torch's `nn.TransformerEncoderLayer` / `nn.TransformerDecoderLayer`
 compute in the reference (post-norm, batch-first, GELU, dropout on attention weights and on each
 residual branch), and keep their parameter names, so official weights map one to one
-(`model/official.py`). Two things differ from calling those modules, neither changing any output:
-the padding mask is built once per forward pass rather than in every layer, and the last encoder
-layer computes only the distribution tokens (mu, logvar), the only outputs an encoder returns.
+(`model/official.py`). Three things differ from calling those modules, none changing any output
+beyond float rounding: the padding mask is built once per forward pass rather than in every layer,
+the last encoder layer computes only the distribution tokens (mu, logvar), the only outputs an
+encoder returns, and in inference the encoders run on packed rows (`model/packing.py`), skipping
+padding as the nested-tensor fast path of `nn.TransformerEncoder` does.
 When training on the CPU, dropout masks come from `model/dropout.py` (same rate and scaling, far
 fewer random draws); elsewhere they are torch's.
 """
@@ -27,6 +29,7 @@ from model.config import LossConfig, TMRConfig
 from model.dropout import Dropout, dropout
 from model.errors import CheckpointError
 from model.losses import Gaussian, TMRLoss, TMROutputs
+from model.packing import Packing
 from model.similarity import cosine_similarity, cosine_to_score
 
 __all__ = ["sinusoidal_table", "PositionalEncoding", "ActorEncoder", "MotionDecoder", "TMR"]
@@ -92,6 +95,27 @@ class MultiheadAttention(nn.Module):
             )  # (B, H, Q, hd)
         return self.out_proj(out.transpose(1, 2).reshape(batch, n_queries, dim))  # (B, Q, D)
 
+    def forward_packed(
+        self, rows: Tensor, packing: Packing, attn_mask: Tensor, query_rows: Tensor | None = None
+    ) -> Tensor:
+        """Self-attention over packed rows (N, D): projections run on real rows only, attention on the
+        unpacked batch. Returns (N, D), or (len(query_rows), D) for the rows `query_rows` selects
+        (the same number from every sequence)."""
+        (batch, length), dim = packing.mask.shape, rows.shape[-1]
+        head_dim = dim // self.num_heads
+        if query_rows is None:
+            qkv = packing.unpack(F.linear(rows, self.in_proj_weight, self.in_proj_bias))  # (B, S, 3D)
+            q, k, v = qkv.view(batch, length, 3 * self.num_heads, head_dim).transpose(1, 2).chunk(3, 1)
+        else:
+            w_q, w_kv = self.in_proj_weight.split([dim, 2 * dim])
+            b_q, b_kv = self.in_proj_bias.split([dim, 2 * dim])
+            q = F.linear(rows[query_rows], w_q, b_q).view(batch, -1, self.num_heads, head_dim).transpose(1, 2)
+            kv = packing.unpack(F.linear(rows, w_kv, b_kv))  # (B, S, 2D)
+            k, v = kv.view(batch, length, 2 * self.num_heads, head_dim).transpose(1, 2).chunk(2, 1)
+        # q (B, H, Q, hd); k, v (B, H, S, hd)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).reshape(batch, -1, dim)
+        return self.out_proj(packing.pack(out) if query_rows is None else out.flatten(0, 1))
+
     def _attend_with_cpu_dropout(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None) -> Tensor:
         """What SDPA computes with dropout, spelled out so the weights' mask is `model.dropout`'s."""
         scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, H, Q, S)
@@ -129,7 +153,17 @@ class EncoderLayer(_FeedForward):
     def forward(self, x: Tensor, attn_mask: Tensor, n_queries: int | None = None) -> Tensor:
         """x (B, S, D) -> (B, Q, D): outputs for the first `n_queries` positions (all when None)."""
         queries = x if n_queries is None else x[:, :n_queries]
-        h = self.norm1(queries + self.dropout1(self.self_attn(queries, x, attn_mask)))
+        return self._residuals(queries, self.self_attn(queries, x, attn_mask))
+
+    def forward_packed(
+        self, rows: Tensor, packing: Packing, attn_mask: Tensor, query_rows: Tensor | None = None
+    ) -> Tensor:
+        """The same layer on packed rows (N, D) -> (N, D), or only the rows `query_rows` selects."""
+        queries = rows if query_rows is None else rows[query_rows]
+        return self._residuals(queries, self.self_attn.forward_packed(rows, packing, attn_mask, query_rows))
+
+    def _residuals(self, queries: Tensor, attended: Tensor) -> Tensor:
+        h = self.norm1(queries + self.dropout1(attended))
         return self.norm2(h + self.dropout2(self.feed_forward(h)))
 
 
@@ -174,15 +208,37 @@ class ActorEncoder(nn.Module):
         self.layers = _clones(EncoderLayer(config), config.num_layers)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
-        """x (B, L, n_inputs), mask (B, L) True = real -> (B, n_dist_tokens, D)."""
+        """x (B, L, n_inputs), mask (B, L) True = real -> (B, n_dist_tokens, D).
+
+        Training runs on the padded batch; inference on packed rows, which skips the padding."""
+        return self.forward_padded(x, mask) if self.training else self.forward_packed(x, mask)
+
+    def forward_padded(self, x: Tensor, mask: Tensor) -> Tensor:
+        """`forward` computed on the padded batch, padding rows included."""
+        seq, attn_mask = self._sequence(x, mask)
+        for layer in self.layers[:-1]:
+            seq = layer(seq, attn_mask)
+        return self.layers[-1](seq, attn_mask, n_queries=len(self.dist_tokens))  # (B, K, D)
+
+    def forward_packed(self, x: Tensor, mask: Tensor) -> Tensor:
+        """`forward` computed on the real rows only (`model/packing.py`): the same values up to rounding."""
+        seq, attn_mask = self._sequence(x, mask)
+        packing = Packing.from_mask(attn_mask[:, 0, 0])
+        rows = packing.pack(seq)  # (N, D)
+        for layer in self.layers[:-1]:
+            rows = layer.forward_packed(rows, packing, attn_mask)
+        n_tokens = len(self.dist_tokens)
+        tokens = self.layers[-1].forward_packed(rows, packing, attn_mask, packing.first_rows(n_tokens))
+        return tokens.view(len(x), n_tokens, -1)  # (B, K, D)
+
+    def _sequence(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The distribution tokens, then the projected inputs, with positions: (B, K + L, D) and its
+        attention mask (B, 1, 1, K + L)."""
         batch, n_tokens = len(x), len(self.dist_tokens)
         tokens = self.dist_tokens.expand(batch, -1, -1)  # (B, K, D)
         seq = self.positions(torch.cat([tokens, self.projection(x)], dim=1))  # (B, K + L, D)
         token_mask = torch.ones(batch, n_tokens, dtype=torch.bool, device=mask.device)
-        attn_mask = torch.cat([token_mask, mask], dim=1)[:, None, None, :]  # (B, 1, 1, K + L)
-        for layer in self.layers[:-1]:
-            seq = layer(seq, attn_mask)
-        return self.layers[-1](seq, attn_mask, n_queries=n_tokens)  # (B, K, D)
+        return seq, torch.cat([token_mask, mask], dim=1)[:, None, None, :]
 
 
 class MotionDecoder(nn.Module):

@@ -17,10 +17,11 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["CanvasInk", "PageReport", "find_chromium", "inspect_page", "page_problems"]
+__all__ = ["CanvasInk", "PageReport", "StepReport", "find_chromium", "inspect_page", "page_problems"]
 
 _FLAGS = (
     "--headless",
@@ -67,8 +68,17 @@ class CanvasInk:
 class PageReport:
     errors: list[str]  # exceptions, console errors and browser log errors, in the order they came
     requests: list[str]  # every URL the page asked for besides itself
+    canvases: list[CanvasInk]  # at the end
+    screenshot: bytes  # PNG of the viewport, at the end
+    steps: list[StepReport] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one step of `inspect_page` returned (its expression's value) and the canvases after it."""
+
+    value: object
     canvases: list[CanvasInk]
-    screenshot: bytes  # PNG of the viewport
 
 
 def find_chromium() -> str | None:
@@ -80,25 +90,37 @@ def find_chromium() -> str | None:
     return None
 
 
-def page_problems(report: PageReport, figures: int, has_curve: bool = False) -> list[str]:
+def page_problems(
+    report: PageReport, figures: int, has_curve: bool = False, *, origin: str | None = None, canvases: list[CanvasInk] | None = None
+) -> list[str]:
     """What is wrong with a results page that should show `figures` animated hits (plus the localize
-    figure and curve when `has_curve`): an empty list means it loaded and drew cleanly."""
+    figure and curve when `has_curve`): an empty list means it loaded and drew cleanly. Requests to
+    `origin` (a served page's own server) are allowed; `canvases` checks a step's instead of the end's."""
     problems = [f"error: {error}" for error in report.errors]
-    problems += [f"network request: {url}" for url in report.requests]
-    hits = [canvas for canvas in report.canvases if canvas.id == "hit"]
+    problems += [f"network request: {url}" for url in report.requests if origin is None or not url.startswith(origin)]
+    canvases = report.canvases if canvases is None else canvases
+    hits = [canvas for canvas in canvases if canvas.id == "hit"]
     if len(hits) != figures:
         problems.append(f"{len(hits)} hit canvases, expected {figures}")
-    expected = hits + [canvas for canvas in report.canvases if canvas.id == "curve-figure"]
+    expected = hits + [canvas for canvas in canvases if canvas.id == "curve-figure"]
     problems += [f"canvas {canvas.id} drew no figure" for canvas in expected if canvas.coloured < 200]
     if has_curve:
-        plots = [canvas for canvas in report.canvases if canvas.id == "curve-plot"]
+        plots = [canvas for canvas in canvases if canvas.id == "curve-plot"]
         if not plots or plots[0].dark < 200:
             problems.append("the similarity curve was not drawn")
     return problems
 
 
-def inspect_page(page: Path, *, settle: float = 1.0, width: int = 1280, height: int = 860) -> PageReport:
-    """Load `page` in headless Chromium, let it run `settle` seconds, and report on it."""
+def inspect_page(
+    page: Path | str,
+    *,
+    settle: float = 1.0,
+    steps: Sequence[tuple[str, float]] = (),
+    width: int = 1280,
+    height: int = 860,
+) -> PageReport:
+    """Load `page` (a file, or an http:// URL) in headless Chromium, let it run `settle` seconds, then
+    run each step (a JavaScript expression, and the seconds to let the page run after it), and report."""
     executable = find_chromium()
     if executable is None:
         raise FileNotFoundError("chromium is not installed")
@@ -109,22 +131,32 @@ def inspect_page(page: Path, *, settle: float = 1.0, width: int = 1280, height: 
             tools.call(f"{domain}.enable", session=session)
         metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
         tools.call("Emulation.setDeviceMetricsOverride", metrics, session=session)
-        url = Path(page).resolve().as_uri()
+        url = page if isinstance(page, str) else Path(page).resolve().as_uri()
         since = len(tools.events)
         tools.call("Page.navigate", {"url": url}, session=session)
         tools.wait_for("Page.loadEventFired", since=since, timeout=30)
         tools.pump(settle)
-        ink = tools.call("Runtime.evaluate", {"expression": _INK_SCRIPT, "returnByValue": True}, session=session)
+        done = []
+        for expression, seconds in steps:
+            value = tools.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True}, session=session)
+            tools.pump(seconds)
+            done.append(StepReport(value["result"].get("value"), _ink(tools, session)))
+        canvases = _ink(tools, session)
         shot = tools.call("Page.captureScreenshot", {"format": "png"}, session=session)
         tools.pump(0.1)
-    canvases = [CanvasInk(**item) for item in ink["result"].get("value", [])]
     requests = [event["request"]["url"] for event in tools.events_named("Network.requestWillBeSent")]
     return PageReport(
         errors=_errors(tools.events),
         requests=[request for request in requests if request != url],
         canvases=canvases,
         screenshot=base64.b64decode(shot["data"]),
+        steps=done,
     )
+
+
+def _ink(tools: _DevTools, session: str) -> list[CanvasInk]:
+    ink = tools.call("Runtime.evaluate", {"expression": _INK_SCRIPT, "returnByValue": True}, session=session)
+    return [CanvasInk(**item) for item in ink["result"].get("value", [])]
 
 
 def _errors(events: list[dict]) -> list[str]:

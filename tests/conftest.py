@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import os
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -29,3 +31,11 @@ def data_dir() -> Path:
     if not (DATA / "splits").is_dir():
         pytest.fail(f"shared data not found at {DATA} (set TMR_DATA)")
     return DATA
+
+
+@lru_cache(maxsize=1)
+def clip_table() -> tuple[dict[str, str], ...]:
+    """The rows of shared/data/clips.tsv, the one table of every clip in the corpus (path relative
+    to the data folder, source, format, subject, label, tags, split)."""
+    with open(DATA / "clips.tsv", newline="") as file:
+        return tuple(csv.DictReader(file, delimiter="\t"))

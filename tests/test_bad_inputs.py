@@ -44,7 +44,7 @@ EXPECTED: dict[str, tuple[type[TmrError], str]] = {
     "truncated_motion.bvh": (FormatError, "the last frame holds 46 values"),
     "unbalanced_braces.bvh": (FormatError, "unbalanced '}'"),
     "unknown_channel.bvh": (FormatError, "unknown channel 'wrotation'"),
-    "unknown_skeleton.bvh": (SkeletonError, "finds no joint for pelvis, left_hip"),
+    "unknown_skeleton.bvh": (SkeletonError, "which finds no joint for left_hip, right_hip"),
     "whitespace_only.bvh": (FormatError, "the file is empty"),
     "wrong_joint_count.npy": (FormatError, "shape (10, 17, 3)"),
     "wrong_shape.npy": (FormatError, "shape (10, 5)"),

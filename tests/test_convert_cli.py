@@ -177,8 +177,8 @@ def test_an_amass_file_needs_the_body_model(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["missing_input.bvh", "-o", "{out}"], "does not exist"),
-        (["README.md", "-o", "{out}"], "is not a .bvh, .npz or .npy file"),
-        (["{empty}", "-o", "{out}"], "no .bvh, .npz or .npy files found"),
+        (["README.md", "-o", "{out}"], "is not a motion file (.bvh, .amc"),
+        (["{empty}", "-o", "{out}"], "no motion files found (.bvh, .amc"),
         (["{good}", "-o", "{out}", "--fps", "0"], "must be a positive number"),
         (["{good}", "-o", "{out}", "--skeleton-map", "{badmap}"], "'belly' is not an SMPL joint"),
         (["{good}", "-o", "{good}"], "exists and is not a folder"),

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import clip_table
 from model.corpus import read_caption_table, shared_corpus_entries
 from model.data_sources import Layout, detect_layout, load_split
 from model.datasets import Caption, DatasetError, MotionRecord, keep_durations, load_features_cached
@@ -84,12 +85,18 @@ def test_a_folder_with_no_known_layout_is_refused(tmp_path: Path) -> None:
 
 
 def test_every_shared_clip_has_a_label_and_captions(data_dir: Path) -> None:
+    """The captioned corpus is every clip of the sources it captions, as clips.tsv lists them; the
+    clips of the split lists (the first 639) have two captions or more, and clips.tsv keeps their split.
+    (The 23 CMU Daz clips added since carry only CMU's description.)"""
     entries = {e.path: e for e in shared_corpus_entries(data_dir)}
-    listed = {line for split in ("train", "val", "test") for line in (data_dir / "splits" / f"{split}.txt").read_text().split()}
-    # The split lists name Bandai-Namco and the iClone/cgspeed CMU clips; labels.tsv also names the
-    # Daz-rig CMU trials, which clips.tsv splits.
-    assert listed <= set(entries) and len(listed) == 639
-    assert all(e.label and len(e.texts) >= 2 for e in entries.values())
+    clips = {row["path"]: row for row in clip_table()}
+    captioned = {path for path, row in clips.items() if row["source"] in ("bandai-namco", "cmu")}
+    assert set(entries) == captioned and len(entries) == len(shared_corpus_entries(data_dir))
+    assert all(e.label and e.texts for e in entries.values())
+    for split in ("train", "val", "test"):
+        listed = (data_dir / "splits" / f"{split}.txt").read_text().split()
+        assert listed and set(listed) <= set(entries) and all(clips[path]["split"] == split for path in listed)
+        assert all(len(entries[path].texts) >= 2 for path in listed)
     wave = entries["bandai-namco/dataset-2/data/dataset-2_wave-left-hand_elderly_001.bvh"]
     assert wave.label == "wave-left-hand"
     assert "a person waves with the left hand" in wave.texts

@@ -23,7 +23,10 @@ NAME_STYLES = {
 
 
 def test_the_table_lists_the_rigs_people_have() -> None:
-    assert set(RIGS) == {"bandai_namco", "cmu", "reallusion_cc", "mixamo", "lafan1", "smpl", "smplx", "unreal"}
+    assert set(RIGS) == {
+        "bandai_namco", "cmu", "reallusion_cc", "mixamo", "lafan1", "smpl", "smplx", "unreal",
+        "cmu_asf", "cmu_asf_bvh", "deepmimic",
+    }  # fmt: skip
     for rig in RIGS.values():
         assert set(SMPL_JOINTS) - set(rig.joints) <= INTERPOLABLE_JOINTS, rig.name
 

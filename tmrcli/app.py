@@ -22,6 +22,7 @@ from tmrcli.commands.search import caption, localize, search
 from tmrcli.commands.train import train
 from tmrcli.commands.export import export
 from tmrcli.commands.import_ import import_run
+from tmrcli.commands.serve import serve
 from tmrcli.commands.show import show
 
 __all__ = ["app", "main"]
@@ -78,6 +79,7 @@ app.command()(distill)
 app.command()(show)
 app.command()(export)
 app.command("import")(import_run)
+app.command()(serve)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import typer
 from formats.motion import MOTION_SUFFIXES
 from tmrcli.views.console import err, out
 from tmrcli.commands.options import (
+    MOTION_FILE_TYPES,
     MOTION_OPTIONS,
     EndOption,
     StartOption,
@@ -26,7 +27,7 @@ __all__ = ["export"]
 
 @reads_motion_files
 def export(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],
     start: StartOption = 0.0,
     end: EndOption = None,

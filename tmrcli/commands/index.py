@@ -9,8 +9,10 @@ import typer
 
 from tmrcli.commands.options import (
     DEFAULT_CHECKPOINT,
+    MOTION_FILE_TYPES,
     MOTION_OPTIONS,
     CheckpointOption,
+    ExcludeOption,
     JobsOption,
     JsonOption,
     StoreOption,
@@ -32,7 +34,7 @@ def index(
         typer.Argument(
             exists=True,
             metavar="PATH...",
-            help="Motion files (.bvh, .npz, .npy) or folders, searched recursively. "
+            help=f"Motion files ({MOTION_FILE_TYPES}) or folders, searched recursively. "
             "None: check the files the library already holds.",
         ),
     ] = None,
@@ -45,6 +47,7 @@ def index(
         bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")
     ] = False,
     options: LoadOptions = MOTION_OPTIONS,
+    exclude: ExcludeOption = None,
     jobs: JobsOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Files embedded and committed together.")] = 64,
     json_: JsonOption = False,
@@ -58,7 +61,7 @@ def index(
     """
     from model import load_retriever
     from formats.reading import available_cores
-    from tmrcli.library.indexing import IndexRequest, run_index
+    from tmrcli.library.indexing import IndexRequest, find_files_to_index, run_index
     from tmrcli.views.render import IndexBar, render_index_report
 
     check_motion_paths(paths or [], "PATH")
@@ -73,6 +76,8 @@ def index(
         prune,
         batch_size,
         jobs or available_cores(),
+        exclude or [],
+        find_files_to_index(paths or [], exclude or [], prune),
     )
     retriever = load_retriever(checkpoint)
     with IndexBar() as bar:

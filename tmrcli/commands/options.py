@@ -22,11 +22,15 @@ __all__ = [
     "CheckpointOption",
     "JsonOption",
     "SkeletonMapOption",
+    "AsfOption",
+    "CharacterOption",
+    "ExcludeOption",
     "FpsOption",
     "BodyModelOption",
     "JobsOption",
     "MotionsOption",
     "DEFAULT_CHECKPOINT",
+    "MOTION_FILE_TYPES",
     "store_path",
     "load_options",
     "MOTION_OPTIONS",
@@ -41,6 +45,8 @@ __all__ = [
 ]
 
 DEFAULT_CHECKPOINT = "default"
+# The motion files tmr reads, in words, for help texts and errors.
+MOTION_FILE_TYPES = ".bvh, .amc, DeepMimic .json/.txt, .npz, .npy"
 
 StoreOption = Annotated[
     Optional[Path],
@@ -69,8 +75,38 @@ SkeletonMapOption = Annotated[
         exists=True, dir_okay=False, help="TOML or JSON map of SMPL joint name -> joint name, for other rigs."
     ),
 ]
+AsfOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--asf",
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="ASF skeleton of the .amc motions, when none beside them is named as a prefix of theirs "
+        "(HDM_bd.asf for HDM_bd_*.amc) or is the only .asf in their folder.",
+    ),
+]
+CharacterOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--skeleton",
+        exists=True,
+        dir_okay=False,
+        metavar="FILE",
+        help="DeepMimic character file of DeepMimic motions of another character than humanoid3d (built in).",
+    ),
+]
+ExcludeOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--exclude",
+        metavar="GLOB",
+        help="Leave out files in the folders given whose name or path in the folder matches GLOB "
+        "(e.g. 'tmp/*', '*_raw.bvh'); repeatable.",
+    ),
+]
 FpsOption = Annotated[
-    Optional[float], typer.Option(help="Frame rate of files that state none (bare .npy); default 20.")
+    Optional[float], typer.Option(help="Frame rate of files that state none: default 20 for a bare .npy, 120 for .amc.")
 ]
 BodyModelOption = Annotated[
     Optional[Path], typer.Option(exists=True, help="SMPL-family body model folder (or .npz), for AMASS pose files.")
@@ -94,7 +130,13 @@ def store_path(given: Path | None) -> Path:
     return user_data_dir() / "library.h5"
 
 
-def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path | None) -> LoadOptions:
+def load_options(
+    skeleton_map: Path | None,
+    fps: float | None,
+    body_model: Path | None,
+    asf: Path | None = None,
+    skeleton: Path | None = None,
+) -> LoadOptions:
     """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
     from formats import SkeletonError, read_skeleton_map
     from formats.reading import LoadOptions
@@ -107,18 +149,24 @@ def load_options(skeleton_map: Path | None, fps: float | None, body_model: Path 
             mapping = read_skeleton_map(skeleton_map)
         except SkeletonError as error:
             raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
-    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model)
+    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model, asf=asf, character=skeleton)
 
 
 # The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
-# --fps and --body-model in its place and passes what they say as one LoadOptions.
+# --asf, --skeleton, --fps and --body-model in its place and passes what they say as one LoadOptions.
 MOTION_OPTIONS: Any = object()
 
-_READ_OPTIONS = (("skeleton_map", SkeletonMapOption), ("fps", FpsOption), ("body_model", BodyModelOption))
+_READ_OPTIONS = (
+    ("skeleton_map", SkeletonMapOption),
+    ("asf", AsfOption),
+    ("skeleton", CharacterOption),
+    ("fps", FpsOption),
+    ("body_model", BodyModelOption),
+)
 
 
 def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
-    """The command with the three options that say how to read motion files (one vocabulary for every
+    """The command with the options that say how to read motion files (one vocabulary for every
     command that reads them), handed to it as `options`, checked by `load_options`."""
     signature = inspect.signature(command)
     names = list(signature.parameters)
@@ -136,7 +184,7 @@ def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(command)
     def with_options(**kwargs: Any) -> None:
-        options = load_options(*(kwargs.pop(name) for name, _ in _READ_OPTIONS))
+        options = load_options(**{name: kwargs.pop(name) for name, _ in _READ_OPTIONS})
         return command(**kwargs, **{options_name: options})
 
     parameters = resolved[:at] + added + resolved[at:]
@@ -151,7 +199,7 @@ def check_motion_paths(paths: list[Path], param_hint: str) -> None:
 
     for path in paths:
         if path.is_file() and not is_motion_file(path):
-            raise typer.BadParameter(f"{path} is not a .bvh, .npz or .npy file", param_hint=param_hint)
+            raise typer.BadParameter(f"{path} is not a motion file ({MOTION_FILE_TYPES})", param_hint=param_hint)
 
 
 PAGE_SUFFIXES = (".html", ".htm")

@@ -9,6 +9,7 @@ import typer
 
 from tmrcli.views.console import err
 from tmrcli.commands.options import (
+    MOTION_FILE_TYPES,
     DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["search", "caption", "localize"]
 
 MotionArgument = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")
+    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")
 ]
 
 

@@ -10,6 +10,7 @@ import typer
 from formats.motion import MOTION_SUFFIXES
 from tmrcli.views.console import out
 from tmrcli.commands.options import (
+    MOTION_FILE_TYPES,
     MOTION_OPTIONS,
     EndOption,
     HtmlOption,
@@ -29,7 +30,7 @@ IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
 @reads_motion_files
 def show(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help="A motion file (.bvh, .npz, .npy).")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")],
     start: StartOption = 0.0,
     end: EndOption = None,
     output: Annotated[

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from formats import FormatError, TmrError, find_motion_files
+from formats import FormatError, SkippedFile, TmrError, scan_motions
 from formats.atomic import save_npy_atomic
 from formats.reading import FailedFile, LoadOptions, failure, read_features
 
@@ -51,22 +51,27 @@ class ConvertReport:
     failed: list[FailedFile]
 
 
-def plan_conversion(inputs: Sequence[Path], outdir: Path, *, with_joints: bool) -> list[ConvertJob]:
-    """One job per motion file: a file given directly goes to OUTDIR/<stem>.npy, a file found in a
-    given folder to OUTDIR/<its path relative to that folder, with suffix .npy>. Files already under
-    OUTDIR (earlier results, when OUTDIR lies inside an input folder) are not inputs."""
-    jobs = []
+def plan_conversion(
+    inputs: Sequence[Path], outdir: Path, *, with_joints: bool, exclude: Sequence[str] = ()
+) -> tuple[list[ConvertJob], list[SkippedFile]]:
+    """One job per motion file, and the files passed over: a file given directly goes to
+    OUTDIR/<stem>.npy, a file found in a given folder to OUTDIR/<its path relative to that folder,
+    with suffix .npy>. Files already under OUTDIR (earlier results, when OUTDIR lies inside an input
+    folder) are neither inputs nor skipped; nor are files matching an `exclude` glob inputs."""
+    jobs, skipped = [], []
     written = outdir.resolve()
     for given in inputs:
         root = given if given.is_dir() else given.parent
-        for source in find_motion_files([given]):
+        scan = scan_motions([given], exclude)
+        skipped += [item for item in scan.skipped if written not in item.path.resolve().parents]
+        for source in scan.files:
             if given.is_dir() and written in source.resolve().parents:
                 continue
             relative = source.relative_to(root).with_suffix("")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
             jobs.append(ConvertJob(source, output, joints_output))
-    return jobs
+    return jobs, skipped
 
 
 def convert_files(

@@ -14,6 +14,8 @@ script (not a notebook) that indexes needs the usual `if __name__ == "__main__":
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -65,10 +67,15 @@ def read_motion(
     skeleton_map: Mapping[str, str] | str | Path | None = None,
     fps: float | None = None,
     body_model: str | Path | None = None,
+    asf: str | Path | None = None,
+    skeleton: str | Path | None = None,
 ) -> MotionFeatures:
-    """Read a motion file (.bvh, .npz, .npy) as every command does; the options are the commands'
-    --skeleton-map (a mapping, or its TOML / JSON file), --fps and --body-model."""
-    return _read(Path(path), _options(skeleton_map, fps, body_model))
+    """Read a motion file (.bvh, .amc, DeepMimic .json/.txt, .npz, .npy) as every command does; the
+    options are the commands' --skeleton-map (a mapping, or its TOML / JSON file), --fps, --body-model,
+    --asf (an AMC's skeleton) and --skeleton (a DeepMimic character file)."""
+    options = _options(skeleton_map, fps, body_model)
+    extra = {"asf": None if asf is None else Path(asf), "character": None if skeleton is None else Path(skeleton)}
+    return _read(Path(path), dataclasses.replace(options, **extra))
 
 
 def _options(

@@ -1,5 +1,5 @@
-"""`tmr export` without the command line: a segment of a motion file written as a BVH file, cut from the
-source where it is a BVH (its own skeleton and rotations), else solved onto the SMPL skeleton."""
+"""`tmr export` without the command line: a segment of a motion file as BVH, cut from the source where
+it is a BVH (its own skeleton and rotations), else solved onto the SMPL skeleton."""
 
 from __future__ import annotations
 
@@ -10,7 +10,20 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
 
-__all__ = ["export_segment", "ExportedSegment"]
+__all__ = ["export_segment", "segment_bvh", "BvhSegment", "ExportedSegment"]
+
+
+@dataclass(frozen=True)
+class BvhSegment:
+    """A segment as BVH text (`data`): `frames` at `fps` from `start` to `end` seconds, cut from the
+    source BVH (`is_cut`) or solved onto the SMPL skeleton."""
+
+    data: bytes
+    start: float
+    end: float
+    frames: int
+    fps: float
+    is_cut: bool
 
 
 @dataclass(frozen=True)
@@ -26,20 +39,24 @@ class ExportedSegment:
     is_cut: bool
 
 
-def export_segment(file: Path, start: float, end: float | None, output: Path, options: LoadOptions) -> ExportedSegment:
-    """Write frames `start` to `end` seconds of `file` as the BVH file `output`, atomically."""
+def segment_bvh(file: Path, start: float, end: float | None, options: LoadOptions) -> BvhSegment:
+    """Frames `start` to `end` seconds of `file` as BVH, in memory (what `tmr serve` downloads)."""
     from formats.bvh_write import cut_bvh, smpl_bvh_text
-    from formats.atomic import reporting_write_errors, write_atomic
     from tmrcli.library.motion_segment import load_segment
 
     if file.suffix.lower() == ".bvh":
         cut = cut_bvh(file, start, end)
-        data = cut.data
-        exported = ExportedSegment(output, cut.first / cut.fps, cut.stop / cut.fps, cut.stop - cut.first, cut.fps, is_cut=True)
-    else:
-        segment = load_segment(file, start, end, options)
-        data = smpl_bvh_text(segment.joints, segment.fps).encode("ascii")
-        exported = ExportedSegment(output, segment.start, segment.end, len(segment.joints), segment.fps, is_cut=False)
+        return BvhSegment(cut.data, cut.first / cut.fps, cut.stop / cut.fps, cut.stop - cut.first, cut.fps, is_cut=True)
+    segment = load_segment(file, start, end, options)
+    data = smpl_bvh_text(segment.joints, segment.fps).encode("ascii")
+    return BvhSegment(data, segment.start, segment.end, len(segment.joints), segment.fps, is_cut=False)
+
+
+def export_segment(file: Path, start: float, end: float | None, output: Path, options: LoadOptions) -> ExportedSegment:
+    """Write frames `start` to `end` seconds of `file` as the BVH file `output`, atomically."""
+    from formats.atomic import reporting_write_errors, write_atomic
+
+    bvh = segment_bvh(file, start, end, options)
     with reporting_write_errors(output):
-        write_atomic(output, lambda handle: handle.write(data))
-    return exported
+        write_atomic(output, lambda handle: handle.write(bvh.data))
+    return ExportedSegment(output, bvh.start, bvh.end, bvh.frames, bvh.fps, bvh.is_cut)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from formats import TmrError, find_motion_files
+from formats import MotionScan, SkippedFile, TmrError, scan_motions, skip_summary
 from formats.digest import file_sha256
 from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
 from tmrcli.library.ann import ensure_ann
@@ -35,6 +35,7 @@ __all__ = [
     "IndexRequest",
     "IndexReport",
     "IndexProgress",
+    "find_files_to_index",
     "discover",
     "convert_motion",
     "run_index",
@@ -61,6 +62,7 @@ class IndexPlan:
     removed: list[str]  # held, gone from disk, dropped (--prune, or a rebuild)
     missing: list[str]  # held, gone from disk, kept (no --prune)
     failed: list[FailedFile]  # could not even be read to hash
+    skipped: list[SkippedFile] = field(default_factory=list)  # found under the paths, not motions
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,8 @@ class IndexRequest:
     prune: bool = False
     batch_files: int = 64
     workers: int = 2
+    exclude: Sequence[str] = ()
+    scan: MotionScan | None = None  # the files under `paths`, when already looked for
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,7 @@ class IndexReport:
     entries: int
     failed: list[FailedFile]
     unreadable_library: str | None = None  # a rebuild over a library it could not read: why
+    skipped: list[SkippedFile] = field(default_factory=list)  # files under the paths that are not motions
 
 
 class IndexProgress(Protocol):
@@ -125,14 +130,36 @@ def _is_under(path: str, roots: Sequence[Path]) -> bool:
     return any(Path(path).is_relative_to(root) for root in roots)
 
 
+def find_files_to_index(paths: Sequence[Path], exclude: Sequence[str], prune: bool) -> MotionScan | None:
+    """The motion files under `paths` (None when no path is given). Raises TmrError when the paths
+    hold none, saying what they hold instead, unless the run only prunes."""
+    if not paths:
+        return None
+    scan = scan_motions([Path(os.path.abspath(p)) for p in paths], exclude)
+    if not scan.files and not prune:
+        summary = skip_summary(scan.skipped)
+        reason = "nothing to index: no motion files" + (f" ({summary})" if summary else "")
+        raise TmrError(", ".join(map(str, paths)), reason)
+    return scan
+
+
 def discover(
-    paths: Sequence[Path], known: Mapping[str, FileRecord], *, prune: bool, previous: Sequence[str] = ()
+    paths: Sequence[Path],
+    known: Mapping[str, FileRecord],
+    *,
+    prune: bool,
+    previous: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    scan: MotionScan | None = None,
 ) -> IndexPlan:
     """Stage 1: the motion files under `paths` (or, with none, the files already held, plus `previous`
-    ones of a library being rebuilt), compared with what the library `known`s."""
+    ones of a library being rebuilt), compared with what the library `known`s. `scan`: the result
+    of `scan_motions(paths, exclude)` when the caller already has it."""
     # Absolute, but symlinks kept: results show paths as the user knows them.
     roots = [Path(os.path.abspath(p)) for p in paths]
-    found = [os.path.abspath(p) for p in find_motion_files(roots)] if roots else []
+    if scan is None:
+        scan = scan_motions(roots, exclude) if roots else MotionScan([], [])
+    found = [os.path.abspath(p) for p in scan.files]
     held_here = [p for p in known if not roots or _is_under(p, roots)]
     wanted = dict.fromkeys([*found, *held_here, *previous])
     gone = [p for p in wanted if not os.path.exists(p)]
@@ -149,7 +176,7 @@ def discover(
     dropped += [p for p in gone if p not in known]  # a rebuild's old files that are gone: not carried over
     missing = [] if prune else gone_held
     updated = frozenset(f.path for f in todo if f.path in known)
-    return IndexPlan(todo, updated, unchanged, dropped, missing, failed)
+    return IndexPlan(todo, updated, unchanged, dropped, missing, failed, scan.skipped)
 
 
 def convert_motion(file: MotionFile, options: LoadOptions) -> MotionClip | FailedFile:
@@ -234,7 +261,14 @@ def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgre
     sha256 = retriever.sha256 or ""
     store = MotionStore(request.store)
     with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
-        plan = discover(request.paths, writer.known, prune=request.prune, previous=writer.previous)
+        plan = discover(
+            request.paths,
+            writer.known,
+            prune=request.prune,
+            previous=writer.previous,
+            exclude=request.exclude,
+            scan=request.scan,
+        )
         progress.start(len(plan.todo))
         # The converting workers keep `workers` cores busy: torch gets the others (at least one).
         with torch_threads(available_cores() - request.workers):
@@ -256,4 +290,5 @@ def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgre
         entries=entries,
         failed=plan.failed + failed,
         unreadable_library=writer.previous_error.reason if writer.previous_error else None,
+        skipped=plan.skipped,
     )

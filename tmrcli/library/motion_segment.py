@@ -40,7 +40,7 @@ def load_segment(path: Path, start: float = 0.0, end: float | None = None, optio
     A HumanML3D feature file is turned back into joints first. Raises FormatError or SkeletonError
     for a file that cannot be read, SegmentError for a segment outside the motion.
     """
-    motion = load_motion(path, skeleton_map=options.skeleton_map, fps=options.fps, body_model=options.body_model)
+    motion = options.load(path)
     joints = motion.joints if motion.joints is not None else features_to_joints(motion.feats)
     first, stop = frame_range(path, start, end, FEATURE_FPS, len(joints))
     return MotionSegment(Path(path), first / FEATURE_FPS, stop / FEATURE_FPS, joints[first:stop])

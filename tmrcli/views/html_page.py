@@ -39,12 +39,16 @@ __all__ = [
     "write_localize_page",
     "hit_views",
     "curve_view",
+    "drawing_data",
+    "figure_data",
+    "read_asset",
+    "script_json",
 ]
 
 # View coordinates ([0, 1]) are sent as integers in units of 1 / _SCALE: a tenth of a pixel of a
 # 1000-pixel figure, in about half the characters of decimals.
 _SCALE = 10000
-_TEMPLATE = "assets/results.html"
+_TEMPLATE = "results.html"
 
 
 @dataclass(frozen=True)
@@ -82,22 +86,18 @@ def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], c
     """Write the results page to `path`, atomically. `query` heads the page (None: the file names)."""
     heading = query if query is not None else ", ".join(dict.fromkeys(hit.path for hit in hits))
     payload = {
-        "scale": _SCALE,
-        "joints": NUM_JOINTS,
-        "head": JOINT_INDEX["head"],
-        "bones": [[parent, child, side] for parent, child, side in BONES],
-        "colours": {**SIDE_COLOURS, "grid": GRID_COLOUR, "trajectory": TRAJECTORY_COLOUR},
+        "drawing": drawing_data(),
         "hits": [_hit_data(hit) for hit in hits],
         "curve": None if curve is None else _curve_data(curve),
     }
-    # "<" never appears raw inside the script element, so no text can close it early.
-    data = json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
-    template = resources.files("tmrcli.views").joinpath(_TEMPLATE).read_text(encoding="utf-8")
     page = (
-        template.replace("__TMR_TITLE__", html.escape(f"tmr: {heading}"))
+        read_asset(_TEMPLATE)
+        .replace("__TMR_PLAYER_CSS__", read_asset("player.css"))
+        .replace("__TMR_PLAYER_JS__", read_asset("player.js"))
+        .replace("__TMR_TITLE__", html.escape(f"tmr: {heading}"))
         .replace("__TMR_HEADING__", html.escape(heading))
         .replace("__TMR_KIND__", "query" if query is not None else "motion")
-        .replace("__TMR_DATA__", data)
+        .replace("__TMR_DATA__", script_json(payload))
     )
     write_atomic(path, lambda file: file.write(page.encode("utf-8")))
 
@@ -140,7 +140,30 @@ def curve_view(
     return CurveView(str(path), np.asarray(times, dtype=float), np.asarray(scores, dtype=float), segments, scene)
 
 
-def _figure_data(scene: Scene) -> dict:
+def read_asset(name: str) -> str:
+    """A file of tmrcli/views/assets (the page templates, the shared player script and styles)."""
+    return resources.files("tmrcli.views").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def script_json(payload: object) -> str:
+    """JSON to embed in a <script type="application/json"> element: "<" never appears raw, so no
+    text can close the element early."""
+    return json.dumps(payload, separators=(",", ":"), allow_nan=False).replace("<", "\\u003c")
+
+
+def drawing_data() -> dict:
+    """What the player needs besides the figures: the integer scale, the skeleton, the colours."""
+    return {
+        "scale": _SCALE,
+        "joints": NUM_JOINTS,
+        "head": JOINT_INDEX["head"],
+        "bones": [[parent, child, side] for parent, child, side in BONES],
+        "colours": {**SIDE_COLOURS, "grid": GRID_COLOUR, "trajectory": TRAJECTORY_COLOUR},
+    }
+
+
+def figure_data(scene: Scene) -> dict:
+    """One figure for the player: every frame's projected joints, the trajectory and the floor grid."""
     return {
         "fps": scene.fps,
         "start": scene.start,
@@ -161,7 +184,7 @@ def _hit_data(hit: HitView) -> dict:
         "end": round(hit.end, 3),
         "duration": round(hit.duration, 3),
         "export": export,
-        "figure": None if hit.scene is None else _figure_data(hit.scene),
+        "figure": None if hit.scene is None else figure_data(hit.scene),
         "problem": hit.problem,
     }
 
@@ -172,7 +195,7 @@ def _curve_data(curve: CurveView) -> dict:
         "times": np.round(curve.times, 3).tolist(),
         "scores": np.round(curve.scores, 4).tolist(),
         "segments": [{"start": s.start, "end": s.end, "score": s.score} for s in curve.segments],
-        "figure": _figure_data(curve.scene),
+        "figure": figure_data(curve.scene),
     }
 
 

@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from formats import skip_summary
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
 from tmrcli.views.console import err, out, print_error
 
@@ -273,10 +274,14 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         err.print(
             f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False
         )
+    if report.skipped:
+        err.print(skip_summary(report.skipped), markup=False, highlight=False, soft_wrap=True)
     for failure in report.failed:
         print_error(failure.input, failure.reason)
     if json_:
-        print_json(asdict(report))
+        payload = asdict(report)
+        payload["skipped"] = [{"input": str(item.path), "kind": item.kind} for item in report.skipped]
+        print_json(payload)
 
 
 def render_reports(reports: list, json_: bool) -> None:

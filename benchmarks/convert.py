@@ -14,13 +14,15 @@ import argparse
 import os
 import resource
 import statistics
+import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from formats import MOTION_SUFFIXES, TmrError, canonicalize_joints, features_from_canonical, find_motion_files, load_motion
 
-from common import DEFAULT_DATA, machine
+from common import DEFAULT_DATA, REPO, machine
 
 # Source frames/s on a 2-core machine (the issues'): a large library converts in minutes, not hours.
 TARGETS = {"BVH": 20_000, "AMC": 20_000, "DeepMimic": 20_000, "FBX": 10_000, "glTF": 10_000}
@@ -105,6 +107,17 @@ def report_format(name: str, files: list[Path], runs: int, workers: int) -> floa
     return per_cpu[1]
 
 
+def generated_gltf(data: Path, folder: Path) -> list[Path]:
+    """The corpus holds no glTF: GLB files written into `folder` from 15 of its CMU BVH, 31- and
+    100-joint rigs (tests/gltf_files.py: one node per joint, keys on every frame, as Blender exports them)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from gltf_files import write_gltf
+
+    cmu = data / "cmu-mocap"
+    bvh = [*sorted((cmu / "cgspeed_subject131").glob("*.bvh")), *sorted((cmu / "iclone_cc_rig").glob("*.bvh"))[:12]]
+    return [write_gltf(folder / f"{path.stem}.glb", path) for path in bvh]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data", nargs="?", type=Path, default=DEFAULT_DATA)
@@ -116,7 +129,11 @@ def main() -> None:
     wanted = set(args.formats.split(",")) if args.formats else None
     print(f"machine: {machine()}")
     print(f"corpus: {args.data}; medians of {args.runs} runs")
-    rates = {name: report_format(name, files, args.runs, args.workers) for name, files in corpus_by_format(args.data, wanted).items()}
+    with tempfile.TemporaryDirectory() as folder:
+        by_format = corpus_by_format(args.data, wanted)
+        if wanted is None or "glTF" in wanted:
+            by_format.setdefault("glTF", generated_gltf(args.data, Path(folder)))
+        rates = {name: report_format(name, files, args.runs, args.workers) for name, files in by_format.items()}
     if "BVH" in rates and len(rates) > 1:  # ratios hold on a busy machine, where wall-clock rates do not
         ratios = ", ".join(f"{name} {rate / rates['BVH']:.2f}x" for name, rate in rates.items() if name != "BVH")
         print(f"source frames per CPU second, one process, relative to BVH in this run: {ratios}")

@@ -14,7 +14,7 @@ Rows (items per second, median of --repeats runs, tmr and reference alternating 
 Target: tmr at least 1.0x the reference on every row. Both sides run under the same thread choice
 (tmr's, `model/threads.py`) and with OMP_WAIT_POLICY=PASSIVE, as the CLI sets it.
 
-Usage: .venv/bin/python benchmarks/encode.py [--checkpoint NAME] [--threads 2] [--repeats 5]
+Usage: .venv/bin/python benchmarks/encode.py [--checkpoint NAME] [--threads 2] [--repeats 5] [--rows motions ...]
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from model.threads import threads_for, torch_threads  # noqa: E402
 
 BATCH_SIZES = (1, 64)
 ITEMS = {1: 16, 64: 256}  # items encoded per timed run at each batch size
+ROWS = ("text-encoder", "motions", "texts-e2e")
 
 
 class ReferenceEncoder(nn.Module):
@@ -160,6 +161,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="CPU threads (default: cores)")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
+    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS), help="which rows to measure")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -177,20 +179,24 @@ def main() -> None:
     print(f"{machine()}, {args.threads} torch threads")
     print(f"torch {torch.__version__}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; "
           f"{len(texts)} KIT-ML captions, checkpoint {args.checkpoint}")
-    with torch.inference_mode():
-        features = backbone.token_features(texts)
-        rows = _encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,
-                            features, args.repeats)
-        rows += _encoder_row("motions 2-10 s", lambda x, m: model.encode_motions(Padded(x, m)), motion_reference,
-                             motions, args.repeats)
-        reference_texts = ReferenceTexts(resolve_text_model(config.text_model), text_reference)
-        rows += _text_e2e_rows(retriever, reference_texts, texts, args.repeats)
     print(f"{'what':<16}{'batch':>6}{'tmr/s':>10}{'reference/s':>13}{'ratio':>8}{'target':>9}{'max |diff|':>12}")
+    with torch.inference_mode():
+        if "text-encoder" in args.rows:
+            _print_rows(_encoder_row("text encoder", lambda x, m: model.encode_texts(Padded(x, m)), text_reference,
+                                     backbone.token_features(texts), args.repeats))
+        if "motions" in args.rows:
+            _print_rows(_encoder_row("motions 2-10 s", lambda x, m: model.encode_motions(Padded(x, m)),
+                                     motion_reference, motions, args.repeats))
+        if "texts-e2e" in args.rows:
+            reference_texts = ReferenceTexts(resolve_text_model(config.text_model), text_reference)
+            _print_rows(_text_e2e_rows(retriever, reference_texts, texts, args.repeats))
+
+
+def _print_rows(rows: list[tuple[str, int, float, float, float]]) -> None:
     for name, batch_size, ours, theirs, diff in rows:
         ratio = ours / theirs
         print(f"{name:<16}{batch_size:>6}{ours:>10.1f}{theirs:>13.1f}{ratio:>7.2f}x{'>= 1.0x':>9}{diff:>12.1e}"
               f"{'' if ratio >= 1.0 else '  below target'}")
-
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""Motion files (BVH, ASF/AMC, DeepMimic, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
+"""Motion files (BVH, ASF/AMC, DeepMimic, FBX, glTF, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
 
 Pure numpy: this package imports neither `model` nor `tmrcli`, nor torch.
 """
@@ -16,7 +16,7 @@ from formats.features import (
     mirror_features,
     mirror_joints,
 )
-from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, read_skeleton_map, scan_motions
+from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, motion_source, read_skeleton_map, scan_motions
 from formats.segment import frame_range
 from formats.skeleton import CHILDREN, JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
 
@@ -49,6 +49,7 @@ __all__ = [
     "MotionScan",
     "SkippedFile",
     "skip_summary",
+    "motion_source",
     "frame_range",
     "smpl_bvh_text",
     "cut_bvh",

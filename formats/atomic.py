@@ -8,6 +8,7 @@ store, rendered pictures) share one implementation without breaking the import d
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,18 +26,36 @@ __all__ = [
     "save_npy_atomic",
     "reporting_write_errors",
     "temporary_beside",
+    "is_temporary_of",
     "fsync_directory",
 ]
 
+# Every temporary file tmr writes is named `.<target>.tmr-partial-<random>.tmp<suffix>`: a clean-up
+# after a killed writer removes exactly these, never a user's file that merely ends in `.tmp`.
+_TAG = ".tmr-partial-"
+_TEMPORARY = re.compile(r"\.(?P<target>.+)" + re.escape(_TAG) + r"[A-Za-z0-9_]{8}\.tmp(?:\.[A-Za-z0-9]+)?")
+
 
 def temporary_beside(path: Path, suffix: str = ".tmp") -> tuple[int, str]:
-    """A new temporary file in `path`'s folder (named `.<name>.*<suffix>`), open, with the permissions an
-    ordinary new file gets (mkstemp's 0600 would hide libraries, checkpoints and features from others)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    """A new temporary file in `path`'s folder (named `.<name>.tmr-partial-*<suffix>`), open, with the
+    permissions an ordinary new file gets (mkstemp's 0600 would hide libraries, checkpoints and features
+    from others)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{_TAG}", suffix=suffix)
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(handle, 0o666 & ~umask)
     return handle, temporary
+
+
+def is_temporary_of(name: str, target: re.Pattern[str] | str) -> bool:
+    """Whether the file `name` is a temporary file tmr wrote for a target whose name matches `target`
+    (a regular expression, matched whole, or an exact name)."""
+    found = _TEMPORARY.fullmatch(name)
+    if found is None:
+        return False
+    if isinstance(target, str):
+        return found["target"] == target
+    return target.fullmatch(found["target"]) is not None
 
 
 @contextmanager

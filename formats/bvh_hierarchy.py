@@ -24,12 +24,15 @@ _END_SITE = -2  # marks an open End Site block on the stack: it has an OFFSET bu
 
 @dataclass
 class BvhJoint:
-    """One JOINT or ROOT: its parent's index (-1 for a root), OFFSET and channel names (lower case)."""
+    """One JOINT or ROOT: its parent's index (-1 for a root), OFFSET, channel names (lower case) and the
+    OFFSET of its End Site, if it has one (the tip of its last bone, such as the toes of a rig without
+    toe joints)."""
 
     name: str
     parent: int
     offset: tuple[float, ...] | None = None
     channels: tuple[str, ...] = ()
+    end_site: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,8 @@ class ChannelLayout:
 
 @dataclass(frozen=True)
 class BvhSkeleton:
-    """What a HIERARCHY block says: joint names and parents (file order), OFFSETs and channel layout.
+    """What a HIERARCHY block says: joint names and parents (file order), OFFSETs, End Site OFFSETs
+    (NaN for a joint without one) and channel layout.
 
     Shared between the clips of one rig (see `read_skeleton`), so its arrays are read-only.
     """
@@ -57,6 +61,7 @@ class BvhSkeleton:
     names: tuple[str, ...]
     parents: tuple[int, ...]
     offsets: np.ndarray  # (J, 3) file units
+    end_sites: np.ndarray  # (J, 3) file units, in the joint's own frame; NaN where the joint has none
     layout: ChannelLayout
 
 
@@ -77,12 +82,14 @@ def _cached_skeleton(header: bytes) -> BvhSkeleton:
     joints = parse_hierarchy(None, _decode(header))
     layout = channel_layout(None, joints)
     offsets = np.array([joint.offset for joint in joints], dtype=np.float64)
-    for array in (offsets, layout.positions, layout.rotations, layout.axes):
+    end_sites = np.array([joint.end_site or (np.nan,) * 3 for joint in joints], dtype=np.float64)
+    for array in (offsets, end_sites, layout.positions, layout.rotations, layout.axes):
         array.flags.writeable = False
     return BvhSkeleton(
         names=tuple(joint.name for joint in joints),
         parents=tuple(joint.parent for joint in joints),
         offsets=offsets,
+        end_sites=end_sites,
         layout=layout,
     )
 
@@ -96,7 +103,8 @@ def _decode(header: bytes) -> str:
 
 
 def parse_hierarchy(path: Path | None, text: str) -> list[BvhJoint]:
-    """Joints of the HIERARCHY block, in file order (parents first); End Sites are skipped."""
+    """Joints of the HIERARCHY block, in file order (parents first); an End Site is kept as its joint's
+    `end_site`, not as a joint."""
     lines = [(number, line.strip()) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
     if not lines or lines[0][1].split()[0] != "HIERARCHY":
         raise FormatError(path, "not a BVH file: it does not start with HIERARCHY")
@@ -183,6 +191,8 @@ class _Parser:
         is_placed = inside_joint if keyword == "JOINT" else not self.stack
         if not is_placed or self.pending is not None:
             raise self._error(number, f"{keyword} {name} is out of place")
+        if any(joint.name == name for joint in self.joints):
+            raise self._error(number, f"a second joint named {name!r}: joint names must be unique")
         self.pending = BvhJoint(name=name, parent=self.stack[-1] if self.stack else -1)
 
     def _end_site(self, number: int, keyword: str, rest: str) -> None:
@@ -215,11 +225,13 @@ class _Parser:
             raise self._error(number, "OFFSET outside a joint")
         if self.stack[-1] != _END_SITE:
             self.joints[self.stack[-1]].offset = offset
+        elif len(self.stack) > 1 and self.stack[-2] != _END_SITE:
+            self.joints[self.stack[-2]].end_site = offset
 
     def _channels(self, number: int, keyword: str, rest: str) -> None:
         joint = self._current_joint(number, keyword)
         fields = rest.split()
-        if not fields or not fields[0].isdigit() or int(fields[0]) != len(fields) - 1:
+        if not fields or not (fields[0].isascii() and fields[0].isdigit()) or int(fields[0]) != len(fields) - 1:
             raise self._error(number, "the CHANNELS count does not match the channel names")
         names = tuple(name.lower() for name in fields[1:])
         for name in names:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,8 @@ from typing import BinaryIO
 import numpy as np
 
 from formats.errors import FormatError
+from formats.limits import MAX_ARRAY_BYTES
+from formats.regular_files import open_regular
 
 __all__ = ["MAX_ABS_VALUE", "open_motion_file", "read_text_file", "load_numpy_file", "check_frames_finite"]
 
@@ -27,7 +31,7 @@ _CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 def open_motion_file(path: Path) -> Iterator[BinaryIO]:
     """Open `path` for reading bytes; the system's refusals become FormatErrors a user can act on."""
     try:
-        file = open(path, "rb")
+        file = open_regular(path)
     except FileNotFoundError:
         raise FormatError(path, "file not found") from None
     except IsADirectoryError:
@@ -64,6 +68,8 @@ def load_numpy_file(path: Path) -> np.ndarray | dict[str, np.ndarray]:
             raise FormatError(path, "not a NumPy .npy or .npz file")
         file.seek(0)
         try:
+            _check_declared_sizes(path, file, is_npz=magic.startswith(_ZIP_MAGIC))
+            file.seek(0)
             loaded = np.load(file, allow_pickle=False)
             if isinstance(loaded, np.lib.npyio.NpzFile):
                 with loaded:
@@ -78,6 +84,41 @@ def load_numpy_file(path: Path) -> np.ndarray | dict[str, np.ndarray]:
             raise FormatError(path, f"not a readable NumPy file: {error}") from None
         except (OSError, zipfile.BadZipFile) as error:
             raise FormatError(path, f"not a readable NumPy file: {error}") from None
+
+
+def _check_declared_sizes(path: Path, file: BinaryIO, *, is_npz: bool) -> None:
+    """Refuse arrays whose header declares more bytes than the file (or archive member) holds, or
+    more than MAX_ARRAY_BYTES in all, before NumPy allocates them: memory stays bounded by the file."""
+    if not is_npz:
+        _check_array_header(path, file, os.fstat(file.fileno()).st_size, "the array")
+        return
+    with zipfile.ZipFile(file) as archive:
+        members = [info for info in archive.infolist() if info.filename.endswith(".npy")]
+        total = sum(info.file_size for info in members)
+        if total > MAX_ARRAY_BYTES:
+            raise FormatError(path, f"its arrays hold {total:,} bytes, more than tmr reads ({MAX_ARRAY_BYTES:,})")
+        for info in members:
+            with archive.open(info) as member:
+                _check_array_header(path, member, info.file_size, f"'{info.filename[:-4]}'")
+
+
+def _check_array_header(path: Path, stream: BinaryIO, size: int, name: str) -> None:
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in read_header:
+            return
+        shape, _, dtype = read_header[version](stream)
+    except (ValueError, TypeError, OSError, SyntaxError, EOFError):
+        return  # np.load reports a malformed header in its own words
+    declared = math.prod(shape) * dtype.itemsize
+    held = size - stream.tell()
+    if declared > MAX_ARRAY_BYTES:
+        raise FormatError(path, f"{name} is declared as {shape} {dtype}: {declared:,} bytes, more than tmr reads")
+    if not dtype.hasobject and declared > held:
+        raise FormatError(
+            path, f"{name} is declared as {shape} {dtype} ({declared:,} bytes) but holds {held:,}: the file is truncated"
+        )
 
 
 def check_frames_finite(path: Path, values: np.ndarray, first_frame: int = 0) -> None:

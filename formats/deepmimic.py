@@ -24,6 +24,7 @@ from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics
 from formats.resample import retime
 from formats.rotations import quat_to_matrix
+from formats.regular_files import open_regular
 
 __all__ = [
     "DEEPMIMIC_SUFFIXES",
@@ -89,7 +90,7 @@ def is_deepmimic(path: Path) -> bool:
     if path.suffix.lower() not in DEEPMIMIC_SUFFIXES:
         return False
     try:
-        with open(path, "rb") as file:
+        with open_regular(path) as file:  # a FIFO named x.json must not block the sniff
             start = file.read(_SNIFF_BYTES)
     except OSError:
         return False

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from formats.deepmimic import DEEPMIMIC_SUFFIXES, is_deepmimic
+from formats.regular_files import open_regular
 
 __all__ = ["SkippedFile", "MotionScan", "scan_motion_files", "skip_summary"]
 
@@ -27,12 +28,13 @@ _HIDDEN = "hidden"
 _EXCLUDED = "excluded"
 _STATISTICS = "feature statistics"
 _SKELETON = ".asf skeleton"
+_NOT_REGULAR = "not a regular file"
 
 
 @dataclass(frozen=True)
 class SkippedFile:
     """A file found in a folder but not read, and its kind: its suffix, or why (`feature statistics`,
-    `.asf skeleton`, `excluded`, `hidden`)."""
+    `.asf skeleton`, `excluded`, `hidden`, `not a regular file`)."""
 
     path: Path
     kind: str
@@ -62,6 +64,8 @@ def scan_motion_files(paths: Iterable[Path], suffixes: Sequence[str], exclude: S
             continue
         for file in path.rglob("*"):
             if not file.is_file():
+                if not file.is_dir() and not any(part.startswith(".") for part in file.relative_to(path).parts):
+                    skipped.setdefault(file, _NOT_REGULAR)  # a FIFO, socket, device or dangling link: never opened
                 continue
             kind = _skip_kind(file, file.relative_to(path), suffixes, exclude)
             if kind is None:
@@ -112,7 +116,7 @@ def _is_excluded(relative: Path, exclude: Sequence[str]) -> bool:
 def _is_feature_statistics(file: Path) -> bool:
     """Whether a .npy holds one 1-D array of a feature size (a Mean or a Std), from its header only."""
     try:
-        with open(file, "rb") as handle:
+        with open_regular(file) as handle:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
                 shape, _, _ = np.lib.format.read_array_header_1_0(handle)

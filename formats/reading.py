@@ -18,7 +18,15 @@ from formats.errors import TmrError
 from formats.features import canonicalize_joints, features_from_canonical, features_to_joints
 from formats.motion import MOTION_SUFFIXES, Motion, load_motion
 
-__all__ = ["LoadOptions", "FailedFile", "read_features", "failure", "is_motion_file", "available_cores"]
+__all__ = [
+    "LoadOptions",
+    "FailedFile",
+    "read_features",
+    "failure",
+    "unexpected_failure",
+    "is_motion_file",
+    "available_cores",
+]
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,7 @@ class LoadOptions:
     body_model: Path | None = None
     asf: Path | None = None
     character: Path | None = None
+    max_duration: float | None = None  # seconds; None: formats.limits.MAX_DURATION
 
     def load(self, path: Path) -> Motion:
         """`load_motion` of `path` with these options."""
@@ -40,6 +49,7 @@ class LoadOptions:
             body_model=self.body_model,
             asf=self.asf,
             character=self.character,
+            max_duration=self.max_duration,
         )
 
 
@@ -68,6 +78,13 @@ def failure(source: Path | str, error: TmrError) -> FailedFile:
     names that file in the reason."""
     about_input = error.path in (None, str(source))
     return FailedFile(str(source), error.reason if about_input else f"{error.path}: {error.reason}")
+
+
+def unexpected_failure(source: Path | str, error: Exception) -> FailedFile:
+    """The per-file boundary's last resort: an error no reader anticipated (a bug to report, or a
+    MemoryError) fails this one file, never the whole run."""
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    return FailedFile(str(source), f"unexpected error while reading ({type(error).__name__}{': ' if detail else ''}{detail})")
 
 
 def is_motion_file(path: Path) -> bool:

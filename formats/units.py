@@ -27,6 +27,8 @@ UNIT_SCALES: dict[str, float] = {
 }
 # Leg length (hip-knee-ankle) of the HumanML3D target skeleton, in metres; adults measure 0.75-0.95 m.
 _REFERENCE_LEG = 0.83
+# Leg lengths (metres) from a small child's to a tall adult's.
+_HUMAN_LEGS = (0.3, 1.1)
 UP_AXES = ("+y", "-y", "+z", "-z", "+x", "-x")
 # Proper rotations taking each up axis to +Y. "+z" is HumanML3D's AMASS conversion, (x, y, z) -> (-x, z, y).
 _UP_ROTATIONS = {
@@ -91,7 +93,8 @@ def detect_placement(joints: np.ndarray) -> Placement:
 
 
 def _detect_unit(joints: np.ndarray) -> str:
-    """The unit whose leg length is closest, by ratio, to an adult's."""
+    """The unit whose leg length is closest, by ratio, to an adult's, among those that give a human leg
+    (a child's too: a 5-year-old's, 20 inches, must not become a 1.15 m leg in CMU units)."""
     leg = np.median(
         _distance(joints, "left_hip", "left_knee")
         + _distance(joints, "left_knee", "left_ankle")
@@ -100,7 +103,8 @@ def _detect_unit(joints: np.ndarray) -> str:
     ) / 2
     if not leg > 0:
         return "m"  # a degenerate skeleton; rejected later by its shape, not here
-    return min(UNIT_SCALES, key=lambda unit: abs(np.log(leg * UNIT_SCALES[unit] / _REFERENCE_LEG)))
+    human = [unit for unit, scale in UNIT_SCALES.items() if _HUMAN_LEGS[0] <= leg * scale <= _HUMAN_LEGS[1]]
+    return min(human or UNIT_SCALES, key=lambda unit: abs(np.log(leg * UNIT_SCALES[unit] / _REFERENCE_LEG)))
 
 
 def _detect_up(joints: np.ndarray) -> str:

@@ -63,8 +63,9 @@ class _Layer(nn.Module):
         self.output = nn.Linear(s.intermediate_size, width)
         self.output_norm = nn.LayerNorm(width, eps=s.layer_norm_eps)
 
-    def forward(self, rows: Tensor, packing: Packing, attn_mask: Tensor) -> Tensor:
-        """(N, width) packed hidden states, (b, 1, 1, L) bool mask (True = may attend) -> (N, width)."""
+    def forward(self, rows: Tensor, packing: Packing, attn_mask: Tensor | None) -> Tensor:
+        """(N, width) packed hidden states, (b, 1, 1, L) bool mask (True = may attend; None when
+        nothing is padded) -> (N, width)."""
         (b, length), width = packing.mask.shape, rows.shape[-1]
         qkv = packing.unpack(self.qkv(rows)).view(b, length, 3 * self.heads, width // self.heads)
         q, k, v = qkv.transpose(1, 2).chunk(3, dim=1)  # (b, heads, L, width / heads) each
@@ -73,15 +74,21 @@ class _Layer(nn.Module):
         return self.output_norm(x + self.output(self.activation(self.intermediate(x))))
 
 
+def _uninitialised_embedding(count: int, width: int) -> nn.Embedding:
+    """An embedding table left uninitialised: its weights always come from the model's files, and
+    random initialisation on the meta device would pull in torch's symbolic-shape machinery."""
+    return nn.Embedding(count, width, _weight=torch.empty(count, width))
+
+
 class BertEncoder(nn.Module):
     """Token ids -> last hidden states; padding positions are masked out of the attention."""
 
     def __init__(self, settings: BertSettings) -> None:
         super().__init__()
         s = settings
-        self.word_embeddings = nn.Embedding(s.vocab_size, s.hidden_size)
-        self.position_embeddings = nn.Embedding(s.max_position_embeddings, s.hidden_size)
-        self.token_type_embeddings = nn.Embedding(s.type_vocab_size, s.hidden_size)
+        self.word_embeddings = _uninitialised_embedding(s.vocab_size, s.hidden_size)
+        self.position_embeddings = _uninitialised_embedding(s.max_position_embeddings, s.hidden_size)
+        self.token_type_embeddings = _uninitialised_embedding(s.type_vocab_size, s.hidden_size)
         self.embedding_norm = nn.LayerNorm(s.hidden_size, eps=s.layer_norm_eps)
         self.layers = nn.ModuleList(_Layer(s) for _ in range(s.num_hidden_layers))
         self.width = s.hidden_size
@@ -95,7 +102,7 @@ class BertEncoder(nn.Module):
         ids, positions = packing.pack(input_ids[..., None])[:, 0], packing.pack(positions[..., None])[:, 0]
         x = self.word_embeddings(ids) + self.position_embeddings(positions) + self.token_type_embeddings.weight[0]
         rows = self.embedding_norm(x)  # (N, width)
-        attn_mask = mask[:, None, None, :]  # (b, 1, 1, L)
+        attn_mask = None if packing.is_dense else mask[:, None, None, :]  # (b, 1, 1, L); None: nothing to mask
         for layer in self.layers:
             rows = layer(rows, packing, attn_mask)
         return packing.unpack(rows)
@@ -173,7 +180,9 @@ def load_bert(folder: str | Path) -> tuple[BertEncoder, BertTokenizer] | None:
     if config.get("hidden_act") not in _GELU:
         return None
     settings = BertSettings.from_config(config)
-    encoder = BertEncoder(settings)
+    with torch.device("meta"):  # shapes only: the loaded tensors become the weights (no random init)
+        encoder = BertEncoder(settings)
     weights = {new: value for key, value in load_file(str(files[1])).items() if (new := _rename(key)) is not None}
-    encoder.load_state_dict(_fuse_qkv(weights, settings.num_hidden_layers), strict=True)
+    weights = {key: value.float() for key, value in weights.items()}  # the network computes in float32
+    encoder.load_state_dict(_fuse_qkv(weights, settings.num_hidden_layers), strict=True, assign=True)
     return encoder.eval().requires_grad_(False), BertTokenizer(files[2])

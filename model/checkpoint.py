@@ -155,8 +155,11 @@ def save_checkpoint(
     return hashlib.sha256(blob).hexdigest()
 
 
-def load_checkpoint(name_or_path: str | Path, *, device: torch.device | str = "cpu") -> Checkpoint:
+def load_checkpoint(
+    name_or_path: str | Path, *, device: torch.device | str = "cpu", with_decoder: bool = True
+) -> Checkpoint:
     """A registered checkpoint by name, or a checkpoint file by path; the network is in eval mode.
+    `with_decoder=False` leaves a stored motion decoder out (retrieval never decodes: less to load).
 
     Raises CheckpointError (with the path and a reason) for an unknown name, a missing, truncated,
     damaged or foreign file, a newer format, or weights that do not fit the stored config.
@@ -177,10 +180,13 @@ def load_checkpoint(name_or_path: str | Path, *, device: torch.device | str = "c
     except SafetensorError as error:
         raise CheckpointError(path, f"damaged tensor data ({error})") from None
     config = _parse_config(metadata["config"], path)
-    has_decoder = metadata.get("has_decoder") == "true"
-    model = TMR(config, with_decoder=has_decoder)
+    has_decoder = metadata.get("has_decoder") == "true" and with_decoder
+    if metadata.get("has_decoder") == "true" and not with_decoder:
+        tensors = {key: value for key, value in tensors.items() if not key.startswith("motion_decoder.")}
+    with torch.device("meta"):  # shapes only: the loaded tensors become the weights (no random init)
+        model = TMR(config, with_decoder=has_decoder)
     normalizer = _take_normalizer(tensors, config, path)
-    load_state_strict(model, tensors, path)
+    load_state_strict(model, tensors, path, assign=True)
     provenance = _parse_provenance(metadata.get("provenance", "{}"), path)
     return Checkpoint(model.to(device).eval(), normalizer, provenance, sha256=sha256, path=path)
 
@@ -266,9 +272,10 @@ def _take_normalizer(tensors: dict[str, torch.Tensor], config: TMRConfig, path: 
     return Normalizer(mean.numpy(), std.numpy())
 
 
-def load_state_strict(model: TMR, tensors: dict[str, torch.Tensor], path: Path) -> None:
+def load_state_strict(model: TMR, tensors: dict[str, torch.Tensor], path: Path, *, assign: bool = False) -> None:
     """Load `tensors` into `model` when names and shapes match exactly, else raise CheckpointError
-    naming the first offending keys (shared with `model/official.py`)."""
+    naming the first offending keys (shared with `model/official.py`). `assign` makes the tensors
+    the model's own (for a model built on the meta device) instead of copying them in."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
@@ -280,4 +287,4 @@ def load_state_strict(model: TMR, tensors: dict[str, torch.Tensor], path: Path) 
     ]
     if problems:
         raise CheckpointError(path, "weights do not match the stored config: " + "; ".join(problems))
-    model.load_state_dict(tensors)
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in tensors.items()}, assign=assign)

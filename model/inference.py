@@ -147,6 +147,7 @@ def load_retriever(
     text_model: str | Path | None = None,
     device: torch.device | str | None = None,
 ) -> Retriever:
-    """`load_checkpoint` then `Retriever`: the one call the CLI needs."""
-    return Retriever(load_checkpoint(name_or_path), text_model=text_model, device=device)
+    """`load_checkpoint` (without the motion decoder, which retrieval never runs) then `Retriever`:
+    the one call the CLI needs."""
+    return Retriever(load_checkpoint(name_or_path, with_decoder=False), text_model=text_model, device=device)
 

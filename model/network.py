@@ -18,7 +18,9 @@ fewer random draws); elsewhere they are torch's.
 from __future__ import annotations
 
 import copy
+import functools
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -47,21 +49,31 @@ def sinusoidal_table(length: int, dim: int) -> Tensor:
     return table
 
 
+@functools.lru_cache(maxsize=8)
+def _precomputed_table(dim: int, device: torch.device) -> Tensor:
+    """The first rows of `sinusoidal_table`, computed once per width and device (outside inference
+    mode, so training can use the same tensor)."""
+    with torch.inference_mode(False):
+        return sinusoidal_table(_PRECOMPUTED_POSITIONS, dim).to(device)
+
+
 class PositionalEncoding(nn.Module):
-    """Adds sinusoidal positions to a (B, L, D) sequence, then dropout (ACTOR / TEMOS)."""
+    """Adds sinusoidal positions to a (B, L, D) sequence, then dropout (ACTOR / TEMOS).
+
+    The table is a function of the shape, not a parameter or buffer: checkpoints need not carry it,
+    and a network built without memory (on the meta device, before its weights are loaded) has
+    nothing left to fill in."""
 
     def __init__(self, dim: int, dropout: float) -> None:
         super().__init__()
         self.dropout = Dropout(dropout)
-        # Not persistent: it is a function of the shape, so checkpoints need not carry it.
-        self.register_buffer("table", sinusoidal_table(_PRECOMPUTED_POSITIONS, dim), persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        length = x.shape[1]
-        if length <= len(self.table):
-            table = self.table[:length]
+        length, dim = x.shape[1], x.shape[2]
+        if length <= _PRECOMPUTED_POSITIONS:
+            table = _precomputed_table(dim, x.device)[:length]
         else:
-            table = sinusoidal_table(length, x.shape[2]).to(x.device)
+            table = sinusoidal_table(length, dim).to(x.device)
         return self.dropout(x + table)  # (B, L, D)
 
 
@@ -96,7 +108,7 @@ class MultiheadAttention(nn.Module):
         return self.out_proj(out.transpose(1, 2).reshape(batch, n_queries, dim))  # (B, Q, D)
 
     def forward_packed(
-        self, rows: Tensor, packing: Packing, attn_mask: Tensor, query_rows: Tensor | None = None
+        self, rows: Tensor, packing: Packing, attn_mask: Tensor | None, query_rows: Tensor | None = None
     ) -> Tensor:
         """Self-attention over packed rows (N, D): projections run on real rows only, attention on the
         unpacked batch. Returns (N, D), or (len(query_rows), D) for the rows `query_rows` selects
@@ -156,7 +168,7 @@ class EncoderLayer(_FeedForward):
         return self._residuals(queries, self.self_attn(queries, x, attn_mask))
 
     def forward_packed(
-        self, rows: Tensor, packing: Packing, attn_mask: Tensor, query_rows: Tensor | None = None
+        self, rows: Tensor, packing: Packing, attn_mask: Tensor | None, query_rows: Tensor | None = None
     ) -> Tensor:
         """The same layer on packed rows (N, D) -> (N, D), or only the rows `query_rows` selects."""
         queries = rows if query_rows is None else rows[query_rows]
@@ -189,9 +201,14 @@ class DecoderLayer(_FeedForward):
         return self.norm3(x + self.dropout3(self.feed_forward(x)))
 
 
-def _clones(layer: nn.Module, n: int) -> nn.ModuleList:
+def _clones(make_layer: Callable[[], nn.Module], n: int) -> nn.ModuleList:
     # nn.TransformerEncoder / Decoder, which the reference uses, deep-copy one initialised layer, so
-    # every layer starts from the same weights; kept for a faithful start of training.
+    # every layer starts from the same weights; kept for a faithful start of training. Built on the
+    # meta device (to receive a checkpoint's weights) there is nothing to copy, and making each
+    # layer afresh is far cheaper than deepcopy.
+    layer = make_layer()
+    if any(p.is_meta for p in layer.parameters()):
+        return nn.ModuleList([layer] + [make_layer() for _ in range(n - 1)])
     return nn.ModuleList(copy.deepcopy(layer) for _ in range(n))
 
 
@@ -203,9 +220,11 @@ class ActorEncoder(nn.Module):
     def __init__(self, n_inputs: int, config: TMRConfig) -> None:
         super().__init__()
         self.projection = nn.Linear(n_inputs, config.latent_dim)
-        self.dist_tokens = nn.Parameter(torch.randn(config.n_dist_tokens, config.latent_dim))
+        # Drawn on the CPU even while a checkpoint is built on the meta device (random draws there
+        # pull in torch's symbolic-shape machinery, ~1 s of imports); loading replaces it anyway.
+        self.dist_tokens = nn.Parameter(torch.randn(config.n_dist_tokens, config.latent_dim, device="cpu"))
         self.positions = PositionalEncoding(config.latent_dim, config.dropout)
-        self.layers = _clones(EncoderLayer(config), config.num_layers)
+        self.layers = _clones(lambda: EncoderLayer(config), config.num_layers)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         """x (B, L, n_inputs), mask (B, L) True = real -> (B, n_dist_tokens, D).
@@ -224,6 +243,8 @@ class ActorEncoder(nn.Module):
         """`forward` computed on the real rows only (`model/packing.py`): the same values up to rounding."""
         seq, attn_mask = self._sequence(x, mask)
         packing = Packing.from_mask(attn_mask[:, 0, 0])
+        if packing.is_dense:
+            attn_mask = None  # nothing to mask: attention takes its faster unmasked kernel
         rows = packing.pack(seq)  # (N, D)
         for layer in self.layers[:-1]:
             rows = layer.forward_packed(rows, packing, attn_mask)
@@ -248,7 +269,7 @@ class MotionDecoder(nn.Module):
     def __init__(self, config: TMRConfig) -> None:
         super().__init__()
         self.positions = PositionalEncoding(config.latent_dim, config.dropout)
-        self.layers = _clones(DecoderLayer(config), config.num_layers)
+        self.layers = _clones(lambda: DecoderLayer(config), config.num_layers)
         self.output = nn.Linear(config.latent_dim, config.n_feats)
 
     def forward(self, z: Tensor, mask: Tensor) -> Tensor:

@@ -18,8 +18,9 @@ def save_tiny_checkpoint(path: Path, seed: int = 0) -> Path:
     import torch
 
     from model import TMR, Normalizer, Provenance, TMRConfig, save_checkpoint
-    from conftest import DATA
+    from conftest import DATA, require_corpus
 
+    require_corpus()
     stats = DATA / "humanml3d-ref" / "tmr" / "stats" / "humanml3d" / "guoh3dfeats"
     torch.manual_seed(seed)
     model = TMR(TMRConfig(**TINY_CONFIG), with_decoder=False)

@@ -35,7 +35,7 @@ EXPECTED: dict[str, tuple[type[TmrError], str]] = {
     "one_frame.bvh": (FormatError, "too short"),
     "overflow.bvh": (FormatError, "beyond ±1e+09"),
     "pickled_objects.npy": (FormatError, "pickled data"),
-    "ragged_rows.bvh": (FormatError, "a frame holds fewer values than the hierarchy declares"),
+    "ragged_rows.bvh": (FormatError, "line 131: frame 1 holds 65 values but the hierarchy declares 66"),
     "strings.npy": (FormatError, "not numbers"),
     "text.npy": (FormatError, "not a NumPy .npy or .npz file"),
     "too_many_values.bvh": (FormatError, "the first frame holds 67 values but the hierarchy declares 66"),
@@ -72,13 +72,13 @@ def test_bad_file_gives_its_reason(name: str) -> None:
 def test_missing_folder_and_unsupported_paths(tmp_path: Path) -> None:
     (tmp_path / "folder.bvh").mkdir()
     (tmp_path / "folder.npy").mkdir()
-    (tmp_path / "clip.fbx").write_bytes(b"Kaydara FBX Binary")
+    (tmp_path / "clip.c3d").write_bytes(b"\x02\x50")  # C3D marker data: no skeleton to read
     cases = {
         "missing.bvh": "file not found",
         "missing.npz": "file not found",
         "folder.bvh": "is a folder",
         "folder.npy": "is a folder",
-        "clip.fbx": "unsupported file type .fbx",
+        "clip.c3d": "unsupported file type .c3d",
     }
     for name, reason in cases.items():
         with pytest.raises(FormatError, match=reason):
@@ -100,9 +100,9 @@ def test_read_errors_from_the_system_are_reported(tmp_path: Path, monkeypatch: p
     """The same as above for any user (root reads files whatever their mode): the readers' `open`
     fails as the system would."""
 
-    def refuse(path: object, mode: str = "r") -> None:
+    def refuse(path: object) -> None:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("formats.checks.open", refuse, raising=False)
+    monkeypatch.setattr("formats.checks.open_regular", refuse)
     with pytest.raises(FormatError, match="cannot read the file: Permission denied"):
         load_motion(tmp_path / name)

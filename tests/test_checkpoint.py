@@ -65,6 +65,12 @@ def test_inference_checkpoint_leaves_the_decoder_out(tmp_path: Path) -> None:
         )
     with pytest.raises(CheckpointError):
         loaded.model.decode(torch.zeros(1, TINY.latent_dim), [5])
+    # Loading a full file for retrieval only leaves its decoder out too; the encoders are the same.
+    encoders_only = load_checkpoint(full, with_decoder=False)
+    assert not encoders_only.has_decoder
+    want = {k: v for k, v in load_checkpoint(full).model.state_dict().items() if not k.startswith("motion_decoder.")}
+    assert all(torch.equal(tensor, want[name]) for name, tensor in encoders_only.model.state_dict().items())
+    assert sorted(encoders_only.model.state_dict()) == sorted(want)
 
 
 def test_half_precision_file_is_half_the_size_and_loads_as_float32(tmp_path: Path) -> None:

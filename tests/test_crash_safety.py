@@ -114,7 +114,7 @@ def test_kill_9_at_several_points_loses_nothing(corpus: Path, tmp_path: Path, ti
     out, err = final.communicate(timeout=120)
     assert final.returncode == 0, err
     assert len(_held(store)) == N_FILES and "Traceback" not in err
-    assert not list(tmp_path.rglob("*.tmp"))
+    assert not [p for p in tmp_path.rglob("*") if "tmr-partial" in p.name]  # what tmr wrote, cleaned up
     with MotionStore(store).snapshot() as view:
         assert (
             view.deltas == []
@@ -147,3 +147,44 @@ def test_two_concurrent_runs_never_corrupt_the_library(corpus: Path, tmp_path: P
     again = _start(corpus, store, tiny_checkpoint)
     _, err = again.communicate(timeout=120)
     assert again.returncode == 0 and f"0 added, 0 updated, {N_FILES} unchanged" in err
+
+
+def _alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+        return True
+    except ProcessLookupError:
+        return False
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(status.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_converting_workers_die_with_a_killed_index(corpus: Path, tmp_path: Path, tiny_checkpoint: Path) -> None:
+    process = _start(corpus, tmp_path / "library.h5", tiny_checkpoint)
+    try:
+        deadline = time.monotonic() + 60
+        descendants: list[int] = []
+        while process.poll() is None and time.monotonic() < deadline and len(descendants) < 3:
+            # The forkserver and its two workers.
+            descendants = [g for c in _children_of(process.pid) for g in [c, *_children_of(c)]]
+            time.sleep(0.01)
+        assert len(descendants) >= 3, "the run ended before its workers started"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        deadline = time.monotonic() + 10
+        while _alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(process.pid), "workers outlived the killed run"
+    finally:
+        _reap(process)

@@ -151,12 +151,14 @@ def test_search_like_an_example_leaves_the_example_out(
 def test_caption_ranks_the_users_sentences(tmp_path: Path, corpus: Path, tiny_checkpoint: Path) -> None:
     sentences = ["a person walks forward", "", "someone waves both hands", "a person walks forward", "a man kicks"]
     bank = tmp_path / "bank.txt"
-    bank.write_text("\n".join(sentences) + "\n")
+    bank.write_text("# my actions\n" + "\n".join(sentences) + "\n")
     clip = sorted(corpus.iterdir())[0]
     result = _run("caption", clip, "--texts", bank, "-k", "2", "--json", checkpoint=tiny_checkpoint)
     assert result.exit_code == 0, result.output
     captions = json.loads(result.stdout)
     assert [c["rank"] for c in captions] == [1, 2] and {c["text"] for c in captions} <= set(sentences[2:])
+    every = json.loads(_run("caption", clip, "--texts", bank, "-k", "10", "--json", checkpoint=tiny_checkpoint).stdout)
+    assert sorted(c["text"] for c in every) == sorted(set(sentences) - {""})  # no comment, no duplicate
     assert captions[0]["score"] >= captions[1]["score"]
     default = _run("caption", clip, "--json", checkpoint=tiny_checkpoint)  # the default model's bank
     assert default.exit_code == 0 and len(json.loads(default.stdout)) == 5
@@ -176,6 +178,7 @@ def test_localize_gives_segments_curve_and_plot(data_dir: Path, tmp_path: Path, 
     times = [p["time"] for p in found["curve"]]
     assert times == sorted(times) and times[-1] <= 63.4 and len(times) > 100
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"wrote similarity plot: {png}" in result.stderr.splitlines()
     human = _run("localize", take, "a person kicks", checkpoint=tiny_checkpoint)
     assert (
         "█" in human.stdout
@@ -241,17 +244,24 @@ def test_embeddings_of_another_checkpoint_are_never_mixed(
 def test_a_damaged_library_is_one_line_and_a_hint(
     data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, damage: str
 ) -> None:
+    """A damaged library is repaired by the rebuild its hint names; a file that is not one (random
+    bytes: nothing says it was ever a library) is never written over, --rebuild included."""
     store = tmp_path / "library.h5"
     copy_clips(bandai_clips(data_dir, 3), tmp_path / "mocap")
     assert _run("index", tmp_path / "mocap", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
     data = store.read_bytes()
     store.write_bytes(data[: len(data) // 3] if damage == "truncated" else os.urandom(4096))
+    damaged = store.read_bytes()
+    hint = "`tmr index --rebuild` re-embeds" if damage == "truncated" else "pass another --store: tmr never writes over"
     for command in (["search", "walk"], ["info"], ["index", tmp_path / "mocap"]):
         result = _run(*command, "--store", store, checkpoint=tiny_checkpoint if command[0] != "info" else None)
         assert result.exit_code == 1
         assert _errors(result) == [result.stderr.splitlines()[0]] and _errors(result)[0].startswith(f"error: {store}: ")
-        assert "hint: run `tmr index --rebuild PATH...`" in result.stderr and result.stdout == ""
+        assert "\nhint: " in result.stderr and hint in " ".join(result.stderr.split()) and result.stdout == ""
     fixed = _run("index", tmp_path / "mocap", "--rebuild", "--store", store, checkpoint=tiny_checkpoint)
+    if damage == "junk":
+        assert fixed.exit_code == 1 and "not a tmr library" in fixed.stderr and store.read_bytes() == damaged
+        return
     assert fixed.exit_code == 0 and "the previous library could not be read" in fixed.stderr
     assert _run("search", "walk", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
 
@@ -273,3 +283,34 @@ def test_store_option_takes_a_folder(data_dir: Path, tmp_path: Path, tiny_checkp
     assert _run("index", tmp_path / "mocap", "--store", tmp_path / "libs", checkpoint=tiny_checkpoint).exit_code == 0
     assert (tmp_path / "libs" / "library.h5").is_file()
     assert json.loads(_run("info", "--store", tmp_path / "libs", "--json").stdout)["files"] == 2
+
+
+def test_piped_search_keeps_one_row_per_line_with_full_paths(indexed: tuple[Path, dict], corpus: Path, tiny_checkpoint: Path) -> None:
+    store, _ = indexed
+    result = _run("search", "someone walks", "-k", "5", "--store", store, checkpoint=tiny_checkpoint)
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[1:]
+    indexed_paths = {str(path) for path in corpus.iterdir()}
+    assert len(rows) == 5 and all(len(row) > 80 for row in rows)
+    assert all(row.split()[2] in indexed_paths for row in rows)
+    grepped = [row for row in result.stdout.splitlines() if ".bvh" in row]
+    assert grepped == rows
+
+
+def test_search_never_offers_a_deleted_file_and_says_how_many_were_gone(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    files = copy_clips(bandai_clips(data_dir, 4), tmp_path / "mocap")
+    assert _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint).exit_code == 0
+    before = json.loads(_run("search", "a person walks", "-k", "3", "--json", checkpoint=tiny_checkpoint).stdout)
+    Path(before[0]["path"]).unlink()
+    result = _run("search", "a person walks", "-k", "3", "--json", checkpoint=tiny_checkpoint)
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert [h["path"] for h in hits] == [h["path"] for h in before[1:]] + [
+        next(str(f) for f in files if str(f) not in {h["path"] for h in before})
+    ]
+    assert [h["rank"] for h in hits] == [1, 2, 3]
+    assert "left out 1 indexed file gone from disk; tmr index --prune drops them" in result.stderr.splitlines()
+    indexed = _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint)
+    assert "1 indexed file is gone from disk; --prune drops them" in indexed.stderr.splitlines()

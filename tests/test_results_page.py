@@ -146,7 +146,7 @@ def _keep_screenshot(png: bytes, name: str) -> None:
 def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny seeded model: these tests check the plumbing of --html, not retrieval quality."""
     from model import Normalizer, Provenance, save_checkpoint
-    from tests.model_helpers import tiny_model
+    from model_helpers import tiny_model
 
     path = tmp_path_factory.mktemp("model") / "tiny.tmr"
     provenance = Provenance(trained_on="nothing (random)", commit="0000000", created="2026-01-01T00:00:00Z", details={})
@@ -163,6 +163,7 @@ def test_search_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) -> N
     result = runner.invoke(app, ["search", "a person waves", "-k", "3", "--json", "--html", str(page), *checkpoint])
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)  # --json still prints the results, alone, on stdout
+    assert f"wrote results page: {page}" in result.stderr.splitlines()
     data = _embedded(page)
     assert [(hit["path"], hit["start"], hit["end"], hit["score"]) for hit in data["hits"]] == [
         (hit["path"], hit["start"], hit["end"], hit["score"]) for hit in hits
@@ -176,6 +177,7 @@ def test_localize_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) ->
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     data = _embedded(page)
+    assert f"wrote results page: {page}" in result.stderr.splitlines()
     assert [hit["rank"] for hit in data["hits"]] == [1, 2]
     assert data["curve"]["path"] == str(data_dir / HOP) and len(data["curve"]["times"]) > 10
     assert [(s["start"], s["end"]) for s in data["curve"]["segments"]] == [(h["start"], h["end"]) for h in data["hits"]]
@@ -184,3 +186,14 @@ def test_localize_html(data_dir: Path, tmp_path: Path, tiny_checkpoint: Path) ->
 def test_html_suffix_is_checked_before_any_work(data_dir: Path) -> None:
     result = CliRunner().invoke(app, ["localize", str(data_dir / HOP), "a hop", "--html", "page.txt"])
     assert result.exit_code == 2 and "must end in .html, .htm" in result.stderr
+
+
+def test_placeholder_names_in_a_query_or_file_name_stay_text(tmp_path: Path) -> None:
+    query = "__TMR_DATA__ and __TMR_TITLE__ __TMR_KIND__"
+    hits = [SearchHit(1, 0.5, str(tmp_path / "__TMR_DATA__" / "__TMR_HEADING__.bvh"), 0.0, 1.0)]
+    page = tmp_path / "page.html"
+    write_results_page(page, query, hit_views(hits))
+    text = page.read_text()
+    assert re.search(r"<title>(.*?)</title>", text, re.S).group(1) == f"tmr: {query}"
+    assert text.count('"hits":') == 1  # the data went in once, into its script element
+    assert _embedded(page)["hits"][0]["problem"] == "file not found"

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tmrcli.library.errors import StoreError
+from tmrcli.library.errors import NotALibraryError, StoreError
 from tmrcli.library.storefile import FileTable, open_store_file
 from tmrcli.library.store import MotionStore
 from store_helpers import fake_record
@@ -117,22 +117,13 @@ def test_a_missing_library_says_how_to_make_one(tmp_path: Path) -> None:
     assert "tmr index" in raised.value.hint
 
 
-@pytest.mark.parametrize("damage", ["truncate", "junk", "foreign"])
-def test_a_damaged_library_is_one_store_error_with_the_rebuild_hint(tmp_path: Path, damage: str) -> None:
+def test_a_damaged_library_is_one_store_error_and_the_rebuild_repairs_it(tmp_path: Path) -> None:
     store = MotionStore(tmp_path / "library.h5")
     with store.writer(CKPT_A, 8) as writer:
         writer.commit([fake_record(f"/m/{i}", 3) for i in range(50)])
         writer.finish()
     data = store.path.read_bytes()
-    if damage == "truncate":
-        store.path.write_bytes(data[: len(data) // 2])
-    elif damage == "junk":
-        store.path.write_bytes(os.urandom(len(data)))
-    else:
-        import h5py
-
-        with h5py.File(store.path, "w") as h5:
-            h5["x"] = 1
+    store.path.write_bytes(data[: len(data) // 2])
     with pytest.raises(StoreError) as raised:
         with store.snapshot() as view:
             view.live_files()
@@ -147,15 +138,36 @@ def test_a_damaged_library_is_one_store_error_with_the_rebuild_hint(tmp_path: Pa
     assert _held(store) == {"/m/new": 1}
 
 
+@pytest.mark.parametrize("content", ["junk", "text", "foreign"])
+def test_a_file_that_is_not_a_library_is_never_written_over(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "notes.h5"
+    if content == "foreign":
+        import h5py
+
+        with h5py.File(path, "w") as h5:
+            h5["x"] = 1
+    else:
+        path.write_bytes(os.urandom(4096) if content == "junk" else b"my notes\n")
+    before = path.read_bytes()
+    store = MotionStore(path)
+    for rebuild in (False, True):
+        with pytest.raises(NotALibraryError) as raised:
+            with store.writer(CKPT_A, 8, rebuild=rebuild) as writer:
+                writer.commit([fake_record("/m/new")])
+                writer.finish()
+        assert "not a tmr library" in raised.value.reason and "--rebuild" not in raised.value.hint
+    assert path.read_bytes() == before
+
+
 def test_leftovers_of_a_killed_writer_are_ignored_then_cleaned(tmp_path: Path) -> None:
     store = MotionStore(tmp_path / "library.h5")
     with store.writer(CKPT_A, 8) as writer:
         writer.commit([fake_record("/m/a")])
         writer.finish()
     half_written = [
-        store.folder / ".00000009.h5.x1.tmp",
-        tmp_path / ".library.h5.x2.tmp",
-        store.folder / ".ann-1.hnsw.x3.tmp",
+        store.folder / ".00000009.h5.tmr-partial-x1x1x1x1.tmp.h5",
+        tmp_path / ".library.h5.tmr-partial-x2x2x2x2.tmp.h5",
+        store.folder / ".ann-1.hnsw.tmr-partial-x3x3x3x3.tmp.hnsw",
     ]
     for path in half_written:
         path.write_bytes(b"half")
@@ -232,3 +244,107 @@ def test_a_compaction_between_listing_and_opening_makes_the_reader_read_again(
     monkeypatch.setattr(h5py, "File", compact_first)
     assert _held(store) == {"/m/a": 1, "/m/b": 1}
     assert raced and not raced[0].exists()
+
+
+def _damage(path: Path) -> None:
+    """Overwrite the middle of a file with junk, in place (as a failing disk would)."""
+    data = bytearray(path.read_bytes())
+    data[len(data) // 4 :] = os.urandom(len(data) - len(data) // 4)
+    path.write_bytes(bytes(data))
+
+
+def test_a_rebuild_of_a_damaged_library_re_embeds_what_its_readable_parts_name(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a"), fake_record("/m/b")])
+        writer.compact()
+        writer.commit([fake_record("/m/c")])
+        writer.commit([fake_record("/m/d")])
+    _damage(store.delta_names()[0])
+    with pytest.raises(StoreError) as raised:
+        with store.snapshot():
+            pass
+    assert "damaged library" in raised.value.reason and "tmr index --rebuild" in raised.value.hint
+    with store.writer(CKPT_A, 8, rebuild=True) as writer:
+        assert set(writer.previous) == {"/m/a", "/m/b", "/m/d"} and writer.previous_error is not None
+        writer.commit([fake_record(p) for p in writer.previous])
+        writer.finish()  # the damaged delta of the old library is no part of the rebuild and goes
+    assert _held(store) == {"/m/a": 1, "/m/b": 1, "/m/d": 1} and store.delta_names() == []
+
+
+def test_a_deleted_base_beside_deltas_is_damage_not_a_new_library(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.commit([fake_record("/m/b")])
+    store.path.unlink()
+    for attempt in (store.snapshot, lambda: store.writer(CKPT_A, 8)):
+        with pytest.raises(StoreError, match="the base file is missing but 2 delta"):
+            with attempt():
+                pass
+    assert not store.path.exists()
+    with store.writer(CKPT_A, 8, rebuild=True) as writer:
+        assert set(writer.previous) == {"/m/a", "/m/b"}
+
+
+def test_clean_up_removes_exactly_what_tmr_wrote(tmp_path: Path) -> None:
+    from formats.atomic import temporary_beside
+
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+    users = [tmp_path / ".0budget.tmp", store.folder / ".ann-x.tmp", tmp_path / ".library.h5.notes.tmp"]
+    for path in users:
+        path.write_text("mine")
+    targets = [store.path, store.delta_path(7), store.ann_path("0" * 32)]
+    leftovers = []
+    for target in targets:  # what a killed writer leaves: its temporaries, as atomic writes name them
+        handle, name = temporary_beside(target, suffix=f".tmp{target.suffix}")
+        os.close(handle)
+        leftovers.append(Path(name))
+    with store.writer(CKPT_A, 8):
+        pass
+    assert [p.exists() for p in leftovers] == [False] * 3
+    assert all(p.read_text() == "mine" for p in users)
+
+
+def test_a_library_reached_through_a_symlink_stays_one_library(tmp_path: Path) -> None:
+    from tmrcli.library.errors import StoreLockedError
+
+    real = tmp_path / "real" / "library.h5"
+    real.parent.mkdir()
+    link = tmp_path / "link.h5"
+    link.symlink_to(real)
+    through_link = MotionStore(link)
+    with through_link.writer(CKPT_A, 8) as writer:
+        with pytest.raises(StoreLockedError):  # the same lock, whichever name reaches it
+            with MotionStore(real).writer(CKPT_A, 8):
+                pass
+        writer.commit([fake_record("/m/a")])
+        writer.compact()
+    assert link.is_symlink() and real.is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.h5", "real"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["library.h5", "library.h5.d", "library.h5.lock"]
+    assert _held(MotionStore(real)) == {"/m/a": 1}
+
+
+def test_a_deleted_delta_is_damage_naming_it_and_the_rebuild_keeps_the_rest(tmp_path: Path) -> None:
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8) as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.commit([fake_record("/m/b")])
+        writer.commit([fake_record("/m/c")])
+    first, middle, last = store.delta_names()
+    middle.unlink()
+    with pytest.raises(StoreError, match=f"delta {middle.name}, which {last.name} follows, is missing"):
+        with store.snapshot():
+            pass
+    with store.writer(CKPT_A, 8, rebuild=True) as writer:
+        assert set(writer.previous) == {"/m/a", "/m/c"}
+        writer.commit([fake_record(p) for p in writer.previous])
+        writer.finish()
+    assert _held(store) == {"/m/a": 1, "/m/c": 1}
+    with store.writer(CKPT_A, 8) as writer:  # the chain goes on from the rebuilt base
+        writer.commit([fake_record("/m/d")])
+        writer.commit([fake_record("/m/e")])
+    assert _held(store) == {"/m/a": 1, "/m/c": 1, "/m/d": 1, "/m/e": 1}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from formats import load_motion
+from formats import JOINT_INDEX, load_motion
 from formats.bvh import joint_positions, read_bvh
 from formats.rigs import map_skeleton
 from formats.units import UNIT_SCALES, UP_AXES, Placement, detect_placement, up_rotation
@@ -63,3 +63,17 @@ def test_any_unit_and_axes_are_detected_and_undone(data_dir: Path, clip_path: st
         detected = detect_placement(in_file)
         assert detected == placement
         np.testing.assert_allclose(detected.apply(in_file), joints, atol=1e-9)
+
+
+def test_children_are_measured_as_children(data_dir: Path) -> None:
+    """AnimatedDrawings' 5- and 8-year-olds share a rig (and its inches) with its adults: a child's
+    20-inch leg is a child's, not an adult's leg in CMU units."""
+    feet = [JOINT_INDEX[f"{side}_{joint}"] for side in ("left", "right") for joint in ("ankle", "foot")]
+
+    def head_height(clip: str) -> float:
+        joints = load_motion(data_dir / "animated-drawings" / clip).joints
+        return float(np.quantile(joints[:, JOINT_INDEX["head"], 1] - joints[:, feet, 1].min(axis=1), 0.95))
+
+    five, eight = head_height("5yr_old/dab.bvh"), head_height("8yr_old/dab.bvh")
+    adult = head_height("cmu_1006/catch.bvh")
+    assert 0.8 < five < eight < 1.2 < 1.45 < adult < 1.75  # head joints of 1.0-1.4 m children, a 1.5-1.9 m adult

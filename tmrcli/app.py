@@ -6,10 +6,11 @@ Commands live in their own modules and import torch or transformers only inside 
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import os
+from typing import Annotated, Any, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from formats.errors import TmrError
 from tmrcli import __version__
@@ -28,6 +29,19 @@ from tmrcli.commands.show import show
 __all__ = ["app", "main"]
 
 
+def _without_flag_types(params: list[Any]) -> list[Any]:
+    """Flags take no value, so --help shows none (Typer would print `<bool>` beside each)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        return _without_flag_types(super().get_params(ctx))
+
+
 class _GuardedGroup(TyperGroup):
     """Turns every expected failure (`TmrError`) into one line on stderr and exit code 1."""
 
@@ -37,6 +51,9 @@ class _GuardedGroup(TyperGroup):
         except TmrError as error:
             print_error(error.path, error.reason, error.hint)
             raise typer.Exit(code=1) from None
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        return _without_flag_types(super().get_params(ctx))
 
 
 app = typer.Typer(
@@ -67,21 +84,25 @@ def _root(
     """
 
 
-app.command()(convert)
-app.command()(index)
-app.command()(search)
-app.command()(caption)
-app.command()(localize)
-app.command()(info)
-app.command()(train)
-app.command("eval")(evaluate)
-app.command()(distill)
-app.command()(show)
-app.command()(export)
-app.command("import")(import_run)
-app.command()(serve)
+app.command(cls=_Command)(convert)
+app.command(cls=_Command)(index)
+app.command(cls=_Command)(search)
+app.command(cls=_Command)(caption)
+app.command(cls=_Command)(localize)
+app.command(cls=_Command)(info)
+app.command(cls=_Command)(train)
+app.command("eval", cls=_Command)(evaluate)
+app.command(cls=_Command)(distill)
+app.command(cls=_Command)(show)
+app.command(cls=_Command)(export)
+app.command("import", cls=_Command)(import_run)
+app.command(cls=_Command)(serve)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. OpenMP threads that wait should sleep, not spin: spinning threads
+    take the cores other processes need and, on a busy machine, make small encodes up to ten times
+    slower (`benchmarks/under_load.py`). OpenMP reads this once, when torch loads, so it is set here,
+    before any command imports torch; a value the user set is kept."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()

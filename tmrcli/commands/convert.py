@@ -35,7 +35,7 @@ def convert(
     inputs: Annotated[
         list[Path],
         typer.Argument(
-            exists=True, metavar="INPUT", help=f"Motion files ({MOTION_FILE_TYPES}) or folders, searched recursively."
+            metavar="INPUT", help=f"Motion files ({MOTION_FILE_TYPES}) or folders, searched recursively."
         ),
     ],
     output: Annotated[
@@ -89,7 +89,7 @@ def _progress(total: int) -> Iterator[Callable[[ConvertJob], None]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn("converting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, TextColumn("{task.description}"), console=err, transient=True) as bar:
+    with Progress(*columns, TextColumn("{task.description}", markup=False), console=err, transient=True) as bar:
         task = bar.add_task("", total=total)
         yield lambda job: bar.update(task, advance=1, description=job.source.name)
 

@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from formats.motion import MOTION_SUFFIXES
 from tmrcli.views.console import err, out
 from tmrcli.commands.options import (
-    MOTION_FILE_TYPES,
+    MotionFileArgument,
     MOTION_OPTIONS,
     EndOption,
     StartOption,
@@ -27,7 +26,7 @@ __all__ = ["export"]
 
 @reads_motion_files
 def export(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")],
+    file: MotionFileArgument,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],
     start: StartOption = 0.0,
     end: EndOption = None,
@@ -43,7 +42,6 @@ def export(
     """
     from tmrcli.library.export import export_segment
 
-    check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     check_suffix(output, (".bvh",), "--output")
     exported = export_segment(file, start, end, output, options)

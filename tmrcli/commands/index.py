@@ -32,7 +32,6 @@ def index(
     paths: Annotated[
         Optional[list[Path]],
         typer.Argument(
-            exists=True,
             metavar="PATH...",
             help=f"Motion files ({MOTION_FILE_TYPES}) or folders, searched recursively. "
             "None: check the files the library already holds.",
@@ -62,11 +61,12 @@ def index(
     from model import load_retriever
     from formats.reading import available_cores
     from tmrcli.library.indexing import IndexRequest, find_files_to_index, run_index
+    from tmrcli.library.store import MotionStore
     from tmrcli.views.render import IndexBar, render_index_report
 
     check_motion_paths(paths or [], "PATH")
     library = store_path(store)
-    if not paths and not library.exists():
+    if not paths and not library.exists() and not MotionStore(library).delta_names():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
     request = IndexRequest(
         library,
@@ -98,15 +98,32 @@ def info(
             help="Also say whether the library was made by this model.",
         ),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Read and verify every byte (checksums, ranges, the search index); say what to repair."
+        ),
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """What the library holds: files, entries, the model that embedded them, size on disk.
+
+    With --check, exit code 1 when anything is damaged, and what `tmr index --rebuild` would do.
 
     Example: tmr info --json
     """
     from tmrcli.library.info import library_info
     from tmrcli.library.store import MotionStore
-    from tmrcli.views.render import render_info
+    from tmrcli.views.render import render_check, render_info
+
+    if check:
+        from tmrcli.library.check import check_library
+
+        report = check_library(MotionStore(store_path(store)))
+        render_check(report, json_)
+        if not report.ok:
+            raise typer.Exit(code=1)
+        return
 
     sha256 = None
     if checkpoint is not None:

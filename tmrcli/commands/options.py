@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from formats.reading import LoadOptions
 
 __all__ = [
+    "MotionFileArgument",
+    "existing_motion_file",
     "StoreOption",
     "CheckpointOption",
     "JsonOption",
@@ -46,7 +48,29 @@ __all__ = [
 
 DEFAULT_CHECKPOINT = "default"
 # The motion files tmr reads, in words, for help texts and errors.
-MOTION_FILE_TYPES = ".bvh, .amc, DeepMimic .json/.txt, .npz, .npy"
+MOTION_FILE_TYPES = ".bvh, .amc, .fbx, .glb, .gltf, DeepMimic .json/.txt, .npz, .npy"
+MOTION_FILE_HELP = f"A motion file ({MOTION_FILE_TYPES}); FILE.glb#NAME for one animation of several."
+
+
+def existing_motion_file(path: Path | None) -> Path | None:
+    """A motion file that exists, or FILE#NAME naming an animation of one; a usage error otherwise."""
+    if path is None:
+        return None
+    from formats import MOTION_SUFFIXES, motion_source
+
+    file = motion_source(path)[0]
+    if not file.exists():
+        raise typer.BadParameter(f"{path} does not exist")
+    if file.is_dir():
+        raise typer.BadParameter(f"{path} is a folder, not a motion file")
+    if file.suffix.lower() not in MOTION_SUFFIXES:
+        raise typer.BadParameter(f"{path} must end in {', '.join(MOTION_SUFFIXES)}")
+    return path
+
+
+MotionFileArgument = Annotated[
+    Path, typer.Argument(metavar="FILE", callback=existing_motion_file, help=MOTION_FILE_HELP)
+]
 
 StoreOption = Annotated[
     Optional[Path],
@@ -136,32 +160,49 @@ def load_options(
     body_model: Path | None,
     asf: Path | None = None,
     skeleton: Path | None = None,
+    max_duration: float | None = None,
 ) -> LoadOptions:
     """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
     from formats import SkeletonError, read_skeleton_map
+    from formats.limits import MAX_FPS, MIN_FPS
     from formats.reading import LoadOptions
 
-    if fps is not None and not fps > 0:
-        raise typer.BadParameter("must be a positive number of frames per second", param_hint="--fps")
+    if fps is not None and not MIN_FPS <= fps <= MAX_FPS:
+        raise typer.BadParameter(
+            f"must be a positive number of frames per second, from {MIN_FPS:g} to {MAX_FPS:g}", param_hint="--fps"
+        )
+    if max_duration is not None and not max_duration > 0:
+        raise typer.BadParameter("must be a positive number of seconds", param_hint="--max-duration")
     mapping = None
     if skeleton_map is not None:
         try:
             mapping = read_skeleton_map(skeleton_map)
-        except SkeletonError as error:
-            raise typer.BadParameter(f"{skeleton_map}: {error.reason}", param_hint="--skeleton-map") from None
-    return LoadOptions(skeleton_map=mapping, fps=fps, body_model=body_model, asf=asf, character=skeleton)
+        except SkeletonError as error:  # one line naming the map, exit 2 (a usage error)
+            from tmrcli.views.console import print_error
+
+            print_error(str(skeleton_map), error.reason)
+            raise typer.Exit(code=2) from None
+    return LoadOptions(
+        skeleton_map=mapping, fps=fps, body_model=body_model, asf=asf, character=skeleton, max_duration=max_duration
+    )
 
 
 # The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
-# --asf, --skeleton, --fps and --body-model in its place and passes what they say as one LoadOptions.
+# --asf, --skeleton, --fps, --body-model and --max-duration in its place and passes what they say as one
+# LoadOptions.
 MOTION_OPTIONS: Any = object()
 
+MaxDurationOption = Annotated[
+    Optional[float],
+    typer.Option(metavar="SECONDS", help="Refuse motions longer than this (default 3600: one hour)."),
+]
 _READ_OPTIONS = (
     ("skeleton_map", SkeletonMapOption),
     ("asf", AsfOption),
     ("skeleton", CharacterOption),
     ("fps", FpsOption),
     ("body_model", BodyModelOption),
+    ("max_duration", MaxDurationOption),
 )
 
 
@@ -194,10 +235,18 @@ def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
 
 
 def check_motion_paths(paths: list[Path], param_hint: str) -> None:
-    """A file given by name must be a motion file (folders are searched); a usage error otherwise."""
+    """A file given by name must exist and be a motion file (folders are searched); a usage error
+    otherwise: one line naming the path (a dangling or looping symlink says so), exit code 2."""
     from formats.reading import is_motion_file
+    from tmrcli.views.console import print_error
 
     for path in paths:
+        if not path.exists():
+            reason = "does not exist"
+            if path.is_symlink():
+                reason = "is a symbolic link to nothing (dangling, or a loop)"
+            print_error(str(path), reason)
+            raise typer.Exit(code=2)
         if path.is_file() and not is_motion_file(path):
             raise typer.BadParameter(f"{path} is not a motion file ({MOTION_FILE_TYPES})", param_hint=param_hint)
 

@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tmrcli.views.console import err
+from tmrcli.views.console import err, print_written
 from tmrcli.commands.options import (
-    MOTION_FILE_TYPES,
+    MotionFileArgument,
+    existing_motion_file,
     DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
 __all__ = ["search", "caption", "localize"]
 
-MotionArgument = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")
-]
 
 
 @reads_motion_files
@@ -36,7 +34,7 @@ def search(
     k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
     like: Annotated[
         Optional[Path],
-        typer.Option(exists=True, dir_okay=False, metavar="FILE", help="Find motions like this one instead."),
+        typer.Option(metavar="FILE", callback=existing_motion_file, help="Find motions like this one instead."),
     ] = None,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
     min_confidence: Annotated[
@@ -58,9 +56,9 @@ def search(
     Example: tmr search "a person waves with the left hand" -k 5
     """
     from tmrcli.views.html_page import write_search_page
-    from tmrcli.views.render import render_hits
+    from tmrcli.views.render import plural, render_hits
     from model import load_retriever
-    from tmrcli.library.search import find_motions
+    from tmrcli.library.search import find_motions_on_disk
     from tmrcli.library.store import MotionStore
 
     from model.calibration import NO_CLEAR_MATCH
@@ -69,7 +67,7 @@ def search(
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
-    hits = find_motions(
+    hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options,
     )  # fmt: skip
@@ -80,17 +78,20 @@ def search(
             f"(below {NO_CLEAR_MATCH}); the library may hold no such motion",
             markup=False, highlight=False,
         )  # fmt: skip
+    if gone:
+        err.print(f"left out {plural(gone, 'indexed file')} gone from disk; tmr index --prune drops them", markup=False)
     if html is not None:
         write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
+        print_written(html, "results page")
 
 
 @reads_motion_files
 def caption(
-    file: MotionArgument,
+    file: MotionFileArgument,
     texts: Annotated[
         Optional[Path],
         typer.Option(
-            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line (default: the model's own)."
+            exists=True, dir_okay=False, metavar="FILE", help="Your sentences, one per line; lines starting with # are comments (default: the model's own)."
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
@@ -113,7 +114,7 @@ def caption(
 
 @reads_motion_files
 def localize(
-    file: MotionArgument,
+    file: MotionFileArgument,
     text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
     top: Annotated[int, typer.Option("--top", "-k", min=1, help="How many segments to show.")] = 3,
     plot: Annotated[
@@ -143,5 +144,7 @@ def localize(
     render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)
+        print_written(plot, "similarity plot")
     if html is not None:
         write_localize_page(html, text, file, result, options)
+        print_written(html, "results page")

@@ -7,10 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from formats.motion import MOTION_SUFFIXES
 from tmrcli.views.console import out
 from tmrcli.commands.options import (
-    MOTION_FILE_TYPES,
+    MotionFileArgument,
     MOTION_OPTIONS,
     EndOption,
     HtmlOption,
@@ -30,7 +29,7 @@ IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
 @reads_motion_files
 def show(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, metavar="FILE", help=f"A motion file ({MOTION_FILE_TYPES}).")],
+    file: MotionFileArgument,
     start: StartOption = 0.0,
     end: EndOption = None,
     output: Annotated[
@@ -55,7 +54,6 @@ def show(
     """
     from tmrcli.views.show import show_motion
 
-    check_suffix(file, MOTION_SUFFIXES, "FILE")
     check_segment(start, end)
     if output is not None:
         check_suffix(output, IMAGE_SUFFIXES, "--output")

@@ -6,6 +6,7 @@ its reason and the others are still written (STYLE.md: batch commands finish the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -13,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from formats import FormatError, SkippedFile, TmrError, scan_motions
+from formats import FormatError, SkippedFile, TmrError, motion_source, scan_motions
 from formats.atomic import save_npy_atomic
-from formats.reading import FailedFile, LoadOptions, failure, read_features
+from formats.processes import die_with_parent
+from formats.reading import FailedFile, LoadOptions, failure, read_features, unexpected_failure
 
 __all__ = ["ConvertJob", "ConvertedFile", "ConvertReport", "plan_conversion", "convert_files", "convert_file"]
 
@@ -59,19 +61,28 @@ def plan_conversion(
     with suffix .npy>. Files already under OUTDIR (earlier results, when OUTDIR lies inside an input
     folder) are neither inputs nor skipped; nor are files matching an `exclude` glob inputs."""
     jobs, skipped = [], []
-    written = outdir.resolve()
+    written = _real(outdir)
     for given in inputs:
         root = given if given.is_dir() else given.parent
         scan = scan_motions([given], exclude)
-        skipped += [item for item in scan.skipped if written not in item.path.resolve().parents]
+        skipped += [item for item in scan.skipped if written not in _real(item.path).parents]
         for source in scan.files:
-            if given.is_dir() and written in source.resolve().parents:
+            if given.is_dir() and written in _real(source).parents:
                 continue
-            relative = source.relative_to(root).with_suffix("")
+            file, animation = motion_source(source)
+            relative = file.relative_to(root).with_suffix("")
+            if animation is not None:  # one output per animation: walks.glb#Run -> walks#Run.npy
+                relative = relative.with_name(f"{relative.name}#{animation}")
             output = outdir / relative.with_name(relative.name + ".npy")
             joints_output = outdir / relative.with_name(relative.name + JOINTS_SUFFIX) if with_joints else None
             jobs.append(ConvertJob(source, output, joints_output))
     return jobs, skipped
+
+
+def _real(path: Path) -> Path:
+    """The path with symlinks resolved; a looping or dangling link stays as far as it resolves
+    (Path.resolve raises on a loop)."""
+    return Path(os.path.realpath(path))
 
 
 def convert_files(
@@ -113,7 +124,7 @@ def _run(
     if workers <= 1 or len(indices) <= 1:
         yield from ((index, _try_convert(jobs[index], options)) for index in indices)
         return
-    with ProcessPoolExecutor(min(workers, len(indices))) as pool:
+    with ProcessPoolExecutor(min(workers, len(indices)), initializer=die_with_parent) as pool:
         futures = {pool.submit(_try_convert, jobs[index], options): index for index in indices}
         for future in as_completed(futures):
             yield futures[future], future.result()
@@ -126,6 +137,8 @@ def _try_convert(job: ConvertJob, options: LoadOptions) -> ConvertedFile | Faile
         return convert_file(job, options)
     except TmrError as error:
         return failure(job.source, error)
+    except Exception as error:  # noqa: BLE001 (the per-file boundary: one file never ends the run)
+        return unexpected_failure(job.source, error)
 
 
 def convert_file(job: ConvertJob, options: LoadOptions) -> ConvertedFile:

@@ -70,7 +70,7 @@ def read_motion(
     asf: str | Path | None = None,
     skeleton: str | Path | None = None,
 ) -> MotionFeatures:
-    """Read a motion file (.bvh, .amc, DeepMimic .json/.txt, .npz, .npy) as every command does; the
+    """Read a motion file (.bvh, .amc, .fbx, .glb/.gltf, DeepMimic .json/.txt, .npz, .npy) as every command does; the
     options are the commands' --skeleton-map (a mapping, or its TOML / JSON file), --fps, --body-model,
     --asf (an AMC's skeleton) and --skeleton (a DeepMimic character file)."""
     options = _options(skeleton_map, fps, body_model)

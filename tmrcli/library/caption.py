@@ -27,8 +27,8 @@ __all__ = ["read_text_bank", "bank_embeddings", "caption_motion", "caption_file"
 
 
 def read_text_bank(path: Path) -> list[str]:
-    """The user's sentences, one per line (blank lines and duplicates left out)."""
-    texts = list(dict.fromkeys(read_lines(path, "the sentences")))
+    """The user's sentences, one per line (blank lines, `# comment` lines and duplicates left out)."""
+    texts = list(dict.fromkeys(line for line in read_lines(path, "the sentences") if not line.startswith("#")))
     if not texts:
         raise TmrError(path, "no sentences in the file (one per line)")
     return texts

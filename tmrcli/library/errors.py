@@ -6,14 +6,27 @@ from pathlib import Path
 
 from formats.errors import TmrError
 
-__all__ = ["StoreError", "StoreLockedError", "REBUILD_HINT", "checkpoint_mismatch"]
+__all__ = ["StoreError", "StoreLockedError", "NotALibraryError", "DiskFullError", "REBUILD_HINT", "REPAIR_HINT", "NOT_A_LIBRARY_HINT", "checkpoint_mismatch"]
 
 REBUILD_HINT = "run `tmr index --rebuild PATH...` to index your motion files again"
+REPAIR_HINT = (
+    "`tmr info --check` lists the damage; `tmr index --rebuild` re-embeds every file the library's "
+    "readable parts name (add PATH... for more)"
+)
+NOT_A_LIBRARY_HINT = "pass another --store: tmr never writes over a file that is not one of its libraries"
 
 
 class StoreError(TmrError):
     """A library that cannot be used as asked: missing, damaged, not a tmr library, made by a newer tmr,
     or holding embeddings of another checkpoint than the one in use."""
+
+
+class NotALibraryError(StoreError):
+    """The library path holds something else (a text file, another program's HDF5 file): never written over."""
+
+
+class DiskFullError(StoreError):
+    """The filesystem filled up while a library file was written; that file was not committed."""
 
 
 class StoreLockedError(StoreError):

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from formats import MotionScan, SkippedFile, TmrError, scan_motions, skip_summary
+from formats import MotionScan, SkippedFile, TmrError, motion_source, scan_motions, skip_summary
 from formats.digest import file_sha256
-from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features
+from formats.processes import die_with_parent
+from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features, unexpected_failure
 from tmrcli.library.ann import ensure_ann
 from tmrcli.library.embedding import MotionClip, embed_clips
+from tmrcli.library.errors import StoreError
 from tmrcli.library.store import MotionStore, StoreWriter
 from tmrcli.library.storefile import FileRecord
 
@@ -110,12 +112,13 @@ def _stat_candidates(paths: Iterable[str], known: Mapping[str, FileRecord]) -> I
     Size and mtime equal to the stored ones mean unchanged; otherwise the content hash decides."""
     for path in paths:
         try:
-            stat = os.stat(path)
+            file = motion_source(path)[0]  # an animation of a glTF file (FILE#NAME) has that file's hash
+            stat = os.stat(file)
             stored = known.get(path)
             if stored is not None and (stored.size, stored.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 yield None
                 continue
-            digest = file_sha256(path)
+            digest = file_sha256(file)
         except OSError as error:
             yield FailedFile(path, f"cannot read the file ({error.strerror or error})")
             continue
@@ -162,7 +165,7 @@ def discover(
     found = [os.path.abspath(p) for p in scan.files]
     held_here = [p for p in known if not roots or _is_under(p, roots)]
     wanted = dict.fromkeys([*found, *held_here, *previous])
-    gone = [p for p in wanted if not os.path.exists(p)]
+    gone = [p for p in wanted if not motion_source(p)[0].exists()]
     todo, failed, unchanged = [], [], 0
     for item in _stat_candidates([p for p in wanted if p not in set(gone)], known):
         if item is None:
@@ -185,6 +188,8 @@ def convert_motion(file: MotionFile, options: LoadOptions) -> MotionClip | Faile
         motion, feats, _ = read_features(Path(file.path), options)
     except TmrError as error:
         return failure(file.path, error)
+    except Exception as error:  # noqa: BLE001 (the per-file boundary: one file never ends the run)
+        return unexpected_failure(file.path, error)
     if not np.isfinite(feats).all():
         return FailedFile(file.path, "the motion gives infinite or NaN features")
     record = FileRecord(
@@ -206,7 +211,9 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
         return
     # forkserver: workers start from a clean process, not a fork of one that may hold torch's threads.
     context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_leave_ctrl_c_to_the_parent) as pool:
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_prepare_worker, initargs=(os.getpid(),)
+    ) as pool:
         queue = iter(todo)
         pending: set[Future] = set()
         while True:
@@ -218,9 +225,11 @@ def _converted(todo: Sequence[MotionFile], options: LoadOptions, workers: int) -
             yield from (future.result() for future in done)
 
 
-def _leave_ctrl_c_to_the_parent() -> None:
-    """Workers ignore Ctrl-C: the parent stops the run (keeping every committed batch) and the pool."""
+def _prepare_worker(owner: int) -> None:
+    """Workers ignore Ctrl-C: the parent stops the run (keeping every committed batch) and the pool.
+    They die with the run (`owner`), kill -9 included."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent(owner)
 
 
 def _batches(
@@ -261,6 +270,12 @@ def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgre
     sha256 = retriever.sha256 or ""
     store = MotionStore(request.store)
     with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
+        if writer.previous_error is not None and not writer.previous and not request.paths:
+            raise StoreError(
+                store.path,
+                f"{writer.previous_error.reason}, and no readable part of it names a motion file",
+                hint="give the motion files or folders to index: tmr index --rebuild PATH...",
+            )
         plan = discover(
             request.paths,
             writer.known,

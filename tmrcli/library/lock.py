@@ -78,8 +78,12 @@ class StoreLock:
             raise StoreLockedError(
                 self.library, f"locked by {who}", hint="wait for it to finish, then run the command again"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(asdict(LockHolder.this_process())).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(asdict(LockHolder.this_process())).encode(), 0)
+        except OSError as error:  # a full disk, typically: nothing was written yet
+            os.close(fd)
+            raise StoreError(self.path, f"cannot write the lock file ({error.strerror or error})") from None
         self._fd = fd
 
     def release(self) -> None:

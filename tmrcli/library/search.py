@@ -8,8 +8,9 @@ windows of one long take; the hit's start and end say where in the take the matc
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from tmrcli.library.results import SearchHit
 from tmrcli.library.store import MotionStore, Snapshot
 from tmrcli.library.storefile import StoreFile
 
-__all__ = ["check_checkpoint", "search_library", "find_motions"]
+__all__ = ["check_checkpoint", "search_library", "find_motions", "find_motions_on_disk"]
 
 _FIRST_CANDIDATES = 8  # per wanted hit: windows of one take crowd the nearest neighbours
 
@@ -123,7 +124,12 @@ def search_library(
     ]
 
 
-def find_motions(
+def find_motions(store: MotionStore, retriever: Retriever, k: int, **query: Any) -> list[SearchHit]:
+    """`tmr search`'s hits (find_motions_on_disk's, whose keywords it takes), without the count of gone files."""
+    return find_motions_on_disk(store, retriever, k, **query)[0]
+
+
+def find_motions_on_disk(
     store: MotionStore,
     retriever: Retriever,
     k: int,
@@ -133,10 +139,12 @@ def find_motions(
     min_score: float = 0.0,
     min_confidence: float = 0.0,
     options: LoadOptions | None = None,
-) -> list[SearchHit]:
-    """`tmr search`: embed the text (or the example motion `like`) and search the library with it;
-    StoreError when the library was embedded by another checkpoint than the retriever's. Text hits
-    carry their confidence against the model's caption bank (embedded once per checkpoint, cached)."""
+) -> tuple[list[SearchHit], int]:
+    """Embed the text (or the example motion `like`) and search the library with it: the k best files
+    that still exist (a file deleted since indexing is never offered), ranked 1..k, and how many
+    better-scoring indexed files were left out because they are gone. StoreError when the library was
+    embedded by another checkpoint than the retriever's. Text hits carry their confidence against the
+    model's caption bank (embedded once per checkpoint, cached)."""
     # One query is too small to share between threads: one is about as fast on an idle machine and
     # several times faster on a busy one.
     with store.snapshot() as view, torch_threads(1):
@@ -147,7 +155,17 @@ def find_motions(
         else:
             _, feats, _ = read_features(like, options or LoadOptions())
             query, exclude = embed_whole(retriever, feats), os.path.abspath(like)
-        return search_library(
-            view, query, k, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude, bank=bank,
-            min_confidence=min_confidence,
-        )  # fmt: skip
+        want = k
+        while True:
+            hits = search_library(
+                view, query, want, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude,
+                bank=bank, min_confidence=min_confidence,
+            )
+            present = [hit for hit in hits if os.path.exists(hit.path)]
+            if len(present) >= k or len(hits) < want:
+                break
+            want += len(hits) - len(present)
+    kept = present[:k]
+    shown_until = hits.index(kept[-1]) + 1 if kept else len(hits)  # the gone files among these were left out
+    gone = shown_until - len(kept)
+    return [replace(hit, rank=rank) for rank, hit in enumerate(kept, 1)], gone

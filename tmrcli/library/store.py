@@ -25,7 +25,9 @@ stay proportional to the library's size over its lifetime, not to size x updates
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -36,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from formats.atomic import fsync_directory
-from tmrcli.library.errors import StoreError, checkpoint_mismatch
+from formats.atomic import fsync_directory, is_temporary_of
+from tmrcli.library.errors import REPAIR_HINT, DiskFullError, NotALibraryError, StoreError, checkpoint_mismatch
 from tmrcli.library.storefile import (
     EntrySource,
     FileRecord,
@@ -59,12 +61,18 @@ class MotionStore:
     """The library at `path`: read it through `snapshot()`, change it through `writer()`."""
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
+        # Resolved once, before anything is locked or written: a library reached through a symlink
+        # keeps its lock, deltas and base beside the real file, and compaction never replaces the link.
+        self.path = Path(os.path.realpath(path))
         self.folder = self.path.with_name(self.path.name + ".d")
 
     def exists(self) -> bool:
         """Whether a library has been written here."""
         return self.path.is_file()
+
+    def delta_names(self) -> list[Path]:
+        """The delta files on disk, oldest first."""
+        return sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
 
     def delta_path(self, seq: int) -> Path:
         """Where the delta with this sequence number lives."""
@@ -78,6 +86,18 @@ class MotionStore:
         """Every file of this library on disk (base, deltas, indexes, lock)."""
         found = [p for p in (self.path, self.path.with_name(self.path.name + ".lock")) if p.is_file()]
         return found + (sorted(p for p in self.folder.iterdir() if p.is_file()) if self.folder.is_dir() else [])
+
+    def readable_paths(self) -> list[str]:
+        """Every motion file that the base or a delta still names, read from whichever are readable
+        (what a rebuild of a damaged library re-embeds); files of unreadable parts are not known."""
+        found: dict[str, None] = {}
+        for path in [self.path, *self.delta_names()]:
+            try:
+                with open_store_file(path) as store_file:
+                    found.update(dict.fromkeys(store_file.file_table().paths))
+            except (StoreError, FileNotFoundError):
+                continue
+        return list(found)
 
     @contextmanager
     def snapshot(self, lineage: str | None = None) -> Iterator[Snapshot]:
@@ -98,9 +118,7 @@ class MotionStore:
             except FileNotFoundError:
                 attempt.close()
                 if not self.exists() and lineage is None:
-                    raise StoreError(
-                        self.path, "no library here yet", hint="index your motion files: tmr index PATH..."
-                    ) from None
+                    raise self.missing_base() from None
                 continue  # a writer compacted between listing and opening: read the new state
             except BaseException:
                 attempt.close()
@@ -109,11 +127,29 @@ class MotionStore:
             return snapshot
         raise StoreError(self.path, "the library kept changing while being read", hint="try again")
 
+    def missing_base(self) -> StoreError:
+        """No base: a new library, or (deltas present) one whose base was deleted, which is damage."""
+        deltas = self.delta_names()
+        if deltas:
+            return StoreError(
+                self.path,
+                f"damaged library: the base file is missing but {len(deltas)} delta file(s) remain in {self.folder}",
+                hint=REPAIR_HINT,
+            )
+        return StoreError(self.path, "no library here yet", hint="index your motion files: tmr index PATH...")
+
     def _try_open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
         before = _inode(self.path)
         base = _open_base(stack, self.path, lineage) if before is not None else None
-        names = sorted(self.folder.glob("[0-9]*.h5")) if self.folder.is_dir() else []
-        deltas = [stack.enter_context(open_store_file(name)) for name in names]
+        deltas = []
+        for name in self.delta_names():
+            try:
+                deltas.append(stack.enter_context(open_store_file(name)))
+            except StoreError:
+                if lineage is None:
+                    raise
+                # A rebuild's view holds only what the rebuild wrote: a damaged delta of the old
+                # library is not part of it (and the rebuild's final clean-up deletes it).
         if _inode(self.path) != before:
             raise FileNotFoundError(self.path)  # compacted meanwhile: its deltas may be gone, read again
         if base is None and lineage is None:
@@ -124,7 +160,21 @@ class MotionStore:
         after = base.header.seq if base is not None else -1
         live = [s for s in deltas if s.header.lineage == wanted and s.header.seq > after]
         pending = [s.header for s in deltas if s.header.lineage != wanted]
+        self._check_chain(after, live)
         return Snapshot(self, base, live, pending)
+
+    def _check_chain(self, after: int, live: list[StoreFile]) -> None:
+        """Each delta names the one it follows: a gap means a delta file was deleted, and its files lost."""
+        for delta in live:
+            follows = delta.header.after_seq
+            if follows is not None and follows != after:
+                raise StoreError(
+                    self.path,
+                    f"damaged library: delta {follows:08d}.h5, which {delta.path.name} follows, is missing "
+                    "(the files it held are lost)",
+                    hint=REPAIR_HINT,
+                )
+            after = delta.header.seq
 
 
 def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> StoreFile | None:
@@ -228,8 +278,10 @@ class StoreWriter:
         self.known: dict[str, FileRecord] = {}  # files in the lineage being written, as last committed
         self.previous: list[str] = []  # rebuild: files the current library holds
         self.previous_error: StoreError | None = None  # rebuild: why the current library could not be read
+        self.committed = 0  # files this writer has committed
         self._lock = StoreLock(store.path)
         self._next_seq = 1
+        self._last_seq = -1  # the seq the next delta follows in this lineage (-1: none yet)
         self._base_entries = 0
         self._delta_entries = 0
         self._deltas = 0
@@ -255,8 +307,19 @@ class StoreWriter:
         header = self._header(
             "segment", self._next_seq, files=len(records), entries=sum(len(r.starts) for r in records)
         )
+        header = dataclasses.replace(header, after_seq=self._last_seq)
         source = EntrySource(file_map=np.arange(len(records)), records=records)
-        write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
+        try:
+            write_store_file(self.store.delta_path(self._next_seq), header, files, [source], removed)
+        except DiskFullError as error:
+            raise DiskFullError(
+                self.store.path,
+                f"{error.reason}; nothing committed since the last batch ({self.committed} files committed "
+                "by this run are kept)",
+                hint="free some space, then run the command again: it resumes",
+            ) from None
+        self.committed += len(records)
+        self._last_seq = self._next_seq
         self._next_seq += 1
         self._deltas += 1
         self._delta_entries += header.entries
@@ -287,18 +350,30 @@ class StoreWriter:
                 offset += len(live_files)
             entries = sum(int(mask.sum()) for _, mask, _ in parts)
             header = self._header("base", self._next_seq - 1, files=offset, entries=entries)
-            write_store_file(self.store.path, header, FileTable.concatenate(tables), sources)
+            try:
+                write_store_file(self.store.path, header, FileTable.concatenate(tables), sources)
+            except DiskFullError as error:
+                raise DiskFullError(
+                    self.store.path,
+                    f"{error.reason}; the library is as it was after the last batch (compaction needs room "
+                    "for a second copy of the base)",
+                    hint="free some space, then run the command again",
+                ) from None
         self._base_entries, self._delta_entries, self._deltas = entries, 0, 0
+        self._last_seq = header.seq
         self._remove_included(header.seq)
 
     def _prepare(self) -> None:
-        names = sorted(self.store.folder.glob("[0-9]*.h5")) if self.store.folder.is_dir() else []
+        names = self.store.delta_names()
         self._next_seq = max([int(n.stem) for n in names] + [self._base_seq()]) + 1
         if self.rebuild:
             self._prepare_rebuild()
         elif not self.store.exists():
+            if self.store.delta_names():
+                raise self.store.missing_base()
             self.lineage = uuid.uuid4().hex
             write_store_file(self.store.path, self._header("base", 0, files=0, entries=0), FileTable.of([]))
+            self._last_seq = 0
         else:
             self._adopt_current()
 
@@ -319,8 +394,12 @@ class StoreWriter:
                 pending = [
                     h for h in current.pending if h.checkpoint_sha256 == self.checkpoint_sha256 and h.dim == self.dim
                 ]
+        except NotALibraryError:
+            raise  # never written over
         except StoreError as error:
+            # Damaged: re-embed every file that a readable part still names, and resume nothing.
             self.previous_error, pending = error, []
+            self.previous = self.store.readable_paths()
         # Resume the newest interrupted rebuild made with this checkpoint, else start a new lineage.
         self.lineage = max(pending, key=lambda h: h.seq).lineage if pending else uuid.uuid4().hex
         if pending:
@@ -331,6 +410,7 @@ class StoreWriter:
         table = view.live_files()
         self.known = {path: table.record(row) for row, path in enumerate(table.paths)}
         self._base_entries = view.base.header.entries if view.base is not None else 0
+        self._last_seq = max([d.header.seq for d in view.deltas], default=view.base.header.seq if view.base else -1)
         self._deltas = len(view.deltas)
         self._delta_entries = sum(s.header.entries for s in view.deltas)
 
@@ -359,7 +439,7 @@ class StoreWriter:
             keep_ann = self.store.ann_path(base.header.file_id).name
         for path in folder.iterdir():
             included = path.suffix == ".h5" and path.stem.isdigit() and int(path.stem) <= seq
-            stale_ann = path.name.startswith("ann-") and path.name != keep_ann
+            stale_ann = path.name.startswith("ann-") and path.name not in (keep_ann, f"{keep_ann}.crc32")
             if (included and (self.rebuild or self._lineage_of(path) == self.lineage)) or stale_ann:
                 path.unlink(missing_ok=True)
         fsync_directory(folder)
@@ -373,9 +453,14 @@ class StoreWriter:
             return None
 
     def _remove_leftovers(self) -> None:
-        """Temporary files of killed writers (only ever renamed into place when complete)."""
-        for folder in (self.store.path.parent, self.store.folder):
+        """Temporary files of killed writers (only ever renamed into place when complete): exactly
+        those tmr named for this library's files, never another file that ends in `.tmp`."""
+        targets = {self.store.path.parent: self.store.path.name, self.store.folder: _FOLDER_FILES}
+        for folder, target in targets.items():
             if folder.is_dir():
-                for path in folder.glob(".*.tmp"):
-                    if path.name.startswith((f".{self.store.path.name}.", ".0", ".ann-")):
+                for path in folder.iterdir():
+                    if is_temporary_of(path.name, target):
                         path.unlink(missing_ok=True)
+
+
+_FOLDER_FILES = re.compile(r"[0-9]{8}\.h5|ann-[0-9a-f]+\.hnsw(?:\.crc32)?")

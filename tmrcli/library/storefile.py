@@ -3,7 +3,7 @@
 Both kinds share one layout (format "tmr-library", version 1):
 
     attrs     format, format_version, kind ("base" | "segment", a delta's name on disk), lineage, file_id, seq,
-              checkpoint_sha256, dim, created
+              checkpoint_sha256, dim, created; a delta's after_seq (the seq it follows in its lineage)
     files/    one row per motion file: path (bytes, os.fsencode of the absolute path),
               content_sha256 (hex), size (bytes), mtime_ns, frames (at 20 fps), fps (the file's own
               rate), duration (s)
@@ -19,8 +19,11 @@ fsynced and renamed into place, and never modified afterwards: readers need no l
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import time
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -30,7 +33,7 @@ import h5py
 import numpy as np
 
 from formats.atomic import write_atomic_path
-from tmrcli.library.errors import REBUILD_HINT, StoreError
+from tmrcli.library.errors import NOT_A_LIBRARY_HINT, REPAIR_HINT, DiskFullError, NotALibraryError, StoreError
 
 __all__ = [
     "FORMAT",
@@ -42,6 +45,8 @@ __all__ = [
     "StoreFile",
     "EntrySource",
     "open_store_file",
+    "is_hdf5",
+    "names_crc32",
     "write_store_file",
 ]
 
@@ -88,6 +93,9 @@ class Header:
     created: str
     files: int
     entries: int
+    # A delta's predecessor in its lineage: the seq of the delta (or base) it follows, -1 for the
+    # first of a rebuild; a gap in this chain is a deleted delta. None in files written before it.
+    after_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -153,9 +161,17 @@ class StoreFile:
         """Every file row."""
         with _damage_is_store_error(self.path):
             group = self._h5["files"]
-            paths = [os.fsdecode(p) for p in group["path"][...]]
+            paths = [os.fsdecode(p) for p in self._names(group["path"])]
             columns = {name: group[name][...] for name in _FILE_COLUMNS}
         return FileTable(paths, **columns)
+
+    def _names(self, dataset: h5py.Dataset) -> list[bytes]:
+        """A names dataset, checked against its CRC-32 (files written before checksums have none)."""
+        names = [bytes(name) for name in dataset[...]]
+        stored = dataset.attrs.get("crc32")
+        if stored is not None and int(stored) != names_crc32(names):
+            raise StoreError(self.path, f"damaged library: {dataset.name} fails its checksum", hint=REPAIR_HINT)
+        return names
 
     def paths_at(self, rows: np.ndarray) -> list[str]:
         """Paths of the given file rows, in that order (reads only those rows)."""
@@ -167,7 +183,7 @@ class StoreFile:
     def removed(self) -> list[str]:
         """Paths this delta drops."""
         with _damage_is_store_error(self.path):
-            return [os.fsdecode(p) for p in self._h5["removed"][...]]
+            return [os.fsdecode(p) for p in self._names(self._h5["removed"])]
 
     def entry_spans(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(file, start, end) of every entry, read once (12 bytes an entry) and kept: searches then
@@ -181,16 +197,20 @@ class StoreFile:
         with _damage_is_store_error(self.path):
             dataset = self._h5["entries"][name]
             if rows is None:
-                return dataset[...]
-            if isinstance(rows, np.ndarray) and len(rows) == 0:
+                values = dataset[...]
+            elif isinstance(rows, np.ndarray) and len(rows) == 0:
                 return np.zeros((0, *dataset.shape[1:]), dataset.dtype)
-            return dataset[rows]
+            else:
+                values = dataset[rows]
+        if name == "file" and len(values) and not (0 <= values.min() and values.max() < self.header.files):
+            raise StoreError(self.path, "damaged library: an entry names a file row that does not exist", hint=REPAIR_HINT)
+        return values
 
 
 def _read_header(path: Path, handle: h5py.File) -> Header:
     attrs = handle.attrs
     if attrs.get("format") != FORMAT:
-        raise StoreError(path, "not a tmr library (an HDF5 file without tmr's layout)", hint=REBUILD_HINT)
+        raise NotALibraryError(path, "not a tmr library (an HDF5 file without tmr's layout)", hint=NOT_A_LIBRARY_HINT)
     version = int(attrs.get("format_version", -1))
     if version > FORMAT_VERSION:
         raise StoreError(
@@ -208,11 +228,12 @@ def _read_header(path: Path, handle: h5py.File) -> Header:
             created=str(attrs["created"]),
             files=int(files),
             entries=int(entries),
+            after_seq=int(attrs["after_seq"]) if "after_seq" in attrs else None,
         )
     except KeyError as error:
-        raise StoreError(path, f"damaged library: {error.args[0]} is missing", hint=REBUILD_HINT) from None
+        raise StoreError(path, f"damaged library: {error.args[0]} is missing", hint=REPAIR_HINT) from None
     if handle["entries/embedding"].shape[1:] != (header.dim,) or handle["entries/file"].shape[0] != entries:
-        raise StoreError(path, "damaged library: entry columns of different lengths", hint=REBUILD_HINT)
+        raise StoreError(path, "damaged library: entry columns of different lengths", hint=REPAIR_HINT)
     return header
 
 
@@ -223,7 +244,19 @@ def _damage_is_store_error(path: Path) -> Iterator[None]:
         yield
     except (OSError, KeyError) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise StoreError(path, f"damaged library ({reason})", hint=REBUILD_HINT) from None
+        raise StoreError(path, f"damaged library ({reason})", hint=REPAIR_HINT) from None
+
+
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_hdf5(path: Path) -> bool:
+    """Whether the file starts with HDF5's signature (tmr writes no user block); False when unreadable."""
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(_HDF5_SIGNATURE)) == _HDF5_SIGNATURE
+    except OSError:
+        return False
 
 
 @contextmanager
@@ -238,6 +271,8 @@ def open_store_file(path: Path) -> Iterator[StoreFile]:
     except OSError as error:
         if not path.exists():  # deleted by a compaction since it was listed
             raise FileNotFoundError(path) from None
+        if not is_hdf5(path):
+            raise NotALibraryError(path, "not a tmr library (not an HDF5 file)", hint=NOT_A_LIBRARY_HINT) from None
         with _damage_is_store_error(path):
             raise error from None
     try:
@@ -292,20 +327,50 @@ def write_store_file(
     Raises StoreError when the file cannot be written; on any failure the temporary file is removed
     and whatever was at `path` is untouched.
     """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # HDF5 left in the middle of a write by a full disk fails again on close and at exit (it
+    # crashed the interpreter once): make sure of the room first, and still catch what slips by.
+    needed = _size_estimate(header, files, sources, removed)
+    try:
+        room = shutil.disk_usage(path.parent).free
+    except OSError:
+        room = needed
+    if room < needed:
+        raise DiskFullError(path, f"no space left on {mount_point(path.parent)} while writing {path}")
     try:
         write_atomic_path(path, lambda temporary: _write_h5(temporary, header, files, sources, removed))
-    except OSError as error:
-        raise StoreError(path, f"cannot write the library ({error.strerror or error})") from None
+    except (OSError, RuntimeError) as error:
+        if getattr(error, "errno", None) == errno.ENOSPC or "No space left" in str(error) or "errno = 28" in str(error):
+            raise DiskFullError(path, f"no space left on {mount_point(path.parent)} while writing {path}") from None
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        raise StoreError(path, f"cannot write the library ({reason})") from None
+
+
+def _size_estimate(header: Header, files: FileTable, sources: Sequence[EntrySource], removed: Sequence[str]) -> int:
+    """Bytes a library file will take, generously: entries, file rows, names, HDF5's own overhead."""
+    entries = sum(source.size() for source in sources)
+    names = sum(len(p) + 16 for p in files.paths) + sum(len(p) + 16 for p in removed)
+    return int(1.2 * (entries * (header.dim * 4 + 12) + len(files) * 48 + names)) + (64 << 10)
+
+
+def mount_point(folder: Path) -> Path:
+    """The mount point of the filesystem that holds `folder` (what a full disk is called by)."""
+    folder = Path(os.path.abspath(folder))
+    device = os.stat(folder).st_dev
+    while folder.parent != folder and os.stat(folder.parent).st_dev == device:
+        folder = folder.parent
+    return folder
 
 
 def _write_h5(
     path: Path, header: Header, files: FileTable, sources: Sequence[EntrySource], removed: Sequence[str]
 ) -> None:
-    with h5py.File(path, "w", locking=False) as h5:
+    # libver v110: object headers carry checksums, so damaged metadata is detected as well as data.
+    with h5py.File(path, "w", locking=False, libver=("v110", "latest")) as h5:
         _write_attrs(h5, header)
         _write_files(h5, files)
         _write_entries(h5, header.dim, sources)
-        h5.create_dataset("removed", data=np.array([os.fsencode(p) for p in removed], dtype=object), dtype=_BYTES)
+        _write_names(h5, "removed", removed)
 
 
 _BYTES = h5py.string_dtype(encoding="ascii")  # variable-length bytes: any file name round-trips
@@ -325,13 +390,39 @@ def _write_attrs(h5: h5py.File, header: Header) -> None:
             "created": header.created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
     )
+    if header.after_seq is not None:
+        h5.attrs["after_seq"] = header.after_seq
 
 
 def _write_files(h5: h5py.File, files: FileTable) -> None:
     group = h5.create_group("files")
-    group.create_dataset("path", data=np.array([os.fsencode(p) for p in files.paths], dtype=object), dtype=_BYTES)
+    _write_names(group, "path", files.paths)
     for name, dtype in _FILE_COLUMNS.items():
-        group.create_dataset(name, data=np.asarray(getattr(files, name), dtype=dtype))
+        group.create_dataset(name, data=np.asarray(getattr(files, name), dtype=dtype), fletcher32=True)
+
+
+def _write_names(group: h5py.Group, name: str, paths: Sequence[str]) -> None:
+    """Variable-length names, which HDF5 cannot filter: their checksum is an attribute, `crc32`."""
+    encoded = [os.fsencode(p) for p in paths]
+    dataset = group.create_dataset(name, data=np.array(encoded, dtype=object), dtype=_BYTES)
+    dataset.attrs["crc32"] = names_crc32(encoded)
+
+
+def names_crc32(names: Sequence[bytes]) -> int:
+    """CRC-32 of a list of names, each followed by a NUL (no name holds one)."""
+    crc = zlib.crc32(len(names).to_bytes(8, "little"))
+    for name in names:
+        crc = zlib.crc32(name + b"\0", crc)
+    return crc
+
+
+def _checksummed(shape: tuple[int, ...]) -> dict[str, object]:
+    """Options for a fletcher32-checksummed dataset in chunks of about 64 KiB (an empty one has no
+    data to check, and HDF5 cannot chunk it)."""
+    if shape[0] == 0:
+        return {}
+    rows = max(1, min(shape[0], (1 << 14) // max(1, int(np.prod(shape[1:])))))
+    return {"fletcher32": True, "chunks": (rows, *shape[1:])}
 
 
 def _write_entries(h5: h5py.File, dim: int, sources: Sequence[EntrySource]) -> None:
@@ -343,7 +434,10 @@ def _write_entries(h5: h5py.File, dim: int, sources: Sequence[EntrySource]) -> N
         "end": ((total,), "f4"),
         "embedding": ((total, dim), "f4"),
     }
-    columns = {name: group.create_dataset(name, shape, dtype) for name, (shape, dtype) in shapes.items()}
+    # fletcher32: a checksum per chunk, verified by HDF5 on every read; a flipped byte is an error.
+    columns = {
+        name: group.create_dataset(name, shape, dtype, **_checksummed(shape)) for name, (shape, dtype) in shapes.items()
+    }
     at = 0
     for source in sources:
         for block in source.blocks():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -82,6 +83,9 @@ class CurveView:
     scene: Scene
 
 
+_PLACEHOLDER = re.compile(r"__TMR_(TITLE|HEADING|KIND|DATA)__")
+
+
 def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], curve: CurveView | None = None) -> None:
     """Write the results page to `path`, atomically. `query` heads the page (None: the file names)."""
     heading = query if query is not None else ", ".join(dict.fromkeys(hit.path for hit in hits))
@@ -90,15 +94,20 @@ def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], c
         "hits": [_hit_data(hit) for hit in hits],
         "curve": None if curve is None else _curve_data(curve),
     }
-    page = (
+    template = (
         read_asset(_TEMPLATE)
         .replace("__TMR_PLAYER_CSS__", read_asset("player.css"))
         .replace("__TMR_PLAYER_JS__", read_asset("player.js"))
-        .replace("__TMR_TITLE__", html.escape(f"tmr: {heading}"))
-        .replace("__TMR_HEADING__", html.escape(heading))
-        .replace("__TMR_KIND__", "query" if query is not None else "motion")
-        .replace("__TMR_DATA__", script_json(payload))
     )
+    values = {
+        "TITLE": html.escape(f"tmr: {heading}"),
+        "HEADING": html.escape(heading),
+        "KIND": "query" if query is not None else "motion",
+        "DATA": script_json(payload),
+    }
+    # One pass over the template for the user's text: what is put in is never searched again, so a
+    # query or file name that contains a placeholder's name stays text.
+    page = _PLACEHOLDER.sub(lambda found: values[found[1]], template)
     write_atomic(path, lambda file: file.write(page.encode("utf-8")))
 
 

@@ -20,15 +20,17 @@ from rich.text import Text
 
 from formats import skip_summary
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
-from tmrcli.views.console import err, out, print_error
+from tmrcli.views.console import err, out, print_error, print_unwrapped, printable
 
 if TYPE_CHECKING:
     from tmrcli.library.info import LibraryInfo
+    from tmrcli.library.check import CheckReport
     from tmrcli.library.localize import CurvePoint, Localization
     from tmrcli.library.indexing import IndexReport
 
 __all__ = [
     "render_reports",
+    "plural",
     "print_json",
     "render_hits",
     "render_captions",
@@ -49,12 +51,20 @@ def print_json(data: Any) -> None:
 
 
 def _shown(path: str) -> str:
-    """A path relative to the working folder when it is inside it, else as stored."""
+    """In a terminal, a path relative to the working folder when that is shorter; piped, the full path
+    as stored, so scripts get something they can open from anywhere; control characters escaped."""
+    if not out.is_terminal:
+        return printable(path)
     try:
         relative = os.path.relpath(path)
     except ValueError:
-        return path
-    return path if relative.startswith("..") else relative
+        return printable(path)
+    return printable(relative if len(relative) < len(path) else path)
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 indexed file`, `3 indexed files`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _span(start: float, end: float) -> str:
@@ -78,8 +88,8 @@ def render_hits(hits: Sequence[SearchHit], json_: bool) -> None:
             str(hit.rank), f"{hit.score:.3f}", *confidence, _shown(hit.path), _span(hit.start, hit.end),
             f"{hit.duration:.1f} s",
         )  # fmt: skip
-    table.columns[columns.index("file")].overflow = "fold"
-    out.print(table)
+    table.columns[columns.index("file")].no_wrap = True
+    print_unwrapped(table)
 
 
 def render_captions(captions: Sequence[CaptionHit], json_: bool) -> None:
@@ -90,7 +100,7 @@ def render_captions(captions: Sequence[CaptionHit], json_: bool) -> None:
     table = Table("rank", "score", "description", box=None, pad_edge=False)
     for caption in captions:
         table.add_row(str(caption.rank), f"{caption.score:.3f}", caption.text)
-    out.print(table)
+    print_unwrapped(table)
 
 
 def curve_plot(curve: Sequence[CurvePoint], best: Segment | None, duration: float, width: int, height: int = 6) -> Text:
@@ -139,7 +149,7 @@ def render_localization(result: Localization, json_: bool, text: str = "") -> No
         table.add_row(
             str(rank), f"{segment.score:.3f}", _span(segment.start, segment.end), f"{segment.end - segment.start:.1f} s"
         )
-    out.print(table)
+    print_unwrapped(table)
     out.print()
     best = result.segments[0] if result.segments else None
     out.print(curve_plot(result.curve, best, result.duration, width=min(out.width, 100) - 8))
@@ -166,6 +176,20 @@ def save_curve_png(result: Localization, text: str, path: Path) -> None:
         pyplot.close(figure)
 
 
+def render_check(report: CheckReport, json_: bool) -> None:
+    """One line per problem on stderr, then what a rebuild would do; with --json, the report on stdout."""
+    if json_:
+        print_json(asdict(report) | {"ok": report.ok})
+    for problem in report.problems:
+        err.print(f"damaged: {printable(problem)}", highlight=False, soft_wrap=True)
+    verdict = "ok" if report.ok else f"{len(report.problems)} problem(s)"
+    err.print(
+        f"checked {report.checked_files} library file(s) of {printable(report.store)}: {verdict}; {report.repair}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def render_info(info: LibraryInfo, json_: bool) -> None:
     """What the library holds, as a two-column table."""
     if json_:
@@ -173,7 +197,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         return
     table = Table(box=None, show_header=False, pad_edge=False)
     rows = [
-        ("library", info.store),
+        ("library", printable(info.store)),
         ("files", f"{info.files} ({info.motion_seconds / 60:.1f} min of motion)"),
         ("entries", f"{info.entries} ({info.windows} windows of long takes)"),
         ("checkpoint", f"sha256 {info.checkpoint_sha256}" if info.checkpoint_sha256 else "none yet"),
@@ -198,7 +222,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         )
     for name, value in rows:
         table.add_row(Text(name, style="bold"), value)
-    out.print(table)
+    print_unwrapped(table)
 
 
 def _bytes(size: int) -> str:
@@ -258,7 +282,7 @@ class IndexBar:
 def render_index_report(report: IndexReport, json_: bool) -> None:
     """The summary and one line per failure on stderr; with --json, the report on stdout."""
     err.print(
-        f"indexed into {report.store}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"indexed into {printable(report.store)}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.removed} removed, {len(report.failed)} failed ({report.entries} entries embedded)",
         markup=False,
         highlight=False,
@@ -272,7 +296,9 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
         )
     if report.missing:
         err.print(
-            f"{report.missing} indexed files are gone from disk; --prune drops them", markup=False, highlight=False
+            f"{plural(report.missing, 'indexed file')} {'is' if report.missing == 1 else 'are'} gone from disk; --prune drops them",
+            markup=False,
+            highlight=False,
         )
     if report.skipped:
         err.print(skip_summary(report.skipped), markup=False, highlight=False, soft_wrap=True)
@@ -295,7 +321,7 @@ def render_reports(reports: list, json_: bool) -> None:
             table.add_column(column, justify="right")
         for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
             table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
-        out.print(table)
+        print_unwrapped(table)
         if report.left_right_confusion_t2m is not None:
             out.print(
                 f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "

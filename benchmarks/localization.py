@@ -8,7 +8,12 @@ a top segment whose temporal IoU with the clip's stretch is >= 0.5. `--split val
 from validation clips and queries them with the validation phrasings (tests/data/val_queries.tsv), for
 tuning that sees neither the test clips nor the test sentences.
 
-Usage: .venv/bin/python benchmarks/localization.py [--checkpoint NAME|PATH] [--motions 20]
+`--corpus sources` builds them instead from the clips of every other source (clips.tsv: ACCAD, HDM05,
+Berkeley MHAD, AnimatedDrawings, DeepMimic, CMU; clips with a single tag, 2-12 s long, that this
+checkout can read), grouped by tag and queried with the tag phrasings (tests/data/test_tag_queries.tsv,
+val_tag_queries.tsv for --split val).
+
+Usage: .venv/bin/python benchmarks/localization.py [--checkpoint NAME|PATH] [--motions 20] [--corpus sources]
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ CLIPS_PER_MOTION = 5
 # Sentences never used in training: held-out phrasings for the test split, validation phrasings (for
 # tuning) on the val split, so tuning sees neither the test clips nor the test sentences.
 QUERIES = {"test": REPO / "tests" / "data" / "heldout_queries.tsv", "val": REPO / "tests" / "data" / "val_queries.tsv"}
+TAG_QUERIES = {"test": REPO / "tests" / "data" / "test_tag_queries.tsv", "val": REPO / "tests" / "data" / "val_tag_queries.tsv"}
+CORPORA = ("bandai", "sources")
 
 
 @dataclass(frozen=True)
@@ -63,12 +70,32 @@ def split_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
     return by_label
 
 
-def heldout_queries(split: str = "test") -> dict[str, list[str]]:
-    """The split's never-trained-on sentences by label, read as `tmr eval --queries` reads them."""
+def source_clips(data: Path, split: str = "test") -> dict[str, list[Path]]:
+    """Clips of a split outside Bandai-Namco that carry one tag, by that tag: 2 to 12 s long and
+    readable here (a source whose reader is missing is left out)."""
+    from formats.errors import TmrError
+    from model.clips import read_clips_table
+
+    by_tag: dict[str, list[Path]] = {}
+    for row in read_clips_table(data):
+        if row.split != split or row.source == "bandai-namco" or len(row.tags) != 1 or row.tags[0] == "other":
+            continue
+        try:
+            motion = load_motion(data / row.path)
+        except TmrError:
+            continue
+        if motion.joints is not None and 2.0 <= motion.duration <= 12.0:
+            by_tag.setdefault(row.tags[0], []).append(data / row.path)
+    return by_tag
+
+
+def heldout_queries(split: str = "test", corpus: str = "bandai") -> dict[str, list[str]]:
+    """The split's never-trained-on sentences by label (tag for the other sources), read as `tmr eval
+    --queries` reads them."""
     from tmrcli.jobs.evaluation import read_queries
 
     queries: dict[str, list[str]] = {}
-    for query in read_queries(QUERIES[split]):
+    for query in read_queries((QUERIES if corpus == "bandai" else TAG_QUERIES)[split]):
         queries.setdefault(query.label, []).append(query.text)
     return queries
 
@@ -110,11 +137,13 @@ def concatenate(clips: list[np.ndarray], blend: int) -> tuple[np.ndarray, list[t
     return joints, spans
 
 
-def make_long_motions(data: Path, count: int, seed: int = 0, split: str = "test") -> list[LongMotion]:
+def make_long_motions(
+    data: Path, count: int, seed: int = 0, split: str = "test", corpus: str = "bandai"
+) -> list[LongMotion]:
     """`count` long motions of CLIPS_PER_MOTION clips of the split, of different labels each."""
     rng = np.random.default_rng(seed)
-    by_label = split_clips(data, split)
-    labels = sorted(by_label)
+    by_label = split_clips(data, split) if corpus == "bandai" else source_clips(data, split)
+    labels = sorted(set(by_label) & set(heldout_queries(split, corpus)))
     cache: dict[Path, np.ndarray] = {}
     motions = []
     for _ in range(count):
@@ -130,16 +159,18 @@ def make_long_motions(data: Path, count: int, seed: int = 0, split: str = "test"
     return motions
 
 
-def run_experiment(checkpoint: str, data: Path, count: int, seed: int = 0, split: str = "test") -> list[Outcome]:
+def run_experiment(
+    checkpoint: str, data: Path, count: int, seed: int = 0, split: str = "test", corpus: str = "bandai"
+) -> list[Outcome]:
     """Localise every part of every long motion with one held-out sentence of its label."""
     from model import load_retriever
     from tmrcli.library.localize import embed_windows, localize_query, temporal_iou
 
     retriever = load_retriever(checkpoint)
-    queries = heldout_queries(split)
+    queries = heldout_queries(split, corpus)
     rng = np.random.default_rng(seed + 1)
     outcomes = []
-    for motion in make_long_motions(data, count, seed, split):
+    for motion in make_long_motions(data, count, seed, split, corpus):
         windows = embed_windows(retriever, motion.feats, motion.duration)
         for label, truth in zip(motion.labels, motion.spans):
             text = queries[label][rng.integers(len(queries[label]))]
@@ -171,8 +202,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--motions", type=int, default=20)
     parser.add_argument("--split", default="test", choices=["test", "val"], help="val: for tuning, keeping test unseen")
+    parser.add_argument("--corpus", default="bandai", choices=CORPORA, help="sources: clips of every other source")
     args = parser.parse_args()
-    outcomes = run_experiment(args.checkpoint, args.data, args.motions, split=args.split)
+    outcomes = run_experiment(args.checkpoint, args.data, args.motions, split=args.split, corpus=args.corpus)
     print(json.dumps(summarise(outcomes), indent=2))
 
 

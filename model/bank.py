@@ -11,8 +11,10 @@ __all__ = ["default_text_bank"]
 
 
 def default_text_bank() -> list[str]:
-    """The distinct action sentences of the shipped caption table (kind content, and per-clip captions),
-    in table order. Style phrases are left out: alone they describe no motion."""
+    """The distinct action sentences of the shipped caption table (Bandai-Namco contents, per-clip,
+    per-tag and per-source-label captions), in table order. Style phrases and the parts of ACCAD's
+    transitions are left out: alone they describe no motion."""
     table = read_caption_table()
-    sentences = (text.strip() for kind in ("content", "clip") for texts in table[kind].values() for text in texts)
+    kinds = ("content", "clip", "tag", "label")
+    sentences = (text.strip() for kind in kinds for texts in table[kind].values() for text in texts)
     return list(dict.fromkeys(s for s in sentences if s))

@@ -129,6 +129,13 @@ class TrainConfig:
     # Validate and keep the best checkpoint with an exponential moving average of the weights, updated
     # every step with this decay (0: the raw weights, the reference's).
     ema_decay: float = 0.0
+    # Every feature's std is at least this fraction of the mean std of its feature group (root,
+    # joint positions, rotations, velocities, foot contacts), so a dimension that is nearly constant
+    # on the training rigs cannot blow up on another rig (0: plain statistics, the reference's).
+    std_floor: float = 0.25
+    # Start from this checkpoint's weights and feature statistics (name or path; "": random weights).
+    # Its architecture is kept; an inference checkpoint has no decoder, which then starts afresh.
+    init_from: str = ""
     seed: int = 1234
     device: str = "auto"  # "auto": CUDA when present, else CPU
     # "auto": bf16 autocast on CUDA and on CPUs with native bf16 (AMX / AVX512-BF16), else float32.
@@ -143,6 +150,8 @@ class TrainConfig:
             raise ValueError(f"word_dropout must be in [0, 1), not {self.word_dropout}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if not 0.0 <= self.std_floor <= 1.0:
+            raise ValueError(f"std_floor must be in [0, 1], not {self.std_floor}")
 
 
 NEGATIVE_FILTERS = ("sentence", "label")

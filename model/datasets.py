@@ -65,6 +65,7 @@ class MotionRecord:
     feats: np.ndarray  # (T, 263) float32, 20 fps
     captions: tuple[Caption, ...]
     label: str = ""
+    tags: tuple[str, ...] = ()  # canonical action tags shared across sources (walk, sit-down, ...)
 
     def segment(self, caption: Caption) -> np.ndarray:
         """The rows of `feats` that `caption` describes (at least one)."""
@@ -160,7 +161,8 @@ class CorpusEntry:
 
     path: str  # relative to the corpus folder
     label: str
-    texts: tuple[str, ...]
+    texts: tuple[str, ...] | tuple[Caption, ...]  # whole-motion sentences, or captions with their span
+    tags: tuple[str, ...] = ()
 
 
 def read_captions_tsv(path: Path) -> list[CorpusEntry]:
@@ -173,16 +175,23 @@ def read_captions_tsv(path: Path) -> list[CorpusEntry]:
     return list(grouped.values())
 
 
+def _as_captions(texts: tuple[str, ...] | tuple[Caption, ...]) -> tuple[Caption, ...]:
+    return tuple(t if isinstance(t, Caption) else Caption(t) for t in texts)
+
+
 def read_captioned_corpus(
     root: Path,
     entries: Iterable[CorpusEntry],
     split_paths: Sequence[str],
     cache_dir: Path | None,
     on_progress: Callable[[int, int], None] | None = None,
+    on_skip: Callable[[Path, str], None] | None = None,
 ) -> list[MotionRecord]:
     """Convert (or take from the cache) every file of the split that has captions.
 
-    A file of the split without captions is an error: it would silently shrink the data.
+    A file of the split without captions is an error: it would silently shrink the data. A file that
+    cannot be converted is an error too, unless `on_skip` is given: then it is told (file, reason)
+    and the file is left out, so one unreadable clip never stops a run over a large corpus.
     """
     by_path = {entry.path: entry for entry in entries}
     missing = [p for p in split_paths if p not in by_path]
@@ -191,8 +200,14 @@ def read_captioned_corpus(
     records = []
     for done, relative in enumerate(split_paths, start=1):
         entry = by_path[relative]
-        feats = load_features_cached(root / relative, cache_dir)
-        records.append(MotionRecord(relative, feats, tuple(Caption(t) for t in entry.texts), entry.label))
+        try:
+            feats = load_features_cached(root / relative, cache_dir)
+        except TmrError as error:
+            if on_skip is None:
+                raise
+            on_skip(root / relative, error.reason)
+            continue
+        records.append(MotionRecord(relative, feats, _as_captions(entry.texts), entry.label, entry.tags))
         if on_progress is not None:
             on_progress(done, len(split_paths))
     return records
@@ -212,5 +227,5 @@ def keep_durations(records: Iterable[MotionRecord], min_seconds: float, max_seco
             if min_seconds <= record.duration(c) and (c.end is None or record.duration(c) <= max_seconds)
         )
         if captions:
-            kept.append(MotionRecord(record.key, record.feats, captions, record.label))
+            kept.append(MotionRecord(record.key, record.feats, captions, record.label, record.tags))
     return kept

@@ -8,7 +8,7 @@ statistics it was trained with, hence they travel inside the checkpoint.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +70,20 @@ class Normalizer:
             raise ValueError("need at least two frames to compute feature statistics")
         std = np.sqrt(m2 / (count - 1))
         return cls(mean, np.where(std < _CONSTANT_STD, 1.0, std))
+
+    def with_group_floor(self, groups: Mapping[str, slice], fraction: float) -> Normalizer:
+        """The same statistics with every std raised to at least `fraction` of its group's mean std.
+
+        A dimension that barely moves on the training rigs (a spine joint that a rig interpolates,
+        whose 6D rotation component had std 3e-6 over Bandai-Namco and CMU) would otherwise turn any
+        other rig's ordinary value into an input of 10^5 and saturate the encoder; the groups are the
+        feature blocks whose dimensions share a unit (HumanML3D averages the std over them for this
+        reason). Dimensions outside every group are left as they are.
+        """
+        std = self.std.copy()
+        for block in groups.values():
+            std[block] = np.maximum(std[block], fraction * std[block].mean())
+        return Normalizer(self.mean, std)
 
     def normalize(self, feats: np.ndarray) -> np.ndarray:
         """(..., F) raw features -> normalised float32."""

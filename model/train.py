@@ -26,7 +26,7 @@ import torch
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from formats.atomic import write_atomic
-from formats.features import mirror_features
+from formats.features import FEATURE_DIM, FEATURE_GROUPS, mirror_features
 from model.batching import TrainBatch, collate_pairs
 from model.checkpoint import Checkpoint, Provenance, load_checkpoint, save_checkpoint
 from model.config import NEGATIVE_FILTERS, PRECISIONS, LossConfig, TMRConfig, TrainConfig
@@ -36,7 +36,8 @@ from model.evaluate import swap_left_right
 from model.network import TMR
 from model.normalizer import Normalizer
 from model.text import TextBackbone
-from model.validation import RetrievalReport, evaluate_records
+from model.inference import Retriever
+from model.validation import LabelledQuery, RetrievalReport, evaluate_records, label_aware_report
 
 __all__ = [
     "TrainConfig",
@@ -56,6 +57,7 @@ __all__ = [
     "has_native_bf16",
     "uses_bf16",
     "drop_words",
+    "negative_key",
 ]
 
 TRAIN_STATE = "train_state.pt"
@@ -79,6 +81,9 @@ class TrainData:
     train: list[MotionRecord]
     val: list[MotionRecord]
     description: str
+    # Labelled phrasings scored on `val` (tag- and label-aware) alongside its own captions, so the
+    # best checkpoint is the one that answers new sentences, not the training captions, best.
+    val_queries: tuple[LabelledQuery, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,7 @@ class EpochReport:
     samples: int
     validation: RetrievalReport | None = None
     is_best: bool = False
+    query_validation: RetrievalReport | None = None  # on the validation phrasings, when given
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,24 @@ def _shard(batches: list, distributed: Distributed | None) -> list:
     return batches[distributed.rank : usable : distributed.world_size]
 
 
+_SIDES = (("both", "both"), ("two", "both"), ("left", "left"), ("right", "right"))
+
+
+def negative_key(record: MotionRecord) -> str:
+    """What the label filter compares: two pairs with the same key are not negatives of each other.
+
+    A record with tags is keyed by its tag set and the side its label names ("walk,turn-left|left"),
+    so a walk of one source is no negative of a walk of another, while left and right, and one hand
+    and both, stay apart (Bandai-Namco's wave-left-hand and wave-right-hand share the tag wave). A
+    record without tags is keyed by its label, as before.
+    """
+    if not record.tags:
+        return record.label
+    label = record.label.lower()
+    side = next((name for word, name in _SIDES if word in label), "")
+    return ",".join(sorted(record.tags)) + "|" + side
+
+
 def training_samples(records: list[MotionRecord], config: TrainConfig, rng: np.random.Generator) -> list[TrainingSample]:
     """One epoch's pairs: a random caption per motion, its segment cropped at random to `max_seconds`,
     mirrored (motion, and "left"/"right" in caption and label) with probability `mirror_probability`;
@@ -171,7 +195,7 @@ def training_samples(records: list[MotionRecord], config: TrainConfig, rng: np.r
     samples = []
     for record in records:
         caption = record.captions[rng.integers(len(record.captions))]
-        sample = TrainingSample(record.segment(caption), caption.text, record.label)
+        sample = TrainingSample(record.segment(caption), caption.text, negative_key(record))
         if len(sample.feats) > max_frames:
             start = int(rng.integers(len(sample.feats) - max_frames + 1))
             sample = dataclasses.replace(sample, feats=sample.feats[start : start + max_frames])
@@ -207,11 +231,29 @@ def caption_texts(records: list[MotionRecord], config: TrainConfig) -> list[str]
 
 
 def training_normalizer(records: list[MotionRecord], config: TrainConfig) -> Normalizer:
-    """Feature statistics of the training motions (and of their mirror images when training uses them)."""
+    """Feature statistics of the training motions (and of their mirror images when training uses them),
+    each std floored at `config.std_floor` of its feature group's mean (HumanML3D features)."""
     clips = [r.feats for r in records]
     if config.mirror_probability > 0:
         clips += [mirror_features(r.feats) for r in records]  # symmetric statistics, as HumanML3D's
-    return Normalizer.from_features(clips)
+    return _floored(Normalizer.from_features(clips), config)
+
+
+def _floored(normalizer: Normalizer, config: TrainConfig) -> Normalizer:
+    if config.std_floor > 0 and normalizer.n_feats == FEATURE_DIM:
+        return normalizer.with_group_floor(FEATURE_GROUPS, config.std_floor)
+    return normalizer
+
+
+def _starting_point(config: TrainConfig, model_config: TMRConfig) -> Checkpoint:
+    """The checkpoint `config.init_from` names, whose encoders the run starts from. It must share the
+    run's text backbone (its text encoder reads that backbone's token features)."""
+    start = load_checkpoint(config.init_from)
+    if start.config.text_model != model_config.text_model:
+        raise CheckpointError(
+            config.init_from, f"was trained on {start.config.text_model} token features, not {model_config.text_model}"
+        )
+    return start
 
 
 def drop_words(tokens: torch.Tensor, p: float, rng: np.random.Generator) -> torch.Tensor:
@@ -280,7 +322,7 @@ def _text_features(
         unlabelled = [r.key for r in records if not r.label]
         if unlabelled:
             raise DatasetError(unlabelled[0], "label filtering needs an action label on every training motion")
-        labels = [r.label for r in records]
+        labels = [negative_key(r) for r in records]
         if config.mirror_probability > 0:
             labels += [swap_left_right(label) for label in labels]
         return TextFeatures(backbone, texts, labels=labels)
@@ -411,13 +453,18 @@ def train(
     backbone = TextBackbone(model_config.text_model, max_length=model_config.max_text_length)
     if backbone.width != model_config.text_width:
         model_config = dataclasses.replace(model_config, text_width=backbone.width)
+    start = _starting_point(config, model_config) if config.init_from and not resume else None
+    if start is not None:
+        model_config = start.config
     status("computing token features of the captions")
     text_features = _text_features(backbone, model_config, loss_config, config, data.train)
-    normalizer = training_normalizer(data.train, config)
+    normalizer = training_normalizer(data.train, config) if start is None else _floored(start.normalizer, config)
 
     bf16 = uses_bf16(config.precision, device)
     status(f"training on {device.type} in {'bf16 autocast' if bf16 else 'float32'}")
     model = TMR(model_config, loss=loss_config).to(device)
+    if start is not None:
+        model.load_state_dict(start.model.state_dict(), strict=False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     average = _weight_average(model, config.ema_decay)
     state = _resume(run_dir, model, optimizer, rng, average) if resume else _State()
@@ -446,12 +493,17 @@ def train(
             checkpoint = Checkpoint(kept, normalizer, _provenance(data, config, loss_config, epoch))
             validation = evaluate_records(checkpoint, backbone, data.val, device=device)
             score = _validation_score(validation)
+            queried = None
+            if data.val_queries:
+                retriever = Retriever(checkpoint, backbone=backbone, device=device)
+                queried = label_aware_report(retriever, data.val, data.val_queries)
+                score = (score + _validation_score(queried)) / 2
             is_best = score > state.best_score
             if is_best:
                 state.best_score = score
                 _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, epoch))
-            report = dataclasses.replace(report, validation=validation, is_best=is_best)
-        state.history.append({"epoch": epoch, **losses, "score": _validation_score(report.validation) if validate else None})
+            report = dataclasses.replace(report, validation=validation, is_best=is_best, query_validation=queried)
+        state.history.append({"epoch": epoch, **losses, "score": score if validate else None})
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
             _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch))
             _save_state(run_dir, optimizer, state, rng, average)

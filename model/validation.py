@@ -39,6 +39,7 @@ __all__ = [
     "evaluate_records",
     "run_protocols",
     "label_aware_report",
+    "record_answers",
 ]
 
 _PROTOCOL_NAMES = {
@@ -128,18 +129,25 @@ def run_protocols(
     return reports
 
 
+def record_answers(record: MotionRecord) -> frozenset[str]:
+    """The query labels a record answers: its own label and each of its tags."""
+    return frozenset((record.label, *record.tags)) - {""}
+
+
 def label_aware_report(
     retriever: Retriever, records: Sequence[MotionRecord], queries: Sequence[LabelledQuery]
 ) -> RetrievalReport:
     """Text->motion: each query against every motion; motion->text: each motion against the queries
-    as a bank of descriptions. Correct means the same action label. Queries whose label no motion
-    carries, and motions whose label no query names, have no right answer and are left out of the
-    scores (they still compete as wrong answers)."""
+    as a bank of descriptions. Correct means the motion carries the query's label, as its own label
+    or as one of its tags (a query labelled "sit-down" is answered by any clip tagged sit-down).
+    Queries whose label no motion carries, and motions whose labels no query names, have no right
+    answer and are left out of the scores (they still compete as wrong answers)."""
     motions = [r.segment(r.captions[0]) for r in records]
+    answers = [record_answers(r) for r in records]
     motion_labels = [r.label for r in records]
     query_labels = [q.label for q in queries]
     sim = retriever.encode_texts([q.text for q in queries]) @ retriever.encode_motions(motions).T
-    correct = label_correctness(query_labels, motion_labels)
+    correct = np.array([[label in answer for answer in answers] for label in query_labels], dtype=bool)
     answerable_queries, answerable_motions = correct.any(axis=1), correct.any(axis=0)
     if not answerable_queries.any():
         raise ValueError("no query names an action label that the motions carry")

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from tmrcli.library.localize import (
+    FLAT_PROMINENCE,
     MAX_WINDOWS,
+    MotionWindows,
+    curve_mean,
+    localize_query,
     multiscale_spans,
     non_max_suppression,
     refine_extent,
@@ -82,3 +86,39 @@ def test_refined_extent_is_pulled_toward_agreeing_neighbours_only() -> None:
     assert refine_extent(spans, scores, 3) == (300.0, 340.0)  # nothing overlaps it
     alone = refine_extent(spans[:1], scores[:1], 0)
     assert alone == (100.0, 140.0)
+
+
+def _windows(rows: int, match: tuple[int, int], strength: float, seed: int = 0) -> tuple[MotionWindows, np.ndarray]:
+    """Windows of a `rows`-row motion whose embeddings lean toward a query in proportion to how much
+    of the `match` rows they cover (times `strength`), plus a little noise."""
+    rng = np.random.default_rng(seed)
+    spans = multiscale_spans(rows)
+    query = np.zeros(8)
+    query[0] = 1.0
+    covered = np.array([max(0, min(b, match[1]) - max(a, match[0])) / (b - a) for a, b in spans])
+    embeddings = rng.normal(scale=0.05, size=(len(spans), 8))
+    embeddings[:, 1] += 1.0
+    embeddings[:, 0] += strength * covered
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    return MotionWindows(spans, embeddings, rows, rows / 20), query
+
+
+def test_the_best_segment_is_the_curves_highest_stretch_on_the_curves_scale() -> None:
+    windows, query = _windows(600, (300, 400), strength=1.5)
+    result = localize_query(windows, query, top=3)
+    assert not result.flat
+    best = result.segments[0]
+    assert temporal_iou((best.start, best.end), (15.0, 20.0)) >= 0.5
+    for segment in result.segments:
+        assert segment.score == pytest.approx(curve_mean(result.curve, segment.start, segment.end), abs=1e-4)
+    assert [s.score for s in result.segments] == sorted((s.score for s in result.segments), reverse=True)
+    peak = max(result.curve, key=lambda p: p.score)
+    assert best.start <= peak.time <= best.end
+
+
+def test_a_flat_curve_is_said_to_be_flat() -> None:
+    windows, query = _windows(600, (300, 400), strength=0.0)
+    result = localize_query(windows, query, top=3)
+    scores = np.array([p.score for p in result.curve])
+    assert scores.max() - np.median(scores) < FLAT_PROMINENCE
+    assert result.flat and not result.stands_out

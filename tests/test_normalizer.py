@@ -41,3 +41,18 @@ def test_bad_statistics_are_refused() -> None:
         Normalizer(np.zeros(3), np.array([1.0, np.nan, 1.0]))
     with pytest.raises(ValueError):
         Normalizer.from_features([np.zeros((1, 3))])
+
+
+def test_group_floor_keeps_a_nearly_constant_dimension_from_blowing_up() -> None:
+    """A dimension that barely moves in training (std 3e-6, as a rig's interpolated spine joint) is
+    scaled like the rest of its group, so another rig's ordinary value stays an ordinary input."""
+    rng = np.random.default_rng(3)
+    clip = rng.normal(scale=0.5, size=(200, 6))
+    clip[:, 1] = 0.2 + rng.normal(scale=3e-6, size=200)
+    plain = Normalizer.from_features([clip])
+    floored = plain.with_group_floor({"a": slice(0, 3), "b": slice(3, 6)}, 0.25)
+    other_rig = np.full((1, 6), 0.3)
+    assert np.abs(plain.normalize(other_rig)[0, 1]) > 1e4
+    assert np.abs(floored.normalize(other_rig)[0, 1]) < 5
+    np.testing.assert_array_equal(floored.std[3:], plain.std[3:])  # dims above the floor are untouched
+    np.testing.assert_array_equal(floored.mean, plain.mean)

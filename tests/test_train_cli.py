@@ -166,3 +166,16 @@ def test_both_precisions_train_on_the_cpu_and_are_recorded(corpus: Path, tmp_pat
 def test_an_unknown_precision_is_a_usage_error(corpus: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["train", str(corpus), "--run-dir", str(tmp_path), "--precision", "fp8"])
     assert result.exit_code == 2
+
+
+def test_validation_phrasings_are_scored_and_recorded(corpus: Path, tmp_path: Path) -> None:
+    """--val-queries scores new sentences on the val split every validation, and the best checkpoint
+    is picked with them."""
+    queries = tmp_path / "queries.tsv"
+    queries.write_text("label\ttext\nwalk\tsomebody strolls ahead\nrun\tsomebody jogs off quickly\n")
+    run = tmp_path / "run"
+    args = ["train", str(corpus), "--run-dir", str(run), "--epochs", "1", "--val-every", "1", "--batch-size", "4"]
+    result = CliRunner().invoke(app, [*args, "--filter", "label", "--val-queries", str(queries), *TINY])
+    assert result.exit_code == 0, result.output
+    assert "phrasings t2m R@1" in result.output
+    assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["std_floor"] == 0.25

@@ -33,12 +33,16 @@ def evaluate(
         Optional[str], typer.Option(help="Folder of the checkpoint's text backbone, if not found by name.")
     ] = None,
     motions: MotionsOption = None,
+    source: Annotated[
+        Optional[list[str]],
+        typer.Option(help="Only clips of this source (clips.tsv's source column); repeat for several."),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Text->motion and motion->text R@1, R@2, R@3, R@5, R@10 and median rank, as in the paper's tables.
 
     Labelled data (the shared corpus, or a corpus whose captions.tsv has labels) also gets a
-    label-aware score: a motion with the query's action label counts as correct.
+    label-aware score: a motion with the query's action label, or tag, counts as correct.
 
     Example: tmr eval ../shared/data --split test --queries tests/data/heldout_queries.tsv
     """
@@ -47,5 +51,5 @@ def evaluate(
     from tmrcli.views.render import render_reports
 
     chosen = PROTOCOLS if protocol is Protocol.all else (protocol.value,)
-    request = EvalRequest(data, checkpoint, split, chosen, queries, sentence_model, text_model, motions)
+    request = EvalRequest(data, checkpoint, split, chosen, queries, sentence_model, text_model, motions, tuple(source or ()))
     render_reports(run_evaluation(request, SpinnerProgress()), json_)

@@ -37,6 +37,9 @@ def search(
         typer.Option(metavar="FILE", callback=existing_motion_file, help="Find motions like this one instead."),
     ] = None,
     min_score: Annotated[float, typer.Option(min=0.0, max=1.0, help="Hide matches scoring below this (0-1).")] = 0.0,
+    min_confidence: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Hide text matches whose confidence is below this (0-1).")
+    ] = 0.0,
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
     options: LoadOptions = MOTION_OPTIONS,
@@ -46,6 +49,9 @@ def search(
     """Find the motions in the library that best match a text (or, with --like, an example motion).
 
     One row per file, with the stretch of it that matches best; scores are (cos + 1) / 2 in [0, 1].
+    A text match also has a confidence in [0, 1]: how clearly the text describes that motion, against
+    how the model scores it with sentences about other actions (0: no better than those; 1: as well
+    as the best of them). When even the best match is unclear, a note on stderr says so.
 
     Example: tmr search "a person waves with the left hand" -k 5
     """
@@ -55,13 +61,23 @@ def search(
     from tmrcli.library.search import find_motions_on_disk
     from tmrcli.library.store import MotionStore
 
+    from model.calibration import NO_CLEAR_MATCH
+
     if (text is None) == (like is None):
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
+    if text is not None and not text.strip():
+        raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
-        options=options,
+        min_confidence=min_confidence, options=options,
     )  # fmt: skip
     render_hits(hits, json_)
+    if hits and hits[0].confidence is not None and hits[0].confidence < NO_CLEAR_MATCH:
+        err.print(
+            f"no clear match for {text!r}: the best hit's confidence is {hits[0].confidence:.2f} "
+            f"(below {NO_CLEAR_MATCH}); the library may hold no such motion",
+            markup=False, highlight=False,
+        )  # fmt: skip
     if gone:
         err.print(f"left out {plural(gone, 'indexed file')} gone from disk; tmr index --prune drops them", markup=False)
     if html is not None:
@@ -111,6 +127,9 @@ def localize(
 ) -> None:
     """Find when a text happens in a long motion: the best segments and the similarity curve over time.
 
+    Segment scores are the curve's mean over each segment. When no stretch stands out (a flat curve,
+    or a best stretch the text does not clearly describe), a note says so instead of the segments.
+
     Example: tmr localize long_take.bvh "a person kicks" --plot curve.png
     """
     from model import load_retriever
@@ -118,9 +137,11 @@ def localize(
     from tmrcli.views.html_page import write_localize_page
     from tmrcli.views.render import render_localization, save_curve_png
 
+    if not text.strip():
+        raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
         result = localize_file(file, text, load_retriever(checkpoint), top, options)
-    render_localization(result, json_)
+    render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)
         print_written(plot, "similarity plot")

@@ -64,6 +64,29 @@ def train(
             help="Validate and keep the best with a moving average of the weights, this decay per step (0: off, the paper's).",
         ),
     ] = TrainConfig.ema_decay,
+    std_floor: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=1.0,
+            help="Raise each feature's std to at least this fraction of its feature group's mean, so a "
+            "dimension nearly constant on the training rigs cannot blow up on others (0: plain statistics).",
+        ),
+    ] = TrainConfig.std_floor,
+    init: Annotated[
+        Optional[str],
+        typer.Option(
+            "--init", metavar="NAME|PATH",
+            help="Start from this checkpoint's weights and feature statistics (fine-tuning; its architecture is kept).",
+        ),
+    ] = None,
+    val_queries: Annotated[
+        Optional[list[Path]],
+        typer.Option(
+            exists=True, dir_okay=False,
+            help="TSV of label<TAB>text phrasings scored on the val split (label- and tag-aware) to pick the "
+            "best checkpoint; repeat for several files.",
+        ),
+    ] = None,
     mirror: Annotated[
         bool, typer.Option(help="Also train on mirrored motions with left/right swapped in the text.")
     ] = TrainConfig.mirror_probability > 0,
@@ -92,12 +115,13 @@ def train(
     from tmrcli.views.progress import BarProgress
 
     request = TrainRequest(
-        data=data, run=run, motions=motions, resume=resume,
+        data=data, run=run, motions=motions, resume=resume, val_queries=tuple(val_queries or ()),
         config=TrainConfig(
             epochs=epochs, batch_size=batch_size, lr=lr, sentence_model=sentence_model or text_model,
             negative_filter=negative_filter.value, word_dropout=word_dropout, ema_decay=ema_decay,
             mirror_probability=TrainConfig.mirror_probability if mirror else 0.0, val_every=val_every,
             checkpoint_every=checkpoint_every, seed=seed, device=device, precision=precision.value,
+            std_floor=std_floor, init_from=init or "",
         ),
         model=TMRConfig(text_model=text_model, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size),
         loss=LossConfig(temperature=temperature, threshold_selfsim=None if threshold >= 1 else threshold),
@@ -115,5 +139,9 @@ def _epoch_line(report: EpochReport) -> None:
     line = f"epoch {report.epoch}/{report.epochs}  {losses}  {report.samples / max(report.seconds, 1e-9):.1f} samples/s"
     if report.validation is not None:
         t2m, m2t = report.validation.text_to_motion, report.validation.motion_to_text
-        line += f"  val t2m R@1 {t2m.r1:.1f} m2t R@1 {m2t.r1:.1f}" + ("  (best)" if report.is_best else "")
+        line += f"  val t2m R@1 {t2m.r1:.1f} m2t R@1 {m2t.r1:.1f}"
+        if report.query_validation is not None:
+            queried = report.query_validation
+            line += f"  phrasings t2m R@1 {queried.text_to_motion.r1:.1f} m2t R@1 {queried.motion_to_text.r1:.1f}"
+        line += "  (best)" if report.is_best else ""
     err.print(line, markup=False, highlight=False)

@@ -24,6 +24,7 @@ class EvalRequest:
     sentence_model: str
     text_model: str | None
     motions: Path | None
+    sources: tuple[str, ...] = ()  # clips.tsv sources to keep (all when empty)
 
 
 def read_queries(path: Path):
@@ -43,13 +44,19 @@ def run_evaluation(request: EvalRequest, progress: JobProgress) -> list:
     from model.data_sources import load_split
     from model.inference import load_retriever
     from model.text import TextBackbone
-    from model.validation import embed_pairs, label_aware_report, pairs_report, run_protocols
+    from model.validation import embed_pairs, label_aware_report, pairs_report, record_answers, run_protocols
 
     queries = read_queries(request.queries) if request.queries else None
     retriever = load_retriever(request.checkpoint, text_model=request.text_model)
     with progress.stage(f"reading the {request.split} split"):
         cache = user_cache_dir() / "features"
-        records = load_split(request.data, request.split, motions=request.motions, cache_dir=cache)
+        skipped: list[Path] = []
+        records = load_split(
+            request.data, request.split, motions=request.motions, cache_dir=cache,
+            on_skip=lambda path, reason: skipped.append(path), sources=set(request.sources) or None,
+        )  # fmt: skip
+    if skipped:
+        progress.note(f"left out {len(skipped)} files of the {request.split} split that cannot be read, e.g. {skipped[0]}")
     if len(records) < 2:
         raise TmrError(request.data, f"the {request.split} split has {len(records)} motions; retrieval needs two")
     with progress.stage(f"embedding {len(records)} motions and their captions"):
@@ -59,7 +66,7 @@ def run_evaluation(request: EvalRequest, progress: JobProgress) -> list:
         if all(pairs.labels):
             reports.append(pairs_report(pairs))
         if queries is not None:
-            if not {q.label for q in queries} & set(pairs.labels):
+            if not {q.label for q in queries} & set().union(*map(record_answers, records)):
                 raise TmrError(request.queries, f"no query label names an action of the {request.split} split")
             reports.append(label_aware_report(retriever, records, queries))
     return reports

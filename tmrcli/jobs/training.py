@@ -25,6 +25,7 @@ class TrainRequest:
     model: TMRConfig
     loss: LossConfig
     resume: bool = False
+    val_queries: tuple[Path, ...] = ()  # phrasings (label, text) scored on val to pick the best checkpoint
 
 
 def torchrun_environment():
@@ -41,13 +42,18 @@ def _read_splits(request: TrainRequest, progress: JobProgress):
     from model.data_sources import load_split
 
     splits = {}
+    skipped: list[tuple[Path, str]] = []
     for split in ("train", "val"):
         with progress.stage(f"reading the {split} split") as update:
             records = load_split(
                 request.data, split, motions=request.motions, cache_dir=user_cache_dir() / "features",
                 on_progress=lambda done, total, update=update: update(completed=done, total=total),
+                on_skip=lambda path, reason: skipped.append((path, reason)),
             )  # fmt: skip
         splits[split] = records
+    if skipped:
+        path, reason = skipped[0]
+        progress.note(f"left out {len(skipped)} files that cannot be read, e.g. {path}: {reason}")
     return splits["train"], splits["val"]
 
 
@@ -56,6 +62,7 @@ def run_training(request: TrainRequest, on_epoch: Callable, progress: JobProgres
     from model.checkpoint import load_checkpoint, save_checkpoint
     from model.datasets import keep_durations
     from model.train import TrainData, train
+    from tmrcli.jobs.evaluation import read_queries
 
     distributed = torchrun_environment()
     train_records, val_records = _read_splits(request, progress)
@@ -64,6 +71,7 @@ def run_training(request: TrainRequest, on_epoch: Callable, progress: JobProgres
         keep_durations(train_records, config.min_seconds, config.max_seconds),
         keep_durations(val_records, config.min_seconds, config.max_seconds),
         description=f"{request.data.name}: {len(train_records)} training motions ({request.data})",
+        val_queries=tuple(query for path in request.val_queries for query in read_queries(path)),
     )
     with progress.stage("training", total=config.epochs) as update:
 

@@ -135,21 +135,27 @@ class Library:
         )  # fmt: skip
         return run_index(request, self.model, progress or _Silent())
 
-    def search(self, query: str | Path | MotionFeatures, k: int = 10, *, min_score: float = 0.0) -> list[SearchHit]:
+    def search(
+        self, query: str | Path | MotionFeatures, k: int = 10, *, min_score: float = 0.0, min_confidence: float = 0.0
+    ) -> list[SearchHit]:
         """The k files that best match a text, or (a path or a read motion) an example motion, best first;
-        the example itself is left out."""
+        the example itself is left out. Text hits carry their confidence, as in `tmr search`."""
+        from model.bank import default_text_bank
         from model.inference import torch_threads
 
         with self._store.snapshot() as view, torch_threads(1):
             check_checkpoint(view, self.model.sha256)  # before any encoding
+            bank = None
             if isinstance(query, str):
                 embedding, exclude = self.model.encode_texts([query])[0], None
+                bank = bank_embeddings(self.model, default_text_bank())
             else:
                 motion = query if isinstance(query, MotionFeatures) else _read(Path(query), LoadOptions())
                 embedding, exclude = embed_whole(self.model, motion.features), motion.path
             return search_library(
-                view, embedding, k, checkpoint_sha256=self.model.sha256, min_score=min_score, exclude=exclude
-            )
+                view, embedding, k, checkpoint_sha256=self.model.sha256, min_score=min_score, exclude=exclude,
+                bank=bank, min_confidence=min_confidence,
+            )  # fmt: skip
 
     def caption(
         self, motion: str | Path | MotionFeatures, k: int = 5, *, texts: list[str] | None = None

@@ -45,6 +45,8 @@ __all__ = [
     "MotionWindows",
     "embed_windows",
     "localize_query",
+    "curve_mean",
+    "FLAT_PROMINENCE",
     "localize",
     "localize_file",
 ]
@@ -52,6 +54,7 @@ __all__ = [
 WINDOW_SECONDS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
 STRIDE_SECONDS = 0.25  # window stride for takes up to about 25 s, and the curve's resolution always
 MAX_WINDOWS = 500
+FLAT_PROMINENCE = 0.02  # curve peak above its median, in (cos + 1) / 2 units, below which nothing stands out
 NMS_IOU = 0.1  # a segment overlapping a better one by more than this is the same moment
 VOTE_IOU = 0.3  # windows overlapping a kept one by at least this vote on its extent
 VOTE_SPREAD = 0.3  # a voter's weight is exp(-(how much worse it scores, in standard deviations) / this)
@@ -67,11 +70,26 @@ class CurvePoint:
 
 @dataclass(frozen=True)
 class Localization:
-    """The best segments (best first), the curve (a point every STRIDE_SECONDS), the motion's duration (s)."""
+    """The best segments (best first), the curve (a point every STRIDE_SECONDS), the motion's duration (s).
+
+    A segment's score is the curve's mean over it, so segments and curve share one scale and the best
+    segment is the curve's highest stretch. `flat`: no stretch stands out (the curve's peak is less
+    than FLAT_PROMINENCE above its median). `confidence`: of the best segment's best window for the
+    text, against the model's caption bank (`model/calibration.py`; None when no bank was given).
+    """
 
     segments: list[Segment]
     curve: list[CurvePoint]
     duration: float
+    flat: bool = False
+    confidence: float | None = None
+
+    @property
+    def stands_out(self) -> bool:
+        """Whether the best segment is a clear answer: the curve has a peak and the text matches it."""
+        from model.calibration import NO_CLEAR_MATCH
+
+        return bool(self.segments) and not self.flat and (self.confidence is None or self.confidence >= NO_CLEAR_MATCH)
 
 
 def stride_rows(fps: float = FEATURE_FPS) -> int:
@@ -170,23 +188,47 @@ def embed_windows(retriever: Retriever, feats: np.ndarray, duration: float) -> M
     return MotionWindows(spans, embeddings, len(feats), duration)
 
 
-def localize_query(windows: MotionWindows, query: np.ndarray, top: int) -> Localization:
-    """Score every window against a text embedding (dim,): the best segments and the curve."""
+def curve_mean(curve: list[CurvePoint], start: float, end: float) -> float:
+    """The curve's mean over [start, end) seconds (its nearest point when the stretch holds none)."""
+    times = np.array([p.time for p in curve])
+    values = np.array([p.score for p in curve])
+    inside = (times >= start) & (times < end)
+    if not inside.any():
+        return float(values[np.abs(times - (start + end) / 2).argmin()])
+    return float(values[inside].mean())
+
+
+def localize_query(windows: MotionWindows, query: np.ndarray, top: int, bank: np.ndarray | None = None) -> Localization:
+    """Score every window against a text embedding (dim,): the best segments and the curve; with the
+    embeddings of a sentence `bank`, the best segment's confidence."""
+    from model.calibration import confidences
     from model.similarity import cosine_to_score
 
     spans = windows.spans
     scores = size_adjusted_scores(spans, cosine_to_score(windows.embeddings @ query))
-    segments = []
-    for i in non_max_suppression(spans, scores, top):
-        start, end = refine_extent(spans, scores, i)
-        segments.append(Segment(round(start / FEATURE_FPS, 2), round(end / FEATURE_FPS, 2), round(float(scores[i]), 4)))
     curve = similarity_curve(spans, scores, windows.rows, stride_rows())
-    return Localization(segments, curve, round(windows.duration, 2))
+    found = []
+    for i in non_max_suppression(spans, scores, top):
+        start, end = (value / FEATURE_FPS for value in refine_extent(spans, scores, i))
+        found.append((curve_mean(curve, start, end), i, Segment(round(start, 2), round(end, 2), 0.0)))
+    found.sort(key=lambda item: -item[0])
+    segments = [Segment(s.start, s.end, round(score, 4)) for score, _, s in found]
+    values = np.array([p.score for p in curve])
+    flat = float(values.max() - np.median(values)) < FLAT_PROMINENCE
+    confidence = None
+    if bank is not None and found:
+        confidence = round(float(confidences(query, windows.embeddings[found[0][1]], bank)[0]), 3)
+    return Localization(segments, curve, round(windows.duration, 2), flat, confidence)
 
 
 def localize(retriever: Retriever, feats: np.ndarray, duration: float, text: str, top: int) -> Localization:
-    """Where `text` happens in `feats` (T, 263), a motion lasting `duration` s."""
-    return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top)
+    """Where `text` happens in `feats` (T, 263), a motion lasting `duration` s; with the best segment's
+    confidence against the model's caption bank."""
+    from model.bank import default_text_bank
+    from tmrcli.library.caption import bank_embeddings
+
+    bank = bank_embeddings(retriever, default_text_bank())
+    return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top, bank)
 
 
 def localize_file(

@@ -11,7 +11,9 @@ __all__ = ["SearchHit", "Segment", "CaptionHit"]
 class SearchHit:
     """One search result: a motion file, or the part of it between `start` and `end` (seconds).
 
-    `score` is (cos + 1) / 2 in [0, 1]; `rank` starts at 1.
+    `score` is (cos + 1) / 2 in [0, 1]; `rank` starts at 1. `confidence` (text queries) says in [0, 1]
+    how clearly the text describes this motion rather than being merely its nearest
+    (`model/calibration.py`); None for a query by example.
     """
 
     rank: int
@@ -19,6 +21,7 @@ class SearchHit:
     path: str
     start: float
     end: float
+    confidence: float | None = None
 
     @property
     def duration(self) -> float:

@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 
 from formats.reading import LoadOptions, read_features
+from model.bank import default_text_bank
+from model.calibration import confidences
 from model.inference import Retriever, torch_threads
 from model.similarity import cosine_to_score
 from tmrcli.library.ann import ann_candidates
+from tmrcli.library.caption import bank_embeddings
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.errors import checkpoint_mismatch
 from tmrcli.library.results import SearchHit
@@ -35,6 +38,7 @@ class _Scored:
     start: float
     end: float
     score: float
+    embedding: np.ndarray
 
 
 def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
@@ -54,13 +58,14 @@ def _best_per_file(
     rows = np.arange(len(files)) if rows is None else rows
     if not len(rows):
         return []
-    scores = cosine_to_score(store_file.entry_column("embedding", rows) @ query)
+    embeddings = store_file.entry_column("embedding", rows)
+    scores = cosine_to_score(embeddings @ query)
     order = np.argsort(-scores, kind="stable")
     _, first = np.unique(files[rows[order]], return_index=True)
     best = order[np.sort(first)][: limit + len(replaced) + 1]  # each file's best row, best first
     paths = store_file.paths_at(files[rows[best]])
     kept = [
-        _Scored(path, float(starts[rows[i]]), float(ends[rows[i]]), float(scores[i]))
+        _Scored(path, float(starts[rows[i]]), float(ends[rows[i]]), float(scores[i]), embeddings[i])
         for i, path in zip(best, paths)
         if path not in replaced and path != exclude
     ]
@@ -88,10 +93,14 @@ def search_library(
     checkpoint_sha256: str | None,
     min_score: float = 0.0,
     exclude: str | None = None,
+    bank: np.ndarray | None = None,
+    min_confidence: float = 0.0,
 ) -> list[SearchHit]:
     """The k files best matching `query` (dim,) unit norm, best first, each with its best stretch;
     `exclude` leaves one path out (the example of a query by example). `checkpoint_sha256` names the
-    checkpoint that embedded the query: StoreError unless it made the library's embeddings too."""
+    checkpoint that embedded the query: StoreError unless it made the library's embeddings too. With
+    the embeddings of a sentence `bank` (text queries), each hit gets its confidence, and hits below
+    `min_confidence` are left out."""
     check_checkpoint(snapshot, checkpoint_sha256)
     scored: list[_Scored] = []
     for store_file, replaced in zip(snapshot.store_files, snapshot.replaced_after()):
@@ -102,8 +111,17 @@ def search_library(
     # A path is live in one store file only, so each appears once; best first, ties by path.
     ranked = sorted(scored, key=lambda s: (-s.score, s.path))
     # Scores are shown to 4 decimals; --min-score compares with what people see.
-    ranked = [s for s in ranked if round(s.score, 4) >= min_score][:k]
-    return [SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2)) for rank, s in enumerate(ranked, 1)]
+    ranked = [s for s in ranked if round(s.score, 4) >= min_score]
+    if bank is None:
+        sure: list[float | None] = [None] * len(ranked)
+    else:
+        sure = [round(float(c), 3) for c in confidences(query, np.array([s.embedding for s in ranked]), bank)]
+        kept = [i for i, c in enumerate(sure) if c >= min_confidence]
+        ranked, sure = [ranked[i] for i in kept], [sure[i] for i in kept]
+    return [
+        SearchHit(rank, round(s.score, 4), s.path, round(s.start, 2), round(s.end, 2), c)
+        for rank, (s, c) in enumerate(zip(ranked[:k], sure[:k]), 1)
+    ]
 
 
 def find_motions(store: MotionStore, retriever: Retriever, k: int, **query: Any) -> list[SearchHit]:
@@ -119,24 +137,29 @@ def find_motions_on_disk(
     text: str | None = None,
     like: Path | None = None,
     min_score: float = 0.0,
+    min_confidence: float = 0.0,
     options: LoadOptions | None = None,
 ) -> tuple[list[SearchHit], int]:
     """Embed the text (or the example motion `like`) and search the library with it: the k best files
     that still exist (a file deleted since indexing is never offered), ranked 1..k, and how many
     better-scoring indexed files were left out because they are gone. StoreError when the library was
-    embedded by another checkpoint than the retriever's."""
+    embedded by another checkpoint than the retriever's. Text hits carry their confidence against the
+    model's caption bank (embedded once per checkpoint, cached)."""
     # One query is too small to share between threads: one is about as fast on an idle machine and
     # several times faster on a busy one.
     with store.snapshot() as view, torch_threads(1):
+        bank = None
         if like is None:
             query, exclude = retriever.encode_texts([text or ""])[0], None
+            bank = bank_embeddings(retriever, default_text_bank())
         else:
             _, feats, _ = read_features(like, options or LoadOptions())
             query, exclude = embed_whole(retriever, feats), os.path.abspath(like)
         want = k
         while True:
             hits = search_library(
-                view, query, want, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude
+                view, query, want, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude,
+                bank=bank, min_confidence=min_confidence,
             )
             present = [hit for hit in hits if os.path.exists(hit.path)]
             if len(present) >= k or len(hits) < want:

@@ -72,19 +72,23 @@ def _span(start: float, end: float) -> str:
 
 
 def render_hits(hits: Sequence[SearchHit], json_: bool) -> None:
-    """Search results: rank, score, file, segment, duration."""
+    """Search results: rank, score, confidence (text queries), file, segment, duration."""
     if json_:
         print_json([asdict(hit) for hit in hits])
         return
     if not hits:
         err.print("no matches", highlight=False)
         return
-    table = Table("rank", "score", "file", "segment", "duration", box=None, pad_edge=False)
+    sure = any(hit.confidence is not None for hit in hits)
+    columns = ("rank", "score", *(("confidence",) if sure else ()), "file", "segment", "duration")
+    table = Table(*columns, box=None, pad_edge=False)
     for hit in hits:
+        confidence = (f"{hit.confidence:.2f}" if hit.confidence is not None else "-",) if sure else ()
         table.add_row(
-            str(hit.rank), f"{hit.score:.3f}", _shown(hit.path), _span(hit.start, hit.end), f"{hit.duration:.1f} s"
-        )
-    table.columns[2].no_wrap = True
+            str(hit.rank), f"{hit.score:.3f}", *confidence, _shown(hit.path), _span(hit.start, hit.end),
+            f"{hit.duration:.1f} s",
+        )  # fmt: skip
+    table.columns[columns.index("file")].no_wrap = True
     print_unwrapped(table)
 
 
@@ -123,10 +127,22 @@ def curve_plot(curve: Sequence[CurvePoint], best: Segment | None, duration: floa
     return text
 
 
-def render_localization(result: Localization, json_: bool) -> None:
-    """The segments (a table), then the curve with the best segment marked."""
+def render_localization(result: Localization, json_: bool, text: str = "") -> None:
+    """The segments (a table), then the curve with the best segment marked; when no stretch stands
+    out, a note says so instead of the table."""
     if json_:
-        print_json({"segments": [asdict(s) for s in result.segments], "curve": [asdict(p) for p in result.curve]})
+        print_json({
+            "segments": [asdict(s) for s in result.segments], "curve": [asdict(p) for p in result.curve],
+            "flat": result.flat, "confidence": result.confidence,
+        })  # fmt: skip
+        return
+    if not result.stands_out:
+        if result.flat:
+            why = "the curve is flat: no stretch scores clearly above the rest"
+        else:
+            why = f"the best stretch's confidence is {result.confidence:.2f}: the text does not clearly describe it"
+        err.print(f"no segment stands out for {text!r}: {why}", markup=False, highlight=False)
+        out.print(curve_plot(result.curve, None, result.duration, width=min(out.width, 100) - 8))
         return
     table = Table("rank", "score", "segment", "duration", box=None, pad_edge=False)
     for rank, segment in enumerate(result.segments, 1):

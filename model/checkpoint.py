@@ -50,6 +50,8 @@ __all__ = [
     "available_checkpoints",
     "file_sha256",
     "checkpoint_sha256",
+    "registered_name",
+    "checkpoint_reference",
 ]
 
 FORMAT = "tmr-checkpoint"
@@ -115,6 +117,21 @@ def checkpoint_sha256(name_or_path: str | Path) -> str:
     registered checkpoint's recorded hash, else the file's."""
     path, expected_sha = _locate(name_or_path)
     return expected_sha or file_sha256(path)
+
+
+def registered_name(sha256: str | None) -> str | None:
+    """The registered name of the checkpoint with this SHA256, if tmr ships it."""
+    return next((name for name, entry in _REGISTRY.items() if entry.sha256 == sha256), None)
+
+
+def checkpoint_reference(checkpoint: Checkpoint) -> str | None:
+    """What `load_checkpoint` takes to load this checkpoint again: its registered name, else the
+    absolute path of its file (None for one not read from a file). A library records it, so that
+    later commands on the library use the model that made it without being told."""
+    name = registered_name(checkpoint.sha256)
+    if name is not None:
+        return name
+    return str(checkpoint.path.expanduser().absolute()) if checkpoint.path is not None else None
 
 
 def save_checkpoint(

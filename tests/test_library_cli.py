@@ -245,6 +245,40 @@ def test_embeddings_of_another_checkpoint_are_never_mixed(
     assert _run("search", "walk", checkpoint=tiny_checkpoint).exit_code == 1
 
 
+def test_the_library_remembers_its_checkpoint(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, other_checkpoint: Path
+) -> None:
+    """After `index --rebuild --checkpoint X`, search, caption, localize, info and index use X untold;
+    an explicit other --checkpoint still errors, naming the flag that works."""
+    clips = copy_clips(bandai_clips(data_dir, 3), tmp_path / "mocap")
+    assert _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint).exit_code == 0
+    rebuilt = _run("index", "--rebuild", checkpoint=other_checkpoint)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    searched = _run("search", "walk", "--json")  # no --checkpoint: the library's (other.tmr), not `default`
+    assert searched.exit_code == 0, searched.output
+    assert len(json.loads(searched.stdout)) == 3
+    for command in (["caption", clips[0], "-k", "1"], ["localize", clips[0], "a person walks"], ["index", tmp_path / "mocap"]):
+        assert _run(*command).exit_code == 0, command
+    info = json.loads(_run("info", "--json").stdout)
+    assert info["checkpoint"] == str(other_checkpoint.absolute())
+    human = _run("info").stdout
+    assert f"{other_checkpoint} (sha256 {info['checkpoint_sha256']})" in human
+    wrong = _run("search", "walk", checkpoint=tiny_checkpoint)
+    assert wrong.exit_code == 1 and len(_errors(wrong)) == 1
+    assert f"made by checkpoint other.tmr (sha256 {info['checkpoint_sha256'][:12]}...)" in wrong.stderr
+    assert f"pass --checkpoint {other_checkpoint.absolute()}" in " ".join(wrong.stderr.split())
+    moved = other_checkpoint.with_name("moved.tmr")
+    shutil.copy(other_checkpoint, moved)
+    other_checkpoint.rename(other_checkpoint.with_suffix(".gone"))
+    try:
+        gone = _run("search", "walk")
+        assert gone.exit_code == 1 and len(_errors(gone)) == 1
+        assert f"indexed with checkpoint {other_checkpoint.absolute()}, which is no longer there" in gone.stderr
+        assert _run("search", "walk", checkpoint=moved).exit_code == 0  # the same model at its new path
+    finally:
+        other_checkpoint.with_suffix(".gone").rename(other_checkpoint)
+
+
 @pytest.mark.parametrize("damage", ["truncated", "junk"])
 def test_a_damaged_library_is_one_line_and_a_hint(
     data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, damage: str

@@ -1,7 +1,8 @@
 """The options every command shares (one CLI vocabulary) and where the library and checkpoint come from.
 
 `--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
-`--checkpoint` / $TMR_CHECKPOINT / the shipped `default`.
+`--checkpoint` / $TMR_CHECKPOINT / the checkpoint the library records (`tmr index` writes it) / the
+shipped `default`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ __all__ = [
     "existing_motion_file",
     "StoreOption",
     "CheckpointOption",
+    "ModelStoreOption",
+    "ModelOption",
+    "checkpoint_for",
     "JsonOption",
     "SkeletonMapOption",
     "AsfOption",
@@ -83,6 +87,18 @@ StoreOption = Annotated[
     ),
 ]
 CheckpointOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--checkpoint",
+        envvar="TMR_CHECKPOINT",
+        show_envvar=True,
+        metavar="NAME|PATH",
+        help="The model: a registered name or a checkpoint file. Default: the one that indexed the library, "
+        "else `default`.",
+    ),
+]
+# For commands that use no library (tmr eval): `default` unless told.
+ModelOption = Annotated[
     str,
     typer.Option(
         "--checkpoint",
@@ -90,6 +106,17 @@ CheckpointOption = Annotated[
         show_envvar=True,
         metavar="NAME|PATH",
         help="The model: a registered name or a checkpoint file.",
+    ),
+]
+# For commands that read one motion: --store names the library whose model they use.
+ModelStoreOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--store",
+        envvar="TMR_STORE",
+        show_envvar=True,
+        metavar="PATH",
+        help="The library whose model to use when --checkpoint is not given. Default: $XDG_DATA_HOME/tmr/library.h5.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
@@ -152,6 +179,32 @@ def store_path(given: Path | None) -> Path:
     from formats.user_dirs import user_data_dir
 
     return user_data_dir() / "library.h5"
+
+
+def checkpoint_for(given: str | None, store: Path | None) -> str:
+    """The checkpoint a command uses: `given` (--checkpoint or $TMR_CHECKPOINT), else the one the library
+    at `store` recorded when it was indexed, else `default`. A recorded checkpoint file that is gone is
+    an error naming it and what to pass instead."""
+    if given is not None:
+        return given
+    from tmrcli.library.store import MotionStore
+
+    library = MotionStore(store_path(store))
+    recorded = library.recorded_checkpoint()
+    if recorded is None:
+        return DEFAULT_CHECKPOINT
+    from model.checkpoint import available_checkpoints
+
+    if recorded not in available_checkpoints() and not Path(recorded).is_file():
+        from tmrcli.library.errors import StoreError
+
+        raise StoreError(
+            library.path,
+            f"the library was indexed with checkpoint {recorded}, which is no longer there",
+            hint="pass --checkpoint with that checkpoint's new path, or re-index with another: "
+            "tmr index --rebuild --checkpoint NAME|PATH",
+        )
+    return recorded
 
 
 def load_options(

@@ -11,12 +11,13 @@ from tmrcli.views.console import err, print_written
 from tmrcli.commands.options import (
     MotionFileArgument,
     existing_motion_file,
-    DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
     HtmlOption,
     JsonOption,
+    ModelStoreOption,
     StoreOption,
+    checkpoint_for,
     reads_motion_files,
     store_path,
 )
@@ -41,7 +42,7 @@ def search(
         float, typer.Option(min=0.0, max=1.0, help="Hide text matches whose confidence is below this (0-1).")
     ] = 0.0,
     store: StoreOption = None,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    checkpoint: CheckpointOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -68,7 +69,7 @@ def search(
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     hits, gone = find_motions_on_disk(
-        MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
+        MotionStore(store_path(store)), load_retriever(checkpoint_for(checkpoint, store)), k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options,
     )  # fmt: skip
     render_hits(hits, json_)
@@ -95,7 +96,8 @@ def caption(
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    store: ModelStoreOption = None,
+    checkpoint: CheckpointOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
 ) -> None:
@@ -108,7 +110,7 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        captions = caption_file(file, load_retriever(checkpoint), k, texts=texts, options=options)
+        captions = caption_file(file, load_retriever(checkpoint_for(checkpoint, store)), k, texts=texts, options=options)
     render_captions(captions, json_)
 
 
@@ -120,7 +122,8 @@ def localize(
     plot: Annotated[
         Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
     ] = None,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    store: ModelStoreOption = None,
+    checkpoint: CheckpointOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -140,7 +143,7 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        result = localize_file(file, text, load_retriever(checkpoint), top, options)
+        result = localize_file(file, text, load_retriever(checkpoint_for(checkpoint, store)), top, options)
     render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)

@@ -265,11 +265,13 @@ def _embed_and_write(
 
 def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgress) -> IndexReport:
     """Index `request.paths` into the library: the whole pipeline, under the library's lock."""
+    from model.checkpoint import checkpoint_reference
     from model.inference import torch_threads  # here: worker processes import this module without torch
 
     sha256 = retriever.sha256 or ""
     store = MotionStore(request.store)
-    with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
+    dim, reference = retriever.checkpoint.config.latent_dim, checkpoint_reference(retriever.checkpoint)
+    with store.writer(sha256, dim, rebuild=request.rebuild, checkpoint=reference) as writer:
         if writer.previous_error is not None and not writer.previous and not request.paths:
             raise StoreError(
                 store.path,

@@ -106,9 +106,24 @@ class MotionStore:
         with ExitStack() as stack:
             yield self._open(stack, lineage)
 
-    def writer(self, checkpoint_sha256: str, dim: int, *, rebuild: bool = False) -> StoreWriter:
-        """The one writer (a context manager that takes the lock): see `StoreWriter`."""
-        return StoreWriter(self, checkpoint_sha256, dim, rebuild=rebuild)
+    def writer(
+        self, checkpoint_sha256: str, dim: int, *, rebuild: bool = False, checkpoint: str | None = None
+    ) -> StoreWriter:
+        """The one writer (a context manager that takes the lock): see `StoreWriter`. `checkpoint` is
+        what `--checkpoint` takes to load the model again, recorded in every file written."""
+        return StoreWriter(self, checkpoint_sha256, dim, rebuild=rebuild, checkpoint=checkpoint)
+
+    def recorded_checkpoint(self) -> str | None:
+        """What `--checkpoint` takes to load the model that made this library: the name or path it
+        recorded, else the registered name of its SHA256; None for no library, an empty or unreadable
+        one, or a model it cannot name (the commands that use it then say which SHA256 it wants)."""
+        from model.checkpoint import registered_name
+
+        try:
+            with self.snapshot() as view:
+                return view.checkpoint or registered_name(view.checkpoint_sha256)
+        except (StoreError, OSError):
+            return None
 
     def _open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
         for _ in range(_OPEN_RETRIES):
@@ -227,6 +242,12 @@ class Snapshot:
         return store_files[0].header.checkpoint_sha256 if store_files else None
 
     @property
+    def checkpoint(self) -> str | None:
+        """The checkpoint that made the embeddings as the newest file recorded it (a registered name
+        or an absolute path), None when no file here recorded one."""
+        return next((f.header.checkpoint for f in reversed(self.store_files) if f.header.checkpoint), None)
+
+    @property
     def dim(self) -> int | None:
         """Width of the embeddings (None: nothing written yet)."""
         store_files = self.store_files
@@ -271,9 +292,12 @@ class StoreWriter:
     library only at `finish`.
     """
 
-    def __init__(self, store: MotionStore, checkpoint_sha256: str, dim: int, *, rebuild: bool) -> None:
+    def __init__(
+        self, store: MotionStore, checkpoint_sha256: str, dim: int, *, rebuild: bool, checkpoint: str | None = None
+    ) -> None:
         self.store = store
         self.checkpoint_sha256 = checkpoint_sha256
+        self.checkpoint = checkpoint
         self.dim = dim
         self.rebuild = rebuild
         self.lineage = ""
@@ -383,7 +407,7 @@ class StoreWriter:
         with self.store.snapshot() as current:
             stored = current.checkpoint_sha256
             if stored != self.checkpoint_sha256 or current.dim != self.dim:
-                raise checkpoint_mismatch(self.store.path, stored, self.checkpoint_sha256)
+                raise checkpoint_mismatch(current, self.checkpoint_sha256, self.checkpoint)
             self.lineage = current.base.header.lineage if current.base else uuid.uuid4().hex
             self._load_known(current)
             base_seq = current.base.header.seq if current.base else 0
@@ -428,7 +452,8 @@ class StoreWriter:
     def _header(self, kind: str, seq: int, *, files: int, entries: int) -> Header:
         created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         return Header(
-            kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries
+            kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries,
+            checkpoint=self.checkpoint,
         )
 
     def _remove_included(self, seq: int) -> None:

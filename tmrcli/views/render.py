@@ -200,7 +200,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         ("library", printable(info.store)),
         ("files", f"{info.files} ({info.motion_seconds / 60:.1f} min of motion)"),
         ("entries", f"{info.entries} ({info.windows} windows of long takes)"),
-        ("checkpoint", f"sha256 {info.checkpoint_sha256}" if info.checkpoint_sha256 else "none yet"),
+        ("checkpoint", _checkpoint_line(info)),
         ("embedding", f"{info.dim}-d" if info.dim else "-"),
         ("on disk", _bytes(info.bytes_on_disk)),
         ("segments", f"{info.segments} not yet compacted" if info.segments else "0"),
@@ -223,6 +223,15 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
     for name, value in rows:
         table.add_row(Text(name, style="bold"), value)
     print_unwrapped(table)
+
+
+def _checkpoint_line(info: LibraryInfo) -> str:
+    """The model that made the library: the name or path `--checkpoint` takes, and its SHA256."""
+    if not info.checkpoint_sha256:
+        return "none yet"
+    if info.checkpoint is None:
+        return f"sha256 {info.checkpoint_sha256} (name not recorded)"
+    return f"{printable(info.checkpoint)} (sha256 {info.checkpoint_sha256})"
 
 
 def _bytes(size: int) -> str:

@@ -353,3 +353,25 @@ def test_search_never_offers_a_deleted_file_and_says_how_many_were_gone(
     assert "left out 1 indexed file gone from disk; tmr index --prune drops them" in result.stderr.splitlines()
     indexed = _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint)
     assert "1 indexed file is gone from disk; --prune drops them" in indexed.stderr.splitlines()
+
+
+def test_humanml3d_joints_and_features_of_one_motion_are_indexed_once(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    """HumanML3D keeps each motion as new_joints/ and new_joint_vecs/: the features are indexed, the
+    joints twin is skipped and said so, and no motion finds its own copy."""
+    root = data_dir / "humanml3d-ref"
+    folders = (root / "HumanML3D", root / "HumanML3D_ICT_000000")
+    result = _run("index", *folders, "--json", checkpoint=tiny_checkpoint)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["added"] == 2
+    twins = [item["input"] for item in report["skipped"] if item["kind"] == "new_joints/ copy of a new_joint_vecs/ motion"]
+    assert sorted(twins) == [str(root / "HumanML3D" / "new_joints" / "012314.npy"), str(root / "HumanML3D_ICT_000000" / "new_joints" / "000000.npy")]
+    human = _run("index", *folders, checkpoint=tiny_checkpoint)
+    assert "new_joints/ copy of a new_joint_vecs/ motion 2" in human.stderr
+    like = root / "HumanML3D" / "new_joint_vecs" / "012314.npy"
+    hits = json.loads(_run("search", "--like", like, "-k", "10", "--json", checkpoint=tiny_checkpoint).stdout)
+    assert hits and not any("/new_joints/" in hit["path"] for hit in hits)
+    alone = _run("index", root / "HumanML3D" / "new_joints" / "012314.npy", "--json", checkpoint=tiny_checkpoint)
+    assert json.loads(alone.stdout)["added"] == 1  # a joints file given by name is read

@@ -375,3 +375,33 @@ def test_humanml3d_joints_and_features_of_one_motion_are_indexed_once(
     assert hits and not any("/new_joints/" in hit["path"] for hit in hits)
     alone = _run("index", root / "HumanML3D" / "new_joints" / "012314.npy", "--json", checkpoint=tiny_checkpoint)
     assert json.loads(alone.stdout)["added"] == 1  # a joints file given by name is read
+
+
+def test_caption_keeps_its_text_bank_cache_beside_the_library_given(
+    indexed: tuple[Path, dict], corpus: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    """With --store, caption's (and search's) text-bank cache goes to the library's folder, not to
+    $XDG_CACHE_HOME/tmr; without one, to $XDG_CACHE_HOME/tmr."""
+    store, _ = indexed
+    user_cache = Path(os.environ["XDG_CACHE_HOME"]) / "tmr"
+    beside = store.with_name(store.name + ".d") / "cache"
+
+    def cached() -> tuple[set[Path], set[Path]]:
+        return set(beside.glob("bank-*.npy")), set(user_cache.glob("bank-*.npy"))
+
+    bank = tmp_path / "bank.txt"
+    bank.write_text("# comment\na person jumps over a box\na person sits down slowly\n")
+    clip = sorted(corpus.iterdir())[0]
+    before = cached()
+    given = _run("caption", clip, "--texts", bank, "--store", store, "--json", checkpoint=tiny_checkpoint)
+    assert given.exit_code == 0, given.output
+    after = cached()
+    assert len(after[0] - before[0]) == 1 and after[1] == before[1] == set()
+    assert _run("search", "a person jumps", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
+    assert cached()[1] == set()
+    assert json.loads(_run("info", "--store", store, "--json").stdout)["files"] == 13  # the library is unharmed
+    untold = CliRunner().invoke(
+        app, ["caption", str(clip), "--texts", str(bank), "--checkpoint", str(tiny_checkpoint)], env={"TMR_STORE": None}
+    )
+    assert untold.exit_code == 0, untold.output
+    assert len(cached()[1]) == 1 and cached()[0] >= after[0]

@@ -26,6 +26,7 @@ __all__ = [
     "ModelStoreOption",
     "ModelOption",
     "checkpoint_for",
+    "cache_folder",
     "JsonOption",
     "SkeletonMapOption",
     "AsfOption",
@@ -83,7 +84,8 @@ StoreOption = Annotated[
         envvar="TMR_STORE",
         show_envvar=True,
         metavar="PATH",
-        help="The library file (or a folder to keep library.h5 in). Default: $XDG_DATA_HOME/tmr/library.h5.",
+        help="The library file (or a folder to keep library.h5 in); given, text-bank caches are kept beside it "
+        "(PATH.d/cache/) instead of in $XDG_CACHE_HOME/tmr. Default: $XDG_DATA_HOME/tmr/library.h5.",
     ),
 ]
 CheckpointOption = Annotated[
@@ -116,7 +118,8 @@ ModelStoreOption = Annotated[
         envvar="TMR_STORE",
         show_envvar=True,
         metavar="PATH",
-        help="The library whose model to use when --checkpoint is not given. Default: $XDG_DATA_HOME/tmr/library.h5.",
+        help="The library whose model to use when --checkpoint is not given; given, the text-bank cache is kept "
+        "beside it (PATH.d/cache/) instead of in $XDG_CACHE_HOME/tmr. Default: $XDG_DATA_HOME/tmr/library.h5.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
@@ -205,6 +208,17 @@ def checkpoint_for(given: str | None, store: Path | None) -> str:
             "tmr index --rebuild --checkpoint NAME|PATH",
         )
     return recorded
+
+
+def cache_folder(store: Path | None) -> Path | None:
+    """Where a command keeps its text-bank cache: beside the library when one was given (--store or
+    $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
+    if store is None:
+        return None
+    from tmrcli.library.store import MotionStore
+
+    library = MotionStore(store_path(store))
+    return library.cache_folder if library.exists() else None
 
 
 def load_options(

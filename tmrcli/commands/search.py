@@ -17,6 +17,7 @@ from tmrcli.commands.options import (
     JsonOption,
     ModelStoreOption,
     StoreOption,
+    cache_folder,
     checkpoint_for,
     reads_motion_files,
     store_path,
@@ -70,7 +71,7 @@ def search(
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), load_retriever(checkpoint_for(checkpoint, store)), k, text=text, like=like, min_score=min_score,
-        min_confidence=min_confidence, options=options,
+        min_confidence=min_confidence, options=options, cache=cache_folder(store),
     )  # fmt: skip
     render_hits(hits, json_)
     if hits and hits[0].confidence is not None and hits[0].confidence < NO_CLEAR_MATCH:
@@ -110,7 +111,8 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        captions = caption_file(file, load_retriever(checkpoint_for(checkpoint, store)), k, texts=texts, options=options)
+        retriever = load_retriever(checkpoint_for(checkpoint, store))
+        captions = caption_file(file, retriever, k, texts=texts, options=options, cache=cache_folder(store))
     render_captions(captions, json_)
 
 
@@ -143,7 +145,8 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        result = localize_file(file, text, load_retriever(checkpoint_for(checkpoint, store)), top, options)
+        retriever = load_retriever(checkpoint_for(checkpoint, store))
+        result = localize_file(file, text, retriever, top, options, cache_folder(store))
     render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)

@@ -16,6 +16,7 @@ from tmrcli.commands.options import (
     MOTION_OPTIONS,
     CheckpointOption,
     StoreOption,
+    cache_folder,
     checkpoint_for,
     reads_motion_files,
     store_path,
@@ -66,7 +67,7 @@ def serve(
     with listener:
         motions = MotionStore(store_path(store))
         with err.status("loading the model"):
-            library = LiveLibrary(motions, load_retriever(checkpoint_for(checkpoint, store)))
+            library = LiveLibrary(motions, load_retriever(checkpoint_for(checkpoint, store)), cache_folder(store))
         try:
             _announce(library)
             server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))

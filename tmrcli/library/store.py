@@ -5,6 +5,7 @@ Layout beside the library path `L` (default `$XDG_DATA_HOME/tmr/library.h5`):
     L             the base: every entry as of the last compaction (`tmrcli/library/storefile.py`)
     L.d/NNNNNNNN.h5   deltas: one per committed batch of `tmr index`, newest last
     L.d/ann-<id>.hnsw the HNSW index of the base whose file_id is <id> (`tmrcli/library/ann.py`)
+    L.d/cache/        text-bank embeddings of commands given this library's --store (`tmrcli/library/caption.py`)
     L.lock        the writers' lock (`tmrcli/library/lock.py`)
 
 What the library holds is the base plus the deltas of its lineage with a larger `seq`; a file's
@@ -77,6 +78,12 @@ class MotionStore:
     def delta_path(self, seq: int) -> Path:
         """Where the delta with this sequence number lives."""
         return self.folder / f"{seq:08d}.h5"
+
+    @property
+    def cache_folder(self) -> Path:
+        """Where commands told to use this library keep their text-bank caches: with the library, so
+        a library on another disk keeps its caches there (and deleting it deletes them)."""
+        return self.folder / "cache"
 
     def ann_path(self, file_id: str) -> Path:
         """Where the HNSW index of the base with this file_id lives."""

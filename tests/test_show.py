@@ -118,3 +118,36 @@ def test_bad_file_is_one_line_and_exit_1(tmp_path: Path, name: str, reason: str)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {BAD / name}: ") and reason in result.stderr
     assert "Traceback" not in result.output and not (tmp_path / "out.gif").exists()
+
+
+def test_html_page_names_its_single_motion_and_export_agrees_on_its_times(data_dir: Path, tmp_path: Path) -> None:
+    """`show --html` labels the motion by its file (not "#1"), and gives the segment the times that
+    `export` prints for it, for a whole take whose 30 fps frames do not fall on the 20 fps grid."""
+    import json
+    import re
+
+    from formats.bvh import read_bvh
+
+    take = data_dir / "bandai-namco/dataset-2/data/dataset-2_raise-up-both-hands_active_006.bvh"  # 46 frames at 30 fps
+    clip = read_bvh(take)
+    page = tmp_path / "page.html"
+
+    def shown_hit() -> dict:
+        script = re.search(r'<script type="application/json" id="tmr-data">(.*?)</script>', page.read_text(), re.S)
+        [hit] = json.loads(script.group(1))["hits"]
+        return hit
+
+    assert _run(take, "--html", page).exit_code == 0
+    hit = shown_hit()
+    assert hit["label"] == take.name
+    exported = CliRunner().invoke(app, ["export", str(take), "-o", str(tmp_path / "cut.bvh")])
+    assert exported.exit_code == 0, exported.output
+    take_seconds = clip.num_frames * clip.frame_time
+    assert exported.stderr.startswith(f"0.00-{take_seconds:.2f} s: {clip.num_frames} frames")
+    assert hit["span"] == f"0.00-{take_seconds:.2f} s ({take_seconds:.2f} s)"
+    for start, end in [(0.5, 1.2), (0.3, None)]:
+        args = ["--start", str(start)] + (["--end", str(end)] if end is not None else [])
+        assert _run(take, *args, "--html", page).exit_code == 0
+        shown = shown_hit()["span"]
+        cut = CliRunner().invoke(app, ["export", str(take), *args, "-o", str(tmp_path / "cut.bvh")])
+        assert cut.stderr.split(":")[0] == shown.split(" (")[0]

@@ -27,6 +27,7 @@ from formats.errors import TmrError
 from formats.reading import LoadOptions
 from tmrcli.library.motion_segment import load_segment
 from tmrcli.library.results import SearchHit, Segment
+from tmrcli.views.console import format_span
 from tmrcli.views.scene import BONES, GRID_COLOUR, SIDE_COLOURS, TRAJECTORY_COLOUR, Scene, build_scene
 
 if TYPE_CHECKING:
@@ -187,6 +188,9 @@ def _hit_data(hit: HitView) -> dict:
     export = f"tmr export {shlex.quote(hit.path)} --start {hit.start:.2f} --end {hit.end:.2f} -o {shlex.quote(_bvh_name(hit))}"
     return {
         "rank": hit.rank,
+        # A ranked result is "#N"; a motion shown without a query (tmr show) is named by its file.
+        "label": f"#{hit.rank}" if hit.score is not None else Path(hit.path).name,
+        "span": f"{format_span(hit.start, hit.end)} ({hit.duration:.2f} s)",
         "score": hit.score,
         "path": hit.path,
         "start": round(hit.start, 3),

@@ -331,6 +331,8 @@ def render_reports(reports: list, json_: bool) -> None:
         for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
             table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
         print_unwrapped(table)
+        if report.note:
+            out.print(f"note: {report.note}", markup=False, highlight=False, soft_wrap=True)
         if report.left_right_confusion_t2m is not None:
             out.print(
                 f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "

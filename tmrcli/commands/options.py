@@ -77,51 +77,33 @@ MotionFileArgument = Annotated[
     Path, typer.Argument(metavar="FILE", callback=existing_motion_file, help=MOTION_FILE_HELP)
 ]
 
+def _store_option(text: str) -> Any:
+    return typer.Option("--store", envvar="TMR_STORE", show_envvar=True, metavar="PATH", help=text)
+
+
+def _checkpoint_option(text: str) -> Any:
+    return typer.Option("--checkpoint", envvar="TMR_CHECKPOINT", show_envvar=True, metavar="NAME|PATH", help=text)
+
+
+_CACHE_BESIDE = "given, text-bank caches are kept beside it (PATH.d/cache/) instead of in $XDG_CACHE_HOME/tmr"
+_DEFAULT_STORE = "Default: $XDG_DATA_HOME/tmr/library.h5."
 StoreOption = Annotated[
     Optional[Path],
-    typer.Option(
-        "--store",
-        envvar="TMR_STORE",
-        show_envvar=True,
-        metavar="PATH",
-        help="The library file (or a folder to keep library.h5 in); given, text-bank caches are kept beside it "
-        "(PATH.d/cache/) instead of in $XDG_CACHE_HOME/tmr. Default: $XDG_DATA_HOME/tmr/library.h5.",
-    ),
-]
-CheckpointOption = Annotated[
-    Optional[str],
-    typer.Option(
-        "--checkpoint",
-        envvar="TMR_CHECKPOINT",
-        show_envvar=True,
-        metavar="NAME|PATH",
-        help="The model: a registered name or a checkpoint file. Default: the one that indexed the library, "
-        "else `default`.",
-    ),
-]
-# For commands that use no library (tmr eval): `default` unless told.
-ModelOption = Annotated[
-    str,
-    typer.Option(
-        "--checkpoint",
-        envvar="TMR_CHECKPOINT",
-        show_envvar=True,
-        metavar="NAME|PATH",
-        help="The model: a registered name or a checkpoint file.",
-    ),
+    _store_option(f"The library file (or a folder to keep library.h5 in); {_CACHE_BESIDE}. {_DEFAULT_STORE}"),
 ]
 # For commands that read one motion: --store names the library whose model they use.
 ModelStoreOption = Annotated[
     Optional[Path],
-    typer.Option(
-        "--store",
-        envvar="TMR_STORE",
-        show_envvar=True,
-        metavar="PATH",
-        help="The library whose model to use when --checkpoint is not given; given, the text-bank cache is kept "
-        "beside it (PATH.d/cache/) instead of in $XDG_CACHE_HOME/tmr. Default: $XDG_DATA_HOME/tmr/library.h5.",
+    _store_option(f"The library whose model to use when --checkpoint is not given; {_CACHE_BESIDE}. {_DEFAULT_STORE}"),
+]
+CheckpointOption = Annotated[
+    Optional[str],
+    _checkpoint_option(
+        "The model: a registered name or a checkpoint file. Default: the one that indexed the library, else `default`."
     ),
 ]
+# For commands that use no library (tmr eval): `default` unless told.
+ModelOption = Annotated[str, _checkpoint_option("The model: a registered name or a checkpoint file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
 SkeletonMapOption = Annotated[
     Optional[Path],

@@ -22,7 +22,7 @@ import numpy as np
 from formats.deepmimic import DEEPMIMIC_SUFFIXES, is_deepmimic
 from formats.regular_files import open_regular
 
-__all__ = ["SkippedFile", "MotionScan", "scan_motion_files", "skip_summary"]
+__all__ = ["SkippedFile", "MotionScan", "scan_motion_files", "skip_summary", "FEATURES_TWIN"]
 
 # Feature sizes of HumanML3D (263) and KIT-ML (251): a 1-D array of one of them is a Mean or a Std.
 _STATISTICS_SIZES = (263, 251)
@@ -33,7 +33,7 @@ _SKELETON = ".asf skeleton"
 _NOT_REGULAR = "not a regular file"
 # HumanML3D's two copies of a motion: the joints folder's file is passed over when the features' twin is read.
 _JOINTS_FOLDER, _FEATURES_FOLDER = "new_joints", "new_joint_vecs"
-_FEATURES_TWIN = f"{_JOINTS_FOLDER}/ copy of a {_FEATURES_FOLDER}/ motion"
+FEATURES_TWIN = f"{_JOINTS_FOLDER}/ copy of a {_FEATURES_FOLDER}/ motion"
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ def scan_motion_files(paths: Iterable[Path], suffixes: Sequence[str], exclude: S
                 skipped.setdefault(file, kind)
     for file in _features_twins_read(found):
         found.discard(file)
-        skipped.setdefault(file, _FEATURES_TWIN)
+        skipped.setdefault(file, FEATURES_TWIN)
     found |= given
     return MotionScan(sorted(found), [SkippedFile(p, k) for p, k in sorted(skipped.items()) if p not in found])
 

@@ -54,7 +54,7 @@ def checkpoint_mismatch(library: Snapshot, in_use_sha256: str | None, in_use: st
     wanted = f"--checkpoint {stored}" if stored else f"the --checkpoint whose sha256 is {library.checkpoint_sha256}"
     return StoreError(
         library.store.path,
-        f"the library holds embeddings made by checkpoint {made_by}, not by the one in use "
-        f"({describe_checkpoint(in_use, in_use_sha256)}); they cannot be mixed",
+        f"the library holds embeddings made by checkpoint {made_by}, not by the one in use, "
+        f"{describe_checkpoint(in_use, in_use_sha256)}; they cannot be mixed",
         hint=f"pass {wanted}, or {REBUILD_HINT} with this --checkpoint",
     )

@@ -69,8 +69,9 @@ def search(
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
+    retriever = load_retriever(checkpoint_for(checkpoint, store))
     hits, gone = find_motions_on_disk(
-        MotionStore(store_path(store)), load_retriever(checkpoint_for(checkpoint, store)), k, text=text, like=like, min_score=min_score,
+        MotionStore(store_path(store)), retriever, k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options, cache=cache_folder(store),
     )  # fmt: skip
     render_hits(hits, json_)

@@ -162,7 +162,7 @@ def checkpoint_sha256(name_or_path: str | Path, *, registry: CheckpointRegistry 
 
 def registered_name(sha256: str | None) -> str | None:
     """The registered name of the checkpoint with this SHA256, if tmr ships it."""
-    return next((name for name, entry in _REGISTRY.items() if entry.sha256 == sha256), None)
+    return next((name for name, entry in SHIPPED.entries.items() if entry.sha256 == sha256), None)
 
 
 def checkpoint_reference(checkpoint: Checkpoint) -> str | None:

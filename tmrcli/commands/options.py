@@ -1,7 +1,8 @@
 """The options every command shares (one CLI vocabulary) and where the library and checkpoint come from.
 
 `--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
-`--checkpoint` / $TMR_CHECKPOINT / the shipped `default`.
+`--checkpoint` / $TMR_CHECKPOINT / the shipped `default`; `--text-model`, the folder of the checkpoint's
+text backbone when it is not found by name ($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "existing_motion_file",
     "StoreOption",
     "CheckpointOption",
+    "TextModelOption",
     "JsonOption",
     "SkeletonMapOption",
     "AsfOption",
@@ -90,6 +92,15 @@ CheckpointOption = Annotated[
         show_envvar=True,
         metavar="NAME|PATH",
         help="The model: a registered name or a checkpoint file.",
+    ),
+]
+TextModelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--text-model",
+        metavar="FOLDER",
+        help="Folder of the checkpoint's text backbone (a local copy, e.g. of distilbert-base-uncased), when it "
+        "is not found by name in $TMR_TEXT_MODEL or the Hugging Face cache.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]

@@ -14,6 +14,7 @@ from tmrcli.commands.options import (
     DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
+    TextModelOption,
     HtmlOption,
     JsonOption,
     StoreOption,
@@ -42,6 +43,7 @@ def search(
     ] = 0.0,
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -68,7 +70,7 @@ def search(
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     hits, gone = find_motions_on_disk(
-        MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
+        MotionStore(store_path(store)), load_retriever(checkpoint, text_model=text_model), k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options,
     )  # fmt: skip
     render_hits(hits, json_)
@@ -96,6 +98,7 @@ def caption(
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
 ) -> None:
@@ -108,7 +111,7 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        captions = caption_file(file, load_retriever(checkpoint), k, texts=texts, options=options)
+        captions = caption_file(file, load_retriever(checkpoint, text_model=text_model), k, texts=texts, options=options)
     render_captions(captions, json_)
 
 
@@ -121,6 +124,7 @@ def localize(
         Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
     ] = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -140,7 +144,7 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        result = localize_file(file, text, load_retriever(checkpoint), top, options)
+        result = localize_file(file, text, load_retriever(checkpoint, text_model=text_model), top, options)
     render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)

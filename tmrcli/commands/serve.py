@@ -16,6 +16,7 @@ from tmrcli.commands.options import (
     DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
+    TextModelOption,
     StoreOption,
     reads_motion_files,
     store_path,
@@ -36,6 +37,7 @@ DEFAULT_PORT = 8321
 def serve(
     store: StoreOption = None,
     checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    text_model: TextModelOption = None,
     host: Annotated[
         str, typer.Option(help="Address to listen on. Anything but loopback lets other machines read your library.")
     ] = DEFAULT_HOST,
@@ -66,7 +68,7 @@ def serve(
     with listener:
         motions = MotionStore(store_path(store))
         with err.status("loading the model"):
-            library = LiveLibrary(motions, load_retriever(checkpoint))
+            library = LiveLibrary(motions, load_retriever(checkpoint, text_model=text_model))
         try:
             _announce(library)
             server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))

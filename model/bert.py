@@ -106,7 +106,9 @@ class BertEncoder(nn.Module):
         self.word_embeddings = _uninitialised_embedding(s.vocab_size, s.hidden_size)
         self.position_embeddings = _uninitialised_embedding(s.max_position_embeddings, s.hidden_size)
         # Token type 0 for every token: its row is a constant added to every position (none for DistilBERT).
-        self.token_type_embeddings = _uninitialised_embedding(s.type_vocab_size, s.hidden_size) if s.type_vocab_size else None
+        self.token_type_embeddings = (
+            _uninitialised_embedding(s.type_vocab_size, s.hidden_size) if s.type_vocab_size else None
+        )
         self.embedding_norm = nn.LayerNorm(s.hidden_size, eps=s.layer_norm_eps)
         self.layers = nn.ModuleList(_Layer(s) for _ in range(s.num_hidden_layers))
         self.width = s.hidden_size
@@ -229,7 +231,7 @@ def load_bert(folder: str | Path) -> tuple[BertEncoder, BertTokenizer] | None:
     settings = BertSettings.from_config(config)
     with torch.device("meta"):  # shapes only: the loaded tensors become the weights (no random init)
         encoder = BertEncoder(settings)
-    weights = {new: value for key, value in load_file(str(files[1])).items() if (new := _rename(key, naming)) is not None}
-    weights = {key: value.float() for key, value in weights.items()}  # the network computes in float32
+    # The network computes in float32.
+    weights = {new: value.float() for key, value in load_file(str(files[1])).items() if (new := _rename(key, naming))}
     encoder.load_state_dict(_fuse_qkv(weights, settings.num_hidden_layers), strict=True, assign=True)
     return encoder.eval().requires_grad_(False), BertTokenizer(files[2])

@@ -86,8 +86,8 @@ class TextBackbone:
     ) -> None:
         self.folder = locate_text_model(name_or_path, folder=folder, recorded=recorded)
         # What a checkpoint stores: the model's name, never a path (so that the checkpoint can travel).
-        given_folder = folder is None and Path(name_or_path).expanduser().is_dir()
-        self.name = text_model_name(self.folder) if given_folder else str(name_or_path)
+        given_folder = str(name_or_path) != DEFAULT_TEXT_MODEL and Path(name_or_path).expanduser().is_dir()
+        self.name = text_model_name(self.folder) if folder is None and given_folder else str(name_or_path)
         self.max_length = max_length
         self.device = torch.device(device)
         self.batch_size = batch_size

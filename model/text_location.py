@@ -119,7 +119,7 @@ def _from_hub_cache(name: str, looked: list[str]) -> Path | None:
         snapshots = repo / "snapshots"
         main = repo / "refs" / "main"
         preferred = [snapshots / main.read_text().strip()] if main.is_file() else []
-        others = sorted(snapshots.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True) if snapshots.is_dir() else []
+        others = sorted(snapshots.iterdir(), key=lambda p: -p.stat().st_mtime) if snapshots.is_dir() else []
         for snapshot in preferred + others:
             if _is_model_folder(snapshot):
                 return snapshot

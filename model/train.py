@@ -12,6 +12,7 @@ Progress is reported through the callback it is given; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -459,6 +460,7 @@ def train(
     backbone = TextBackbone(model_config.text_model, max_length=model_config.max_text_length)
     # The checkpoint stores the backbone's name (a folder given becomes its name) and its real width.
     model_config = dataclasses.replace(model_config, text_model=backbone.name, text_width=backbone.width)
+    provenance = functools.partial(_provenance, data, config, loss_config, text_folder=backbone.folder)
     start = _starting_point(config, model_config) if config.init_from and not resume else None
     if start is not None:
         model_config = start.config
@@ -496,7 +498,7 @@ def train(
             continue
         validate = bool(data.val) and config.val_every > 0 and (epoch % config.val_every == 0 or epoch == config.epochs)
         if validate:
-            checkpoint = Checkpoint(kept, normalizer, _provenance(data, config, loss_config, epoch, backbone.folder))
+            checkpoint = Checkpoint(kept, normalizer, provenance(epoch))
             validation = evaluate_records(checkpoint, backbone, data.val, device=device)
             score = _validation_score(validation)
             queried = None
@@ -507,16 +509,16 @@ def train(
             is_best = score > state.best_score
             if is_best:
                 state.best_score = score
-                _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, epoch, backbone.folder))
+                _save_run(run_dir, BEST, kept, normalizer, provenance(epoch))
             report = dataclasses.replace(report, validation=validation, is_best=is_best, query_validation=queried)
         state.history.append({"epoch": epoch, **losses, "score": score if validate else None})
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
-            _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch, backbone.folder))
+            _save_run(run_dir, LAST, model, normalizer, provenance(epoch))
             _save_state(run_dir, optimizer, state, rng, average)
         if on_epoch is not None:
             on_epoch(report)
     if is_main and not (run_dir / BEST).is_file():
-        _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, state.epoch, backbone.folder))
+        _save_run(run_dir, BEST, kept, normalizer, provenance(state.epoch))
     if distributed is not None:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

@@ -146,7 +146,10 @@ def _interrupted(run: Path) -> str:
             f"(the best epoch so far){resume}"
         )
     if last.is_file():
-        return f"interrupted: {run / 'model.safetensors'} was not written; use --checkpoint {last} (the last saved epoch){resume}"
+        return (
+            f"interrupted: {run / 'model.safetensors'} was not written; use --checkpoint {last} "
+            f"(the last saved epoch){resume}"
+        )
     return f"interrupted before any epoch was saved: nothing in {run} to use yet"
 
 

@@ -35,11 +35,14 @@ from model.network import TMR, ActorEncoder
 from model.similarity import UNIT_EPS
 from model.text import TextBackbone
 
-__all__ = ["DistillConfig", "DistillReport", "distill_text_side", "agreement", "read_sentence_file", "Progress"]
+__all__ = [
+    "DistillConfig", "DistillReport", "distill_text_side", "student_text_encoder", "agreement", "read_sentence_file",
+    "Progress", "SENTENCES_PER_REPORT",
+]
 
 # (phase in words, done, total): how far the current phase is.
 Progress = Callable[[str, int, int], None]
-_CHUNK = 256  # sentences encoded between two progress reports
+SENTENCES_PER_REPORT = 256  # sentences encoded between two progress reports
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,7 @@ def read_sentence_file(path: Path) -> list[str]:
         raise DatasetError(path, f"not a TMR annotations file ({type(error).__name__}: {error})") from None
 
 
-def _student_encoder(teacher: TMR, width: int) -> ActorEncoder:
+def student_text_encoder(teacher: TMR, width: int) -> ActorEncoder:
     """The teacher's text encoder behind a fresh input projection: the student's token features are
     another model's, so only the layers above the projection carry over."""
     student = ActorEncoder(width, teacher.config)
@@ -119,7 +122,7 @@ def distill_text_side(
 
     progress(f"loading the student's text backbone {config.text_model}", 0, len(texts))
     backbone = TextBackbone(config.text_model, max_length=teacher.config.max_text_length, device=device)
-    student = _student_encoder(teacher_model, backbone.width).to(device)
+    student = student_text_encoder(teacher_model, backbone.width).to(device)
     train_rows = [i for i in range(len(texts)) if i not in held]
     held_rows = sorted(held)
     train_texts = [texts[i] for i in train_rows]
@@ -146,11 +149,11 @@ def distill_text_side(
 
 
 def _in_chunks(texts: Sequence[str], encode: Callable, phase: str, progress: Progress) -> Iterator:
-    """`encode` over `texts` `_CHUNK` at a time, in order, reporting the sentences done after each."""
+    """`encode` over `texts` `SENTENCES_PER_REPORT` at a time, in order, reporting the sentences done after each."""
     progress(phase, 0, len(texts))
-    for start in range(0, len(texts), _CHUNK):
-        yield encode(texts[start : start + _CHUNK])
-        progress(phase, min(start + _CHUNK, len(texts)), len(texts))
+    for start in range(0, len(texts), SENTENCES_PER_REPORT):
+        yield encode(texts[start : start + SENTENCES_PER_REPORT])
+        progress(phase, min(start + SENTENCES_PER_REPORT, len(texts)), len(texts))
 
 
 def _fit(

@@ -96,6 +96,8 @@ class TextBackbone:
         fast = load_bert(self.folder)
         self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(str(self.folder))
         self._encoder.model.to(self.device)
+        # True for BERT-family folders, run by `model/bert.py` (transformers is then never imported).
+        self.plain_torch = fast is not None
         self.width: int = self._encoder.width
         if self._encoder.max_positions is not None:
             self.max_length = min(self.max_length, self._encoder.max_positions)

@@ -50,7 +50,7 @@ def test_bert_family_backbones_run_in_plain_torch_as_transformers_does(model_typ
     folder = write_backbone(tmp_path / model_type, model_type, width=64)
     captions = sorted(text for texts in read_caption_table()["content"].values() for text in texts)[::6][:32]
     backbone = TextBackbone(folder, cache=False)
-    assert type(backbone._encoder).__name__ == "_PlainBert" and backbone.width == 64
+    assert backbone.plain_torch and backbone.width == 64
     assert backbone.name == model_type  # the folder's name is stored, never its path
     reference = AutoModel.from_pretrained(folder, local_files_only=True).eval()
     assert reference.config.model_type == model_type

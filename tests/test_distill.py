@@ -17,7 +17,7 @@ from model.checkpoint import load_checkpoint
 from model.config import TMRConfig
 from model.corpus import read_caption_table
 from model.datasets import DatasetError
-from model.distill import DistillConfig, _student_encoder, distill_text_side, read_sentence_file
+from model.distill import DistillConfig, student_text_encoder, distill_text_side, read_sentence_file
 from model.network import TMR
 from tmrcli.app import app
 from tmrcli.jobs.distillation import DistillRequest, distillation_sentences, run_distillation
@@ -49,7 +49,7 @@ def distilled(captions: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
 def test_student_starts_from_the_teacher_layers_behind_a_fresh_projection() -> None:
     torch.manual_seed(0)
     teacher = TMR(TMRConfig(text_width=768, num_layers=2, latent_dim=32, ff_size=64))
-    student = _student_encoder(teacher, 384)
+    student = student_text_encoder(teacher, 384)
     assert student.projection.in_features == 384
     for name, value in student.state_dict().items():
         if not name.startswith("projection."):
@@ -138,7 +138,7 @@ def test_every_long_phase_reports_its_progress_by_name(
 ) -> None:
     """Encoding the teacher's sentences, the student's token features and each epoch's steps each count
     up to their total under their own name (the bar no longer sits at 0/1 while sentences are encoded)."""
-    monkeypatch.setattr("model.distill._CHUNK", 32)  # sentences per report: several reports for a few sentences
+    monkeypatch.setattr("model.distill.SENTENCES_PER_REPORT", 32)  # sentences per report: several reports for a few sentences
     (tmp_path / "s.txt").write_text("\n".join(captions[:100]) + "\n")
     request = DistillRequest(
         teacher="default", output=tmp_path / "out.safetensors", data=None, sentence_files=(tmp_path / "s.txt",),

@@ -186,12 +186,17 @@ def test_an_interrupted_run_says_which_checkpoint_to_use(
 ) -> None:
     """Ctrl-C after the first epoch: model.safetensors is exported only at the end, so the message names
     best.safetensors (which --checkpoint takes) and how to resume; exit code 130, no traceback."""
-    import tmrcli.commands.train as train_command
+    import tmrcli.jobs.training as training
 
-    def interrupt(report) -> None:
-        raise KeyboardInterrupt
+    real_run = training.run_training
 
-    monkeypatch.setattr(train_command, "_epoch_line", interrupt)
+    def interrupted_after_the_first_epoch(request, on_epoch, progress):
+        def interrupt(report) -> None:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the training loop
+
+        return real_run(request, on_epoch=interrupt, progress=progress)
+
+    monkeypatch.setattr(training, "run_training", interrupted_after_the_first_epoch)
     run = tmp_path / "run"
     args = ["train", str(corpus), "--run-dir", str(run), "--epochs", "5", "--val-every", "1", "--checkpoint-every", "1", "--batch-size", "4", *TINY]
     result = CliRunner().invoke(app, args)

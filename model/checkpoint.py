@@ -55,11 +55,16 @@ __all__ = [
     "checkpoint_sha256",
     "registered_name",
     "checkpoint_reference",
+    "TEXT_FOLDER_KEY",
+    "recorded_text_folder",
 ]
 
 FORMAT = "tmr-checkpoint"
 FORMAT_VERSION = 1
 _CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+# Provenance detail: where the text backbone was when the checkpoint was made. The config stores the
+# backbone's name; this folder is only the last place looked in (`model/text_location.py`).
+TEXT_FOLDER_KEY = "text_model_folder"
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,12 @@ class Checkpoint:
     def has_decoder(self) -> bool:
         """False for inference-only checkpoints."""
         return self.model.has_decoder
+
+
+def recorded_text_folder(checkpoint: Checkpoint) -> str | None:
+    """The folder the checkpoint's text backbone was found in when it was made, if it says."""
+    folder = checkpoint.provenance.details.get(TEXT_FOLDER_KEY)
+    return folder if isinstance(folder, str) else None
 
 
 def available_checkpoints() -> list[str]:

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from model.batching import Padded, length_sorted_batches
-from model.checkpoint import Checkpoint, load_checkpoint
+from model.checkpoint import Checkpoint, load_checkpoint, recorded_text_folder
 from model.errors import TextModelError
 from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
@@ -53,9 +53,10 @@ class Retriever:
     Parameters
     ----------
     checkpoint: a loaded checkpoint (see `load_checkpoint`).
-    backbone: the text backbone to use; by default the checkpoint's own (`config.text_model`, or
-        `text_model` when given), loaded on the first `encode_texts`, so indexing motions never loads it.
-    text_model: a folder overriding where the checkpoint's backbone is found (for example a local
+    backbone: the text backbone to use; by default the checkpoint's own (`config.text_model`, looked
+        up by name, `model/text_location.py`), loaded on the first `encode_texts`, so indexing motions
+        never loads it.
+    text_model: the folder of the checkpoint's backbone, overriding the lookup (for example a local
         distilbert-base-uncased for an imported official model).
     device: default CUDA when present, else CPU.
     """
@@ -71,7 +72,7 @@ class Retriever:
         self.checkpoint = checkpoint
         self.device = torch.device(device) if device is not None else default_device()
         self.model = checkpoint.model.to(self.device).eval()
-        self._text_model = text_model if text_model is not None else checkpoint.config.text_model
+        self._text_folder = text_model
         self._backbone = backbone
         if backbone is not None:
             self._check_width(backbone)
@@ -85,9 +86,11 @@ class Retriever:
     def backbone(self) -> TextBackbone:
         """The frozen text backbone, loaded on first use."""
         if self._backbone is None:
+            config = self.checkpoint.config
             backbone = TextBackbone(
-                self._text_model, max_length=self.checkpoint.config.max_text_length, device=self.device
-            )
+                config.text_model, folder=self._text_folder, recorded=recorded_text_folder(self.checkpoint),
+                max_length=config.max_text_length, device=self.device,
+            )  # fmt: skip
             self._check_width(backbone)
             self._backbone = backbone
         return self._backbone
@@ -135,7 +138,7 @@ class Retriever:
         expected = self.checkpoint.config.text_width
         if backbone.width != expected:
             raise TextModelError(
-                backbone.name,
+                backbone.folder,
                 f"token features are {backbone.width}-d but the checkpoint expects {expected}-d",
                 hint=f"use the backbone it was trained with: {self.checkpoint.config.text_model}",
             )

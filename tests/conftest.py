@@ -48,6 +48,8 @@ def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    for name in ("TMR_TEXT_MODEL", "HF_HOME", "HF_HUB_CACHE"):  # text models: only where a test puts them
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

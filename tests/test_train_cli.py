@@ -196,3 +196,30 @@ def test_validation_phrasings_are_scored_and_recorded(corpus: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "phrasings t2m R@1" in result.output
     assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["std_floor"] == 0.25
+
+
+def test_an_interrupted_run_says_which_checkpoint_to_use(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after the first epoch: model.safetensors is exported only at the end, so the message names
+    best.safetensors (which --checkpoint takes) and how to resume; exit code 130, no traceback."""
+    import tmrcli.jobs.training as training
+
+    real_run = training.run_training
+
+    def interrupted_after_the_first_epoch(request, on_epoch, progress):
+        def interrupt(report) -> None:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the training loop
+
+        return real_run(request, on_epoch=interrupt, progress=progress)
+
+    monkeypatch.setattr(training, "run_training", interrupted_after_the_first_epoch)
+    run = tmp_path / "run"
+    args = ["train", str(corpus), "--run-dir", str(run), "--epochs", "5", "--val-every", "1", "--checkpoint-every", "1", "--batch-size", "4", *TINY]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert not (run / "model.safetensors").exists() and "Traceback" not in result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("interrupted:") and f"--checkpoint {run / 'best.safetensors'}" in line
+    assert f"--run-dir {run} --resume" in line
+    assert load_checkpoint(run / "best.safetensors").config.latent_dim == 32

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from model.config import DEFAULT_TEXT_MODEL, PROTOCOLS
-from tmrcli.commands.options import DEFAULT_CHECKPOINT, JsonOption, ModelOption, MotionsOption
+from tmrcli.commands.options import DEFAULT_CHECKPOINT, JsonOption, ModelOption, MotionsOption, TextModelOption
 
 __all__ = ["evaluate", "Protocol"]
 
@@ -29,9 +29,7 @@ def evaluate(
     sentence_model: Annotated[
         str, typer.Option(help="Sentence model for protocols (b) and (c): all-MiniLM-L6-v2 or a local folder.")
     ] = DEFAULT_TEXT_MODEL,
-    text_model: Annotated[
-        Optional[str], typer.Option(help="Folder of the checkpoint's text backbone, if not found by name.")
-    ] = None,
+    text_model: TextModelOption = None,
     motions: MotionsOption = None,
     source: Annotated[
         Optional[list[str]],

@@ -2,7 +2,8 @@
 
 `--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
 `--checkpoint` / $TMR_CHECKPOINT / the checkpoint the library records (`tmr index` writes it) / the
-shipped `default`.
+shipped `default`; `--text-model`, the folder of the checkpoint's
+text backbone when it is not found by name ($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "ModelOption",
     "checkpoint_for",
     "cache_folder",
+    "TextModelOption",
     "JsonOption",
     "SkeletonMapOption",
     "AsfOption",
@@ -104,6 +106,15 @@ CheckpointOption = Annotated[
 ]
 # For commands that use no library (tmr eval): `default` unless told.
 ModelOption = Annotated[str, _checkpoint_option("The model: a registered name or a checkpoint file.")]
+TextModelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--text-model",
+        metavar="FOLDER",
+        help="Folder of the checkpoint's text backbone (a local copy, e.g. of distilbert-base-uncased), when it "
+        "is not found by name in $TMR_TEXT_MODEL or the Hugging Face cache.",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
 SkeletonMapOption = Annotated[
     Optional[Path],

@@ -13,6 +13,7 @@ from tmrcli.commands.options import (
     existing_motion_file,
     MOTION_OPTIONS,
     CheckpointOption,
+    TextModelOption,
     HtmlOption,
     JsonOption,
     ModelStoreOption,
@@ -44,6 +45,7 @@ def search(
     ] = 0.0,
     store: StoreOption = None,
     checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -69,7 +71,7 @@ def search(
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
-    retriever = load_retriever(checkpoint_for(checkpoint, store))
+    retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
     hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), retriever, k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options, cache=cache_folder(store),
@@ -100,6 +102,7 @@ def caption(
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
     store: ModelStoreOption = None,
     checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
 ) -> None:
@@ -112,7 +115,7 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        retriever = load_retriever(checkpoint_for(checkpoint, store))
+        retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
         captions = caption_file(file, retriever, k, texts=texts, options=options, cache=cache_folder(store))
     render_captions(captions, json_)
 
@@ -127,6 +130,7 @@ def localize(
     ] = None,
     store: ModelStoreOption = None,
     checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -146,7 +150,7 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        retriever = load_retriever(checkpoint_for(checkpoint, store))
+        retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
         result = localize_file(file, text, retriever, top, options, cache_folder(store))
     render_localization(result, json_, text)
     if plot is not None:

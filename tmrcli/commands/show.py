@@ -64,7 +64,6 @@ def show(
 
     A GIF is 400 x 400 pixels in 25 colours; segments over 10 s get 10 frames per second (--gif-fps).
 
-
     Example: tmr show walk.bvh --start 1.5 --end 4 -o walk.gif
     """
     from tmrcli.views.show import show_motion

@@ -1,12 +1,12 @@
 """`tmr caption`: the sentences of a text bank that best describe a motion.
 
 The bank's embeddings depend only on the checkpoint and the sentences, so they are computed once and
-cached in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/), keyed by both.
+cached in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/), keyed by both; those of the default bank under
+the default checkpoint ship with the model (`model/bank.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,8 +35,14 @@ def read_text_bank(path: Path) -> list[str]:
 
 
 def bank_embeddings(retriever: Retriever, texts: list[str]) -> np.ndarray:
-    """(N, dim) embeddings of the bank, from the cache when this checkpoint already embedded it."""
-    key = hashlib.sha256("\n".join([retriever.sha256 or "", *texts]).encode()).hexdigest()[:24]
+    """(N, dim) embeddings of the bank, from the cache when this checkpoint already embedded it (or
+    from the shipped file, for the default bank and checkpoint)."""
+    from model.bank import bank_key, shipped_bank_embeddings
+
+    key = bank_key(retriever.sha256, texts)
+    shipped = shipped_bank_embeddings(key)
+    if shipped is not None and shipped.shape[0] == len(texts):
+        return shipped
     cached = user_cache_dir() / f"bank-{key}.npy"
     if cached.is_file():
         try:

@@ -1,12 +1,12 @@
 """Stick figures of a `Scene` drawn with matplotlib: an animation (GIF, or MP4 through ffmpeg) and a
 PNG contact sheet of key frames.
 
-A GIF is drawn by blitting (the floor and trajectory once, then only the moving figure and clock per
-frame) and written with one fixed palette (white, each drawn colour and three of its blends toward white: 25
-colours), so that Pillow stores each frame as
-the small rectangle that changed. Segments longer than `FULL_RATE_SECONDS` are drawn at
-`LONG_SEGMENT_FPS`, and a GIF holds at most `MAX_GIF_FRAMES` frames (a longer segment gets a lower
-rate): a 60 s take is then a few seconds of drawing and about a megabyte, and memory stays bounded.
+A GIF is drawn by blitting (the floor and trajectory once, then only the moving figure per frame,
+the clock written by Pillow) in one fixed palette (white, each drawn colour and three of its blends
+toward white: 25 colours), so that Pillow stores each frame as the small rectangle that changed.
+Segments longer than `FULL_RATE_SECONDS` are drawn at `LONG_SEGMENT_FPS`, and a GIF holds at most
+`MAX_GIF_FRAMES` frames (a longer segment gets a lower rate): a 63 s take is then a few seconds of
+drawing and 1.5 MB, and memory stays bounded.
 
 matplotlib is imported inside the functions (STYLE.md: nothing heavy at import time), and figures are
 drawn on an Agg canvas of their own, never through pyplot's global state.

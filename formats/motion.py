@@ -188,7 +188,8 @@ def _without_calibration_pose(joints: np.ndarray) -> np.ndarray:
     cgspeed's "Daz-friendly" CMU release starts its clips with a T-pose at the first frame's root
     height (straight legs there sink the feet up to 22 cm below the floor the motion stands on, and the
     features put that lowest point on the floor); some Reallusion and Rokoko exports start with a
-    T-pose metres away. Such a frame is a jump no body makes: its largest joint move to the next frame
+    T-pose metres away; FBX and glTF exporters for game engines key the rest pose on frame 0 and the
+    motion from frame 1. Such a frame is a jump no body makes: its largest joint move to the next frame
     is many times those of the frames that follow.
     """
     if len(joints) < _MIN_FRAMES + 2:

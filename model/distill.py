@@ -34,7 +34,7 @@ from model.network import TMR, ActorEncoder
 from model.similarity import UNIT_EPS
 from model.text import TextBackbone
 
-__all__ = ["DistillConfig", "DistillReport", "distill_text_side", "agreement", "read_sentence_file"]
+__all__ = ["DistillConfig", "DistillReport", "distill_text_side", "student_text_encoder", "agreement", "read_sentence_file"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def read_sentence_file(path: Path) -> list[str]:
         raise DatasetError(path, f"not a TMR annotations file ({type(error).__name__}: {error})") from None
 
 
-def _student_encoder(teacher: TMR, width: int) -> ActorEncoder:
+def student_text_encoder(teacher: TMR, width: int) -> ActorEncoder:
     """The teacher's text encoder behind a fresh input projection: the student's token features are
     another model's, so only the layers above the projection carry over."""
     student = ActorEncoder(width, teacher.config)
@@ -114,7 +114,7 @@ def distill_text_side(
 
     stage(f"{config.text_model} token features")
     backbone = TextBackbone(config.text_model, max_length=teacher.config.max_text_length, device=device)
-    student = _student_encoder(teacher_model, backbone.width).to(device)
+    student = student_text_encoder(teacher_model, backbone.width).to(device)
     train_rows = [i for i in range(len(texts)) if i not in held]
     held_rows = sorted(held)
     _fit(student, backbone, ([texts[i] for i in train_rows], targets[train_rows]),

@@ -10,9 +10,10 @@ from typing import Any, Iterable
 
 import pytest
 
+from model.clips import checkout_corpus_root
+
 REPO = Path(__file__).resolve().parents[1]
-# The project's motion-capture corpus sits beside the checkout; TMR_DATA points elsewhere if needed.
-DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")).resolve()
+DATA = checkout_corpus_root()
 NO_CORPUS = f"needs the shared motion corpus, expected at {DATA}: put it there or set TMR_DATA=/path/to/data"
 
 

@@ -15,7 +15,7 @@ from model.checkpoint import load_checkpoint
 from model.config import TMRConfig
 from model.corpus import read_caption_table
 from model.datasets import DatasetError
-from model.distill import DistillConfig, _student_encoder, distill_text_side, read_sentence_file
+from model.distill import DistillConfig, student_text_encoder, distill_text_side, read_sentence_file
 from model.network import TMR
 from tmrcli.app import app
 from tmrcli.jobs.evaluation import read_queries
@@ -46,7 +46,7 @@ def distilled(captions: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
 def test_student_starts_from_the_teacher_layers_behind_a_fresh_projection() -> None:
     torch.manual_seed(0)
     teacher = TMR(TMRConfig(text_width=768, num_layers=2, latent_dim=32, ff_size=64))
-    student = _student_encoder(teacher, 384)
+    student = student_text_encoder(teacher, 384)
     assert student.projection.in_features == 384
     for name, value in student.state_dict().items():
         if not name.startswith("projection."):

@@ -174,7 +174,8 @@ def test_localize_gives_segments_curve_and_plot(data_dir: Path, tmp_path: Path, 
     result = _run("localize", take, "a person kicks", "--top", "3", "--plot", png, "--json", checkpoint=tiny_checkpoint)
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
-    assert set(found) == {"segments", "curve", "flat", "confidence"} and len(found["segments"]) == 3
+    assert set(found) == {"segments", "curve", "duration", "flat", "confidence"} and len(found["segments"]) == 3
+    assert 63.0 <= found["duration"] <= 63.4
     assert all(set(s) == {"start", "end", "score"} and 0 <= s["start"] < s["end"] <= 63.4 for s in found["segments"])
     assert [s["score"] for s in found["segments"]] == sorted((s["score"] for s in found["segments"]), reverse=True)
     times = [p["time"] for p in found["curve"]]

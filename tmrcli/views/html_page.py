@@ -43,6 +43,7 @@ __all__ = [
     "drawing_data",
     "figure_data",
     "read_asset",
+    "page_with_player_controls",
     "script_json",
 ]
 
@@ -95,7 +96,7 @@ def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], c
         "curve": None if curve is None else _curve_data(curve),
     }
     template = (
-        read_asset(_TEMPLATE)
+        page_with_player_controls(_TEMPLATE)
         .replace("__TMR_PLAYER_CSS__", read_asset("player.css"))
         .replace("__TMR_PLAYER_JS__", read_asset("player.js"))
     )
@@ -147,6 +148,12 @@ def curve_view(
     """The localize curve of the motion file `path`, with the scene of the whole motion."""
     scene = build_scene(load_segment(Path(path), 0.0, None, options))
     return CurveView(str(path), np.asarray(times, dtype=float), np.asarray(scores, dtype=float), segments, scene)
+
+
+def page_with_player_controls(name: str) -> str:
+    """The page asset `name` with the player's controls (play all, loop, speed) put in its header: the
+    results page and the `tmr serve` page share them, as they share the player."""
+    return read_asset(name).replace("__TMR_PLAYER_CONTROLS__", read_asset("player_controls.html").rstrip("\n"))
 
 
 def read_asset(name: str) -> str:

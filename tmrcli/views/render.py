@@ -131,10 +131,7 @@ def render_localization(result: Localization, json_: bool, text: str = "") -> No
     """The segments (a table), then the curve with the best segment marked; when no stretch stands
     out, a note says so instead of the table."""
     if json_:
-        print_json({
-            "segments": [asdict(s) for s in result.segments], "curve": [asdict(p) for p in result.curve],
-            "flat": result.flat, "confidence": result.confidence,
-        })  # fmt: skip
+        print_json(asdict(result))
         return
     if not result.stands_out:
         if result.flat:

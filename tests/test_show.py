@@ -151,3 +151,31 @@ def test_html_page_names_its_single_motion_and_export_agrees_on_its_times(data_d
         shown = shown_hit()["span"]
         cut = CliRunner().invoke(app, ["export", str(take), *args, "-o", str(tmp_path / "cut.bvh")])
         assert cut.stderr.split(":")[0] == shown.split(" (")[0]
+
+
+def test_long_segment_gif_is_drawn_at_a_lower_rate(data_dir: Path, tmp_path: Path) -> None:
+    """Beyond 10 s a GIF keeps every other frame (10 fps, in real time), so a long take stays small;
+    --gif-fps picks another rate."""
+    take = data_dir / "bandai-namco/dataset-1/data/dataset-1_dance-short_normal_001.bvh"  # 63 s
+    out = tmp_path / "dance.gif"
+    assert _run(take, "--start", "10", "--end", "22", "-o", out).exit_code == 0
+    with Image.open(out) as gif:
+        assert gif.size == (400, 400) and gif.n_frames == 120 and gif.info["duration"] == 100
+        assert len(gif.getpalette()) // 3 <= 32  # one small palette
+    assert out.stat().st_size < 12 / 60 * 2e6  # on course for a 60 s take under 2 MB
+    assert _run(take, "--start", "10", "--end", "12", "--gif-fps", "5", "-o", out).exit_code == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames == 10 and gif.info["duration"] == 200
+
+
+def test_gif_frames_stay_bounded_for_any_length() -> None:
+    from tmrcli.views.stickfigure import MAX_GIF_FRAMES, gif_frame_step
+    from tmrcli.views.scene import Scene
+
+    def scene(frames: int) -> Scene:
+        return Scene(np.zeros((frames, 22, 2)), np.zeros((frames, 2)), np.zeros((0, 2, 2)), 20.0, 0.0)
+
+    assert gif_frame_step(scene(200)) == 1 and gif_frame_step(scene(201)) == 2  # 10 s at 20 fps, then 10 fps
+    for frames in (1267, 12_000, 72_000):  # a minute, ten minutes, an hour
+        step = gif_frame_step(scene(frames))
+        assert -(-frames // step) <= MAX_GIF_FRAMES

@@ -2,12 +2,12 @@
 
 The bank's embeddings depend only on the checkpoint and the sentences, so they are computed once and
 cached, keyed by both: beside the library (`L.d/cache/`) when the command was given one with --store or
-$TMR_STORE, else in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/).
+$TMR_STORE, else in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/); those of the default bank under
+the default checkpoint ship with the model (`model/bank.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,8 +37,13 @@ def read_text_bank(path: Path) -> list[str]:
 
 def bank_embeddings(retriever: Retriever, texts: list[str], cache: Path | None = None) -> np.ndarray:
     """(N, dim) embeddings of the bank, from the cache folder (`cache`, else the user's) when this
-    checkpoint already embedded it."""
-    key = hashlib.sha256("\n".join([retriever.sha256 or "", *texts]).encode()).hexdigest()[:24]
+    checkpoint already embedded it (or from the shipped file, for the default bank and checkpoint)."""
+    from model.bank import bank_key, shipped_bank_embeddings
+
+    key = bank_key(retriever.sha256, texts)
+    shipped = shipped_bank_embeddings(key)
+    if shipped is not None and shipped.shape[0] == len(texts):
+        return shipped
     cached = (cache if cache is not None else user_cache_dir()) / f"bank-{key}.npy"
     if cached.is_file():
         try:

@@ -182,9 +182,10 @@ class MotionWindows:
 
 
 def embed_windows(retriever: Retriever, feats: np.ndarray, duration: float) -> MotionWindows:
-    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s."""
+    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s: all of them in
+    one pass over dense batches of equal-size windows (`Retriever.encode_windows`)."""
     spans = multiscale_spans(len(feats))
-    embeddings = retriever.encode_motions([feats[a:b] for a, b in spans])
+    embeddings = retriever.encode_windows(feats, spans)
     return MotionWindows(spans, embeddings, len(feats), duration)
 
 

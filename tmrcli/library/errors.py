@@ -8,7 +8,7 @@ from formats.errors import TmrError
 
 __all__ = ["StoreError", "StoreLockedError", "NotALibraryError", "DiskFullError", "REBUILD_HINT", "REPAIR_HINT", "NOT_A_LIBRARY_HINT", "checkpoint_mismatch"]
 
-REBUILD_HINT = "run `tmr index --rebuild PATH...` to index your motion files again"
+REBUILD_HINT = "`tmr index --rebuild` with this --checkpoint re-embeds every file the library holds (add PATH... for more)"
 REPAIR_HINT = (
     "`tmr info --check` lists the damage; `tmr index --rebuild` re-embeds every file the library's "
     "readable parts name (add PATH... for more)"
@@ -40,5 +40,5 @@ def checkpoint_mismatch(path: str | Path, stored: str | None, in_use: str | None
         path,
         f"the library holds embeddings made by checkpoint {(stored or '?')[:12]}..., not by the one in use "
         f"({(in_use or '?')[:12]}...); they cannot be mixed",
-        hint=f"pass the library's --checkpoint, or {REBUILD_HINT} with this --checkpoint",
+        hint=f"pass the library's --checkpoint; or {REBUILD_HINT}",
     )

@@ -2,8 +2,9 @@
 
 We parse BVH ourselves rather than through bvhio: bvhio loops forever on a hierarchy cut short (its line
 reader never sees the end of the file), and its per-frame evaluation reads about 2,600 frames/s on a
-100-joint rig, far too slow for a library. Here the MOTION rows are read by numpy in one call, only
-the columns the wanted joints need, and the kinematics are vectorised over frames.
+100-joint rig, far too slow for a library. Here the MOTION rows are parsed by numpy a few megabytes
+at a time (`formats/bvh_rows.py`), only the columns the wanted joints need, and the kinematics are
+vectorised over blocks of frames: a long take costs its bytes and the values used, not a multiple.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = ["BvhClip", "read_bvh", "joint_positions", "map_bvh_skeleton"]
 _MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
 _TIMING = re.compile(rb"\s*Frames:[ \t]*(\S+)[ \t]*\r?\n\s*Frame[ \t]+Time:[ \t]*(\S+)[ \t]*\r?(?:\n|\Z)")
 _NUMBER = re.compile(rb"[0-9]+ (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+# Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
 _CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 # Frames read to find a skeleton's shape when no name map fits: twist joints are those that never bend.
 _SHAPE_FRAMES = 32

@@ -6,6 +6,10 @@ Indexes a few shared clips into a temporary library, then
     command's imports (torch among them), building and loading the checkpoint, loading the text
     backbone, encoding the query, searching the library (medians).
 
+  - with `python -X importtime`, where the import time of those steps goes, by top-level package
+    (self time summed over each package's modules), and the floor no change in tmr can go under:
+    a fresh `python -c "import torch"` (median wall time).
+
 Usage: .venv/bin/python benchmarks/cold_start.py [--runs 5]
 """
 
@@ -61,6 +65,36 @@ def split(store: str) -> dict[str, float]:
     return times
 
 
+SEARCH_IMPORTS = (
+    "import tmrcli.app; from model.checkpoint import load_checkpoint; from model.inference import Retriever; "
+    "from tmrcli.library.search import search_library; from tmrcli.library.store import MotionStore; "
+    "from tmrcli.views.render import render_hits"
+)
+
+
+def import_split(env: dict[str, str]) -> dict[str, float]:
+    """Seconds of import self time per top-level package for `tmr search`'s imports, in a fresh process."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", SEARCH_IMPORTS], check=True, capture_output=True,
+                          text=True, env=env, cwd=REPO)
+    totals: dict[str, float] = {}
+    for row in done.stderr.splitlines():
+        if not row.startswith("import time:") or "self [us]" in row:
+            continue
+        self_us, _, name = (part.strip() for part in row.removeprefix("import time:").split("|"))
+        package = name.split(".")[0]
+        totals[package] = totals.get(package, 0.0) + int(self_us) / 1e6
+    return totals
+
+
+def _median_wall(command: list[str], runs: int, env: dict[str, str]) -> float:
+    walls = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=env, cwd=REPO)
+        walls.append(time.perf_counter() - start)
+    return statistics.median(walls)
+
+
 def _library(data: Path, folder: Path) -> Path:
     clips = folder / "clips"
     clips.mkdir()
@@ -100,6 +134,16 @@ def main() -> None:
         print(f"  {step:<28}{statistics.median(s[step] for s in splits):>7.3f} s")
     total = statistics.median(sum(s.values()) for s in splits)
     print(f"  {'sum of steps':<28}{total:>7.3f} s")
+    imports = [import_split(env) for _ in range(args.runs)]
+    packages = {name for split_ in imports for name in split_}
+    medians = sorted(((statistics.median(s.get(p, 0.0) for s in imports), p) for p in packages), reverse=True)
+    print(f"\nimport self time by top-level package, `tmr search`'s imports (python -X importtime, median of {args.runs})")
+    for seconds, package in medians[:12]:
+        print(f"  {package:<28}{seconds:>7.3f} s")
+    print(f"  {'(all others)':<28}{sum(s for s, _ in medians[12:]):>7.3f} s")
+    print(f"  {'total':<28}{sum(s for s, _ in medians):>7.3f} s")
+    floor = _median_wall([sys.executable, "-c", "import torch"], args.runs, env)
+    print(f"\nfloor: a fresh `python -c 'import torch'` takes {floor:.2f} s (median of {args.runs})")
     wall = statistics.median(walls)
     print(f"\ncold `tmr search` wall time: {wall:.2f} s (median of {args.runs}; target < {TARGET_SECONDS} s)"
           f"{'' if wall < TARGET_SECONDS else '  above target'}")

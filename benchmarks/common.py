@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 from pathlib import Path
 
 __all__ = ["REPO", "DEFAULT_DATA", "cpu_name", "machine"]
 
 REPO = Path(__file__).resolve().parents[1]
-# The project's motion-capture corpus sits beside the checkout; TMR_DATA points elsewhere if needed.
-DEFAULT_DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+from model.clips import checkout_corpus_root  # noqa: E402
+
+DEFAULT_DATA = checkout_corpus_root()
 
 
 def cpu_name() -> str:

@@ -9,15 +9,11 @@ Usage: .venv/bin/python benchmarks/normalizer.py [CHECKPOINT ...]   (default: th
 from __future__ import annotations
 
 import collections
-import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from common import DEFAULT_DATA
 
 
 def main() -> None:
@@ -27,7 +23,7 @@ def main() -> None:
     from model.clips import read_clips_table
     from model.datasets import load_features_cached
 
-    data = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data"))
+    data = DEFAULT_DATA
     feats: dict[str, list[np.ndarray]] = collections.defaultdict(list)
     for row in read_clips_table(data):
         try:

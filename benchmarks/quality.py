@@ -17,15 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
+from common import DEFAULT_DATA, REPO
 
 PHRASINGS = {"test": "test_tag_queries.tsv", "val": "val_tag_queries.tsv"}
 BANDAI_PHRASINGS = {"test": "heldout_queries.tsv", "val": "val_queries.tsv"}
@@ -139,7 +134,7 @@ def library_figures(checkpoint: str, data: Path, records, sources: dict[str, str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
-    parser.add_argument("--data", type=Path, default=Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")))
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--split", default="test", choices=["test", "val"])
     parser.add_argument("--no-library", action="store_true", help="only the retrieval figures (no indexing)")
     args = parser.parse_args()

@@ -4,7 +4,9 @@ Prints, with the machine they were measured on (medians throughout):
   - end-to-end `tmr index` throughput on the shared corpus (a fresh process, conversion included);
   - store bytes per motion file (and per entry) of that library;
   - warm search latency: text encoding + library search (HNSW + exact re-ranking), in one process;
-  - the wall time of a cold `tmr search` (a new process each time);
+  - the wall time of a cold `tmr search` (a new process each time), with the default MiniLM model and,
+    side by side (runs alternating), with a model imported the way `tmr import` leaves an official one:
+    768-d distilbert-base-uncased token features, the backbone run by tmr's plain-torch BERT code;
   - HNSW recall@10 against exact search, and query time, at 100k and 1M vectors.
 
 The ANN figures use synthetic 256-d unit vectors: "spectrum" vectors are drawn from a Gaussian with
@@ -12,9 +14,11 @@ the mean and covariance of the benchmark library's own embeddings (so they have 
 checkpoint gives real motions), "uniform" vectors are uniform on the sphere (structureless: the worst
 case for any graph index, reported for reference).
 
-Usage: .venv/bin/python benchmarks/search.py [--checkpoint NAME|PATH] [--sizes 100000 1000000]
+Usage: .venv/bin/python benchmarks/search.py [--checkpoint NAME|PATH] [--distilbert FOLDER] [--sizes 100000 1000000]
 Without a usable --checkpoint , a randomly initialised
-checkpoint of the default architecture is used: the same computation, so the same speed.
+checkpoint of the default architecture is used: the same computation, so the same speed. Likewise
+without --distilbert (a local distilbert-base-uncased), a DistilBERT of its architecture and vocabulary
+with random weights stands in for it, and the imported model's encoders are randomly initialised.
 """
 
 from __future__ import annotations
@@ -130,14 +134,49 @@ def bench_warm(store: Path, checkpoint: str) -> dict:
     return {"total_ms": _ms(total), "text_encoding_ms": _ms(encode), "library_search_ms": _ms(lookup)}
 
 
-def bench_cold(store: Path, checkpoint: str, runs: int = 5) -> dict:
-    """Wall time of `tmr search` in a new process, page cache warm (as after any earlier command)."""
-    times = []
+def bench_cold(setups: dict[str, list[str]], runs: int = 5) -> dict:
+    """Wall time of `tmr search` in a new process, page cache warm (as after any earlier command), for
+    each setup (its --store, --checkpoint and other arguments), the setups alternating run by run."""
+    times: dict[str, list[float]] = {name: [] for name in setups}
     for text in QUERIES[:runs]:
-        started = time.perf_counter()
-        _tmr("search", text, "--store", str(store), "--checkpoint", checkpoint)
-        times.append(time.perf_counter() - started)
-    return {"median_s": round(statistics.median(times), 2), "all_s": [round(t, 2) for t in times]}
+        for name, args in setups.items():
+            started = time.perf_counter()
+            _tmr("search", text, *args)
+            times[name].append(time.perf_counter() - started)
+    return {
+        name: {"median_s": round(statistics.median(values), 2), "all_s": [round(t, 2) for t in values]}
+        for name, values in times.items()
+    }
+
+
+def _distilbert_import(folder: Path, given: Path | None) -> tuple[str, Path, str]:
+    """A checkpoint shaped as `tmr import` writes an official TMR run (768-d distilbert-base-uncased
+    token features, max 512 tokens, no decoder; random encoders: the same computation) and the
+    backbone's folder: `given`, else a randomly initialised DistilBERT of distilbert-base-uncased's
+    architecture (transformers' DistilBertConfig defaults) with its uncased WordPiece vocabulary (the
+    packaged MiniLM's tokenizer files are that vocabulary)."""
+    import torch
+
+    from model import TMR, Normalizer, Provenance, TMRConfig, save_checkpoint
+    from model.text import resolve_text_model
+
+    backbone, described = given, f"distilbert-base-uncased at {given}"
+    if backbone is None:
+        from transformers import DistilBertConfig, DistilBertModel
+
+        torch.manual_seed(0)
+        backbone = folder / "distilbert-base-uncased"
+        DistilBertModel(DistilBertConfig()).eval().save_pretrained(backbone)
+        minilm = Path(resolve_text_model("all-MiniLM-L6-v2"))
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+            (backbone / name).write_bytes((minilm / name).read_bytes())
+        described = "random-init distilbert-base-uncased architecture"
+    torch.manual_seed(0)
+    config = TMRConfig(text_model="distilbert-base-uncased", text_width=768, max_text_length=512)
+    path = folder / "imported-distilbert.tmr"
+    save_checkpoint(path, TMR(config, with_decoder=False), Normalizer.identity(263), Provenance("random"),
+                    include_decoder=False)  # fmt: skip
+    return str(path), backbone, f"official-import layout, random encoders, backbone: {described}"
 
 
 def _ms(values: list[float]) -> float:
@@ -241,6 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--distilbert", type=Path, help="A local distilbert-base-uncased folder.")
     parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--uniform-sizes", type=int, nargs="*", default=[100_000])
     args = parser.parse_args()
@@ -251,7 +291,16 @@ def main() -> None:
         store = Path(folder) / "library.h5"
         print("index:", json.dumps(bench_index(args.data, store, checkpoint)), flush=True)
         print("warm search:", json.dumps(bench_warm(store, checkpoint)), flush=True)
-        print("cold tmr search:", json.dumps(bench_cold(store, checkpoint)), flush=True)
+        imported, backbone, imported_described = _distilbert_import(Path(folder), args.distilbert)
+        print("imported model:", imported_described, flush=True)
+        imported_store = Path(folder) / "imported-library.h5"
+        bench_index(args.data, imported_store, imported)
+        setups = {
+            "default (MiniLM)": ["--store", str(store), "--checkpoint", checkpoint],
+            "imported (distilbert)": ["--store", str(imported_store), "--checkpoint", imported,
+                                      "--text-model", str(backbone)],
+        }  # fmt: skip
+        print("cold tmr search:", json.dumps(bench_cold(setups)), flush=True)
         embeddings = _library_embeddings(store)
     if args.sizes:
         bench_ann(args.sizes, embeddings, ["spectrum"])

@@ -3,8 +3,10 @@
 A mocap folder holds more than motions: ASF skeletons beside their AMC motions, READMEs, split lists,
 images, feature statistics (HumanML3D's Mean.npy and Std.npy). Files are told apart by suffix, and
 where a suffix is shared by motions and other files (.txt and .json for DeepMimic, .npy for feature
-statistics) by a look at their first bytes. Every file passed over is counted by kind, so a command
-can say what it did not read.
+statistics) by a look at their first bytes. HumanML3D keeps each motion twice, as joints
+(`new_joints/NAME.npy`) and as features (`new_joint_vecs/NAME.npy`): only the features are read (they
+are what the model takes, exactly; the joints are recovered from them), so one motion is one file.
+Every file passed over is counted by kind, so a command can say what it did not read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from formats.deepmimic import DEEPMIMIC_SUFFIXES, is_deepmimic
 from formats.regular_files import open_regular
 
-__all__ = ["SkippedFile", "MotionScan", "scan_motion_files", "skip_summary"]
+__all__ = ["SkippedFile", "MotionScan", "scan_motion_files", "skip_summary", "FEATURES_TWIN"]
 
 # Feature sizes of HumanML3D (263) and KIT-ML (251): a 1-D array of one of them is a Mean or a Std.
 _STATISTICS_SIZES = (263, 251)
@@ -29,12 +31,16 @@ _EXCLUDED = "excluded"
 _STATISTICS = "feature statistics"
 _SKELETON = ".asf skeleton"
 _NOT_REGULAR = "not a regular file"
+# HumanML3D's two copies of a motion: the joints folder's file is passed over when the features' twin is read.
+_JOINTS_FOLDER, _FEATURES_FOLDER = "new_joints", "new_joint_vecs"
+FEATURES_TWIN = f"{_JOINTS_FOLDER}/ copy of a {_FEATURES_FOLDER}/ motion"
 
 
 @dataclass(frozen=True)
 class SkippedFile:
     """A file found in a folder but not read, and its kind: its suffix, or why (`feature statistics`,
-    `.asf skeleton`, `excluded`, `hidden`, `not a regular file`)."""
+    `.asf skeleton`, `excluded`, `hidden`, `not a regular file`, or a HumanML3D `new_joints/` file whose
+    `new_joint_vecs/` twin is read)."""
 
     path: Path
     kind: str
@@ -54,13 +60,15 @@ def scan_motion_files(paths: Iterable[Path], suffixes: Sequence[str], exclude: S
     In folders, a file is read when its suffix is one of `suffixes` (a .json or .txt only when it
     holds a DeepMimic motion, a .npy not when it holds feature statistics). Hidden files and folders
     (names starting with '.') and files matching an `exclude` glob (on the file name or on the path
-    relative to the folder given; `tmp/*`, `*.npy`, `Mean.npy`) are passed over too.
+    relative to the folder given; `tmp/*`, `*.npy`, `Mean.npy`) are passed over too, and so is a
+    HumanML3D `new_joints/NAME.npy` found beside its `new_joint_vecs/NAME.npy` (one motion, one file).
     """
+    given: set[Path] = set()
     found: set[Path] = set()
     skipped: dict[Path, str] = {}
     for path in map(Path, paths):
         if not path.is_dir():
-            found.add(path)
+            given.add(path)
             continue
         for file in path.rglob("*"):
             if not file.is_file():
@@ -72,7 +80,21 @@ def scan_motion_files(paths: Iterable[Path], suffixes: Sequence[str], exclude: S
                 found.add(file)
             else:
                 skipped.setdefault(file, kind)
+    for file in _features_twins_read(found):
+        found.discard(file)
+        skipped.setdefault(file, FEATURES_TWIN)
+    found |= given
     return MotionScan(sorted(found), [SkippedFile(p, k) for p, k in sorted(skipped.items()) if p not in found])
+
+
+def _features_twins_read(found: set[Path]) -> list[Path]:
+    """The HumanML3D joints files among `found` whose features twin (same name, `new_joint_vecs/`
+    beside their `new_joints/`) is found too: the same motion, read once from its features."""
+    return [
+        file
+        for file in found
+        if file.parent.name == _JOINTS_FOLDER and file.parent.with_name(_FEATURES_FOLDER) / file.name in found
+    ]
 
 
 def skip_summary(skipped: Sequence[SkippedFile]) -> str | None:

@@ -26,6 +26,7 @@ from formats.limits import check_duration, check_fps
 from formats.resample import resample
 from formats.rigs import map_skeleton, read_skeleton_map
 from formats.scene_nodes import scene_motion
+from formats.segment import seconds
 from formats.skeleton import NUM_JOINTS
 from formats.units import Placement, detect_placement
 
@@ -52,12 +53,14 @@ class Motion:
 
     joints: (T, 22, 3) float32, metres, Y up, 20 fps, in the file's own placement (not canonicalised).
     feats: (T, 263) float32 when the file already held HumanML3D features.
+    source_frames: the file's own frame count, at `source_fps` (None: not known, taken as T at 20 fps).
     """
 
     path: Path
     source_fps: float
     joints: np.ndarray | None
     feats: np.ndarray | None
+    source_frames: int | None = None
 
     @property
     def num_frames(self) -> int:
@@ -66,8 +69,10 @@ class Motion:
 
     @property
     def duration(self) -> float:
-        """Seconds."""
-        return self.num_frames / FEATURE_FPS
+        """Seconds, measured on the file's own frames (`formats.segment.seconds`)."""
+        if self.source_frames is None:
+            return seconds(self.num_frames, FEATURE_FPS)
+        return seconds(self.source_frames, self.source_fps)
 
 
 def load_motion(
@@ -112,8 +117,8 @@ def load_motion(
     frames = (source.joints if source.joints is not None else source.feats).shape[0]  # type: ignore[union-attr]
     check_duration(path, frames, check_fps(path, source.fps), max_duration)
     if source.feats is not None:
-        return Motion(path, source.fps, None, source.feats.astype(np.float32))
-    return Motion(path, source.fps, _normalise(path, source), None)
+        return Motion(path, source.fps, None, source.feats.astype(np.float32), frames)
+    return Motion(path, source.fps, _normalise(path, source), None, frames)
 
 
 def find_motion_files(paths: Iterable[Path], exclude: Sequence[str] = ()) -> list[Path]:
@@ -188,7 +193,8 @@ def _without_calibration_pose(joints: np.ndarray) -> np.ndarray:
     cgspeed's "Daz-friendly" CMU release starts its clips with a T-pose at the first frame's root
     height (straight legs there sink the feet up to 22 cm below the floor the motion stands on, and the
     features put that lowest point on the floor); some Reallusion and Rokoko exports start with a
-    T-pose metres away. Such a frame is a jump no body makes: its largest joint move to the next frame
+    T-pose metres away; FBX and glTF exporters for game engines key the rest pose on frame 0 and the
+    motion from frame 1. Such a frame is a jump no body makes: its largest joint move to the next frame
     is many times those of the frames that follow.
     """
     if len(joints) < _MIN_FRAMES + 2:

@@ -30,15 +30,12 @@ __all__ = [
     "linear_part",
     "node_world_positions",
     "scene_motion",
-    "without_bind_pose",
 ]
 
 # Keys that are not on one regular grid (hand-keyed, or thinned by an exporter) are sampled at this rate.
 IRREGULAR_KEYS_FPS = 30.0
 # Two keys count as one grid step apart when their spacing matches to this fraction of a step.
 _GRID_TOLERANCE = 0.01
-# A first frame this many typical steps away from the second is a bind pose, not motion (see without_bind_pose).
-_BIND_POSE_JUMP = 10.0
 # Key times this close (seconds) to a frame's time are that frame (float32 times drift by ~1e-7 s).
 _SAME_TIME = 1e-5
 
@@ -111,19 +108,7 @@ def scene_motion(scene: SceneAnimation, skeleton_map: Mapping[str, str] | None) 
     mapping = map_skeleton(names, scene.path, skeleton_map)
     positions = node_world_positions(scene, [scene.joints[source] for source in mapping.sources])
     check_frames_finite(scene.path, positions)
-    return SourceMotion(mapping.apply(without_bind_pose(positions)), None, scene.fps, None)
-
-
-def without_bind_pose(positions: np.ndarray) -> np.ndarray:
-    """The frames (T, J, 3) less a leading bind pose: exporters for game engines often key the rest
-    pose (a T-pose, wherever the root was authored) on frame 0 and the motion from frame 1. Such a
-    frame 0 jumps to frame 1 by more than _BIND_POSE_JUMP times a typical frame's step; left in, it
-    would set the floor and the start of every clip."""
-    if len(positions) < 3:
-        return positions
-    steps = np.linalg.norm(np.diff(positions, axis=0), axis=-1).max(axis=1)
-    typical = float(np.median(steps[1:]))
-    return positions[1:] if steps[0] > _BIND_POSE_JUMP * max(typical, 1e-9) else positions
+    return SourceMotion(mapping.apply(positions), None, scene.fps, None)
 
 
 @dataclass(frozen=True)

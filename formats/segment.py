@@ -6,7 +6,15 @@ from pathlib import Path
 
 from formats.errors import SegmentError
 
-__all__ = ["frame_range"]
+__all__ = ["frame_range", "seconds"]
+
+
+def seconds(frames: int, fps: float) -> float:
+    """How long `frames` frames at `fps` last: frames / fps, each frame shown for 1 / fps (a BVH's
+    Frames x Frame Time). tmr's one definition of a duration, for a take and a segment alike; the
+    20 fps copy a take is resampled to keeps it only to within half a frame, so times are measured
+    on the file's own frames."""
+    return frames / fps
 
 
 def frame_range(path: Path | str | None, start: float, end: float | None, fps: float, num_frames: int) -> tuple[int, int]:
@@ -17,7 +25,7 @@ def frame_range(path: Path | str | None, start: float, end: float | None, fps: f
     cut to it. Raises SegmentError, naming `path`, when the segment starts after the motion ends or
     is shorter than one frame.
     """
-    duration = num_frames / fps
+    duration = seconds(num_frames, fps)
     first = round(start * fps)
     stop = num_frames if end is None else min(round(end * fps), num_frames)
     if first >= num_frames:

@@ -14,8 +14,9 @@ Public surface:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from formats.lazy_names import lazy_getattr
 
 # Each public name and the module that defines it.
 _HOMES = {
@@ -54,11 +55,4 @@ if TYPE_CHECKING:
     from model.similarity import cosine_similarity, cosine_to_score
     from model.text import TextBackbone
 
-
-def __getattr__(name: str) -> Any:
-    """`model.X` for a public name: imports X's module on first use (PEP 562)."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'model' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())

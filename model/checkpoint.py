@@ -26,7 +26,7 @@ import json
 import struct
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from safetensors import SafetensorError
@@ -48,28 +48,76 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "available_checkpoints",
+    "CheckpointRegistry",
+    "RegisteredCheckpoint",
+    "SHIPPED",
     "file_sha256",
     "checkpoint_sha256",
+    "registered_name",
+    "checkpoint_reference",
+    "TEXT_FOLDER_KEY",
+    "recorded_text_folder",
 ]
 
 FORMAT = "tmr-checkpoint"
 FORMAT_VERSION = 1
 _CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
+# Provenance detail: where the text backbone was when the checkpoint was made. The config stores the
+# backbone's name; this folder is only the last place looked in (`model/text_location.py`).
+TEXT_FOLDER_KEY = "text_model_folder"
 
 
 @dataclass(frozen=True)
-class _Registered:
-    file: str  # inside model/checkpoints/
+class RegisteredCheckpoint:
+    """A checkpoint known by name: its file and the SHA256 the file must have."""
+
+    path: Path
     sha256: str
 
 
-# Checkpoints shipped with tmr: one line each, name -> _Registered(file name, SHA256 of the file).
+@dataclass(frozen=True)
+class CheckpointRegistry:
+    """The names `load_checkpoint` accepts besides file paths; each name's hash is verified before use."""
+
+    entries: Mapping[str, RegisteredCheckpoint]
+
+    def names(self) -> list[str]:
+        return sorted(self.entries)
+
+    def locate(self, name_or_path: str | Path) -> tuple[Path, str | None]:
+        """The file behind a registered name (with the SHA256 it must have) or a path (with None)."""
+        name = str(name_or_path)
+        if name in self.entries:
+            entry = self.entries[name]
+            if not entry.path.is_file():
+                raise CheckpointError(
+                    entry.path, f"the registered checkpoint {name!r} is not installed", hint="reinstall tmr"
+                )
+            return entry.path, entry.sha256
+        path = Path(name_or_path).expanduser()
+        if path.is_file():
+            return path, None
+        if path.exists():
+            raise CheckpointError(path, "not a file")
+        if path.suffix or len(path.parts) > 1:
+            raise CheckpointError(path, "no such file")
+        known = ", ".join(self.names()) or "none yet"
+        raise CheckpointError(
+            name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file"
+        )
+
+
+# Checkpoints shipped with tmr, one line each: name -> (file in model/checkpoints/, SHA256 of the file).
 # default: the paper's architecture on MiniLM token features, trained by `tmr train` on the shared
 # Bandai-Namco + CMU corpus, its feature statistics floored so that other rigs read as ordinary input
 # (README, "The default model"; its provenance says how).
-_REGISTRY: dict[str, _Registered] = {
-    "default": _Registered("default.safetensors", "7142b4239f597c926197e9f60c50590b27e9684608fbe7ad2a169bfd9398f82c"),
-}
+SHIPPED = CheckpointRegistry(
+    {
+        "default": RegisteredCheckpoint(
+            _CHECKPOINT_DIR / "default.safetensors", "7142b4239f597c926197e9f60c50590b27e9684608fbe7ad2a169bfd9398f82c"
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -105,16 +153,37 @@ class Checkpoint:
         return self.model.has_decoder
 
 
+def recorded_text_folder(checkpoint: Checkpoint) -> str | None:
+    """The folder the checkpoint's text backbone was found in when it was made, if it says."""
+    folder = checkpoint.provenance.details.get(TEXT_FOLDER_KEY)
+    return folder if isinstance(folder, str) else None
+
+
 def available_checkpoints() -> list[str]:
     """Names that `load_checkpoint` accepts besides file paths."""
-    return sorted(_REGISTRY)
+    return SHIPPED.names()
 
 
-def checkpoint_sha256(name_or_path: str | Path) -> str:
+def checkpoint_sha256(name_or_path: str | Path, *, registry: CheckpointRegistry = SHIPPED) -> str:
     """The SHA256 that `load_checkpoint(name_or_path).sha256` gives, without building the network: a
     registered checkpoint's recorded hash, else the file's."""
-    path, expected_sha = _locate(name_or_path)
+    path, expected_sha = registry.locate(name_or_path)
     return expected_sha or file_sha256(path)
+
+
+def registered_name(sha256: str | None) -> str | None:
+    """The registered name of the checkpoint with this SHA256, if tmr ships it."""
+    return next((name for name, entry in SHIPPED.entries.items() if entry.sha256 == sha256), None)
+
+
+def checkpoint_reference(checkpoint: Checkpoint) -> str | None:
+    """What `load_checkpoint` takes to load this checkpoint again: its registered name, else the
+    absolute path of its file (None for one not read from a file). A library records it, so that
+    later commands on the library use the model that made it without being told."""
+    name = registered_name(checkpoint.sha256)
+    if name is not None:
+        return name
+    return str(checkpoint.path.expanduser().absolute()) if checkpoint.path is not None else None
 
 
 def save_checkpoint(
@@ -156,7 +225,11 @@ def save_checkpoint(
 
 
 def load_checkpoint(
-    name_or_path: str | Path, *, device: torch.device | str = "cpu", with_decoder: bool = True
+    name_or_path: str | Path,
+    *,
+    device: torch.device | str = "cpu",
+    with_decoder: bool = True,
+    registry: CheckpointRegistry = SHIPPED,
 ) -> Checkpoint:
     """A registered checkpoint by name, or a checkpoint file by path; the network is in eval mode.
     `with_decoder=False` leaves a stored motion decoder out (retrieval never decodes: less to load).
@@ -164,7 +237,7 @@ def load_checkpoint(
     Raises CheckpointError (with the path and a reason) for an unknown name, a missing, truncated,
     damaged or foreign file, a newer format, or weights that do not fit the stored config.
     """
-    path, expected_sha = _locate(name_or_path)
+    path, expected_sha = registry.locate(name_or_path)
     try:
         blob = path.read_bytes()
     except OSError as error:
@@ -189,27 +262,6 @@ def load_checkpoint(
     load_state_strict(model, tensors, path, assign=True)
     provenance = _parse_provenance(metadata.get("provenance", "{}"), path)
     return Checkpoint(model.to(device).eval(), normalizer, provenance, sha256=sha256, path=path)
-
-
-def _locate(name_or_path: str | Path) -> tuple[Path, str | None]:
-    name = str(name_or_path)
-    if name in _REGISTRY:
-        entry = _REGISTRY[name]
-        path = _CHECKPOINT_DIR / entry.file
-        if not path.is_file():
-            raise CheckpointError(path, f"the registered checkpoint {name!r} is not installed", hint="reinstall tmr")
-        return path, entry.sha256
-    path = Path(name_or_path).expanduser()
-    if path.is_file():
-        return path, None
-    if path.exists():
-        raise CheckpointError(path, "not a file")
-    if path.suffix or len(path.parts) > 1:
-        raise CheckpointError(path, "no such file")
-    known = ", ".join(available_checkpoints()) or "none yet"
-    raise CheckpointError(
-        name, f"unknown checkpoint name (registered: {known})", hint="pass the path of a checkpoint file"
-    )
 
 
 def _split(blob: bytes, path: Path | None) -> tuple[dict[str, Any], bytes]:

@@ -14,6 +14,7 @@ shared data folder. Captions come from four places, all kept as data:
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from pathlib import Path
 from model.corpus import read_caption_table, shared_corpus_entries
 from model.datasets import Caption, CorpusEntry, DatasetError
 
-__all__ = ["CLIPS_TABLE", "ClipRow", "has_clips_table", "read_clips_table", "clip_entries", "split_paths"]
+__all__ = ["CLIPS_TABLE", "checkout_corpus_root", "ClipRow", "has_clips_table", "read_clips_table", "clip_entries", "split_paths"]
 
 CLIPS_TABLE = "clips.tsv"
 _HUMANML3D_CAPTIONS = Path("humanml3d-ref") / "captions" / "humanml3d_val_captions.tsv"
@@ -30,6 +31,13 @@ _KIT_TRIALS = Path("kit-ml") / "kitml_cmu_trials.tsv"
 _CHILD_SUBJECTS = {"5yr_old", "8yr_old"}
 _SUBJECT = re.compile(r"^(a person|someone|a man|a woman|the person|a human|somebody)\b", re.IGNORECASE)
 _CHILD_NOUNS = ("a child", "a young kid", "a little child")
+
+
+def checkout_corpus_root() -> Path:
+    """Where a source checkout's tests and benchmarks find the shared corpus: the folder $TMR_DATA names,
+    else `shared/data` beside the checkout."""
+    beside_checkout = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return Path(os.environ.get("TMR_DATA", beside_checkout)).resolve()
 
 
 @dataclass(frozen=True)

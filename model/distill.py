@@ -7,7 +7,8 @@ small backbone's token features, trained to put every sentence where the teacher
 an in-batch InfoNCE term that keeps sentences apart as the teacher does). Sentences need no motions, so
 the student can learn from far more phrasings than the captions the teacher was trained on: any motion
 descriptions (KIT-ML's, the user's). The motion encoder and decoder are the teacher's, unchanged.
-Nothing here prints; progress goes through the callback.
+Nothing here prints; progress goes through the callbacks: `on_progress(phase, done, total)` for every
+long phase (the teacher's latents, the student's token features, each epoch's steps), named.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from torch import Tensor
 
 from formats.text_files import read_lines, read_text
 from model.batching import Padded, length_sorted_batches
-from model.checkpoint import Checkpoint, Provenance
+from model.checkpoint import TEXT_FOLDER_KEY, Checkpoint, Provenance
 from model.config import DistillConfig
 from model.datasets import DatasetError
 from model.inference import Retriever, encode_batches
@@ -34,7 +35,14 @@ from model.network import TMR, ActorEncoder
 from model.similarity import UNIT_EPS
 from model.text import TextBackbone
 
-__all__ = ["DistillConfig", "DistillReport", "distill_text_side", "agreement", "read_sentence_file"]
+__all__ = [
+    "DistillConfig", "DistillReport", "distill_text_side", "student_text_encoder", "agreement", "read_sentence_file",
+    "Progress", "SENTENCES_PER_REPORT",
+]
+
+# (phase in words, done, total): how far the current phase is.
+Progress = Callable[[str, int, int], None]
+SENTENCES_PER_REPORT = 256  # sentences encoded between two progress reports
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ def read_sentence_file(path: Path) -> list[str]:
         raise DatasetError(path, f"not a TMR annotations file ({type(error).__name__}: {error})") from None
 
 
-def _student_encoder(teacher: TMR, width: int) -> ActorEncoder:
+def student_text_encoder(teacher: TMR, width: int) -> ActorEncoder:
     """The teacher's text encoder behind a fresh input projection: the student's token features are
     another model's, so only the layers above the projection carry over."""
     student = ActorEncoder(width, teacher.config)
@@ -92,11 +100,11 @@ def distill_text_side(
     teacher_text_model: str | Path | None = None,
     device: torch.device | str = "cpu",
     on_epoch: Callable[[DistillReport], None] | None = None,
-    on_stage: Callable[[str], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> tuple[TMR, Provenance]:
     """A model with the teacher's motion side and a text encoder over `config.text_model` trained to
-    match the teacher's text latents on `sentences`; and its provenance. `teacher_text_model` overrides
-    where the teacher's backbone is found."""
+    match the teacher's text latents on `sentences`; and its provenance. `teacher_text_model` is the
+    folder of the teacher's backbone, when it is not found by name."""
     device = torch.device(device)
     texts = sorted(set(s.strip() for s in sentences if s.strip()))
     if len(texts) < 2:
@@ -104,21 +112,24 @@ def distill_text_side(
     rng = np.random.default_rng(config.seed)
     torch.manual_seed(config.seed)
     held = set(rng.choice(len(texts), size=int(len(texts) * config.held_out), replace=False).tolist())
-    stage = on_stage or (lambda _: None)
+    progress = on_progress or (lambda phase, done, total: None)
 
-    stage(f"teacher latents of {len(texts)} sentences")
     teacher_side = Retriever(teacher, text_model=teacher_text_model, device=device)
-    targets = torch.from_numpy(teacher_side.encode_texts(texts))
+    phase = f"teacher latents ({teacher.config.text_model}), sentences"
+    targets = torch.from_numpy(np.concatenate(list(_in_chunks(texts, teacher_side.encode_texts, phase, progress))))
     teacher_model = teacher_side.model
     del teacher_side  # frees the teacher's backbone before the student's loads
 
-    stage(f"{config.text_model} token features")
+    progress(f"loading the student's text backbone {config.text_model}", 0, len(texts))
     backbone = TextBackbone(config.text_model, max_length=teacher.config.max_text_length, device=device)
-    student = _student_encoder(teacher_model, backbone.width).to(device)
+    student = student_text_encoder(teacher_model, backbone.width).to(device)
     train_rows = [i for i in range(len(texts)) if i not in held]
     held_rows = sorted(held)
-    _fit(student, backbone, ([texts[i] for i in train_rows], targets[train_rows]),
-         ([texts[i] for i in held_rows], targets[held_rows]), config, rng, device, on_epoch)  # fmt: skip
+    train_texts = [texts[i] for i in train_rows]
+    phase = f"student token features ({backbone.name}), sentences"
+    features = [f for chunk in _in_chunks(train_texts, backbone.token_features, phase, progress) for f in chunk]
+    _fit(student, backbone, (features, targets[train_rows]),
+         ([texts[i] for i in held_rows], targets[held_rows]), config, rng, device, on_epoch, progress)  # fmt: skip
 
     provenance = Provenance(
         trained_on=teacher.provenance.trained_on,
@@ -131,29 +142,43 @@ def distill_text_side(
                 "sentences": len(texts),
                 **asdict(config),
             },
+            TEXT_FOLDER_KEY: str(backbone.folder),
         },
     )
     return _combine(teacher_model, student.cpu(), backbone), provenance
 
 
+def _in_chunks(texts: Sequence[str], encode: Callable, phase: str, progress: Progress) -> Iterator:
+    """`encode` over `texts` `SENTENCES_PER_REPORT` at a time, in order, reporting the sentences done after each."""
+    progress(phase, 0, len(texts))
+    for start in range(0, len(texts), SENTENCES_PER_REPORT):
+        yield encode(texts[start : start + SENTENCES_PER_REPORT])
+        progress(phase, min(start + SENTENCES_PER_REPORT, len(texts)), len(texts))
+
+
 def _fit(
     student: ActorEncoder,
     backbone: TextBackbone,
-    train: tuple[list[str], Tensor],
+    train: tuple[list[Tensor], Tensor],
     held: tuple[list[str], Tensor],
     config: DistillConfig,
     rng: np.random.Generator,
     device: torch.device,
     on_epoch: Callable[[DistillReport], None] | None,
+    progress: Progress,
 ) -> None:
-    """Train `student` on (texts, teacher latents) pairs; after each epoch, measure agreement on `held`."""
-    features = backbone.token_features(train[0])
+    """Train `student` on (token features, teacher latents) pairs; after each epoch, measure agreement
+    on `held` (texts, teacher latents)."""
+    features = train[0]
     optimizer = torch.optim.AdamW(student.parameters(), lr=config.lr)
     lengths = [len(f) for f in features]
     for epoch in range(1, config.epochs + 1):
         started, total, steps = time.perf_counter(), 0.0, 0
         student.train()
-        for batch in _batches(lengths, config.batch_size, rng):
+        batches = list(_batches(lengths, config.batch_size, rng))
+        phase = f"epoch {epoch}/{config.epochs}, steps"
+        progress(phase, 0, len(batches))
+        for batch in batches:
             padded = Padded.from_sequences([features[i] for i in batch]).to(device)
             z = F.normalize(student(padded.x, padded.mask)[:, 0], dim=-1, eps=UNIT_EPS)
             y = train[1][torch.from_numpy(batch)].to(device)
@@ -164,6 +189,7 @@ def _fit(
             loss.backward()
             optimizer.step()
             total, steps = total + loss.item(), steps + 1
+            progress(phase, steps, len(batches))
         student.eval()
         latents = encode_batches(
             backbone.padded_batches(held[0]), lambda p: student(p.x, p.mask)[:, 0], len(held[0]), held[1].shape[1], device

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["dropout", "Dropout", "cpu_keep_mask"]
+__all__ = ["dropout", "Dropout", "cpu_keep_mask", "attention_with_dropout"]
 
 _LEVELS = 1 << 15  # uniform integers per draw lane: [0, 32768)
 _LANE_BITS = 0x7FFF  # the top lane of a non-negative int64 has only 15 random bits, so every lane keeps 15
@@ -51,3 +51,13 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+def attention_with_dropout(q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None, p: float) -> Tensor:
+    """What `F.scaled_dot_product_attention` computes with dropout p on the attention weights, spelled
+    out so that the weights' mask is this module's cheap one. q (B, H, Q, hd); k, v (B, H, S, hd);
+    attn_mask broadcast to (B, H, Q, S), True = may attend."""
+    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, H, Q, S)
+    if attn_mask is not None:
+        scores = scores.masked_fill(~attn_mask, float("-inf"))
+    return dropout(scores.softmax(dim=-1), p, True) @ v  # (B, H, Q, hd)

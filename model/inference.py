@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from model.batching import Padded, length_sorted_batches
-from model.checkpoint import Checkpoint, load_checkpoint
+from model.checkpoint import Checkpoint, load_checkpoint, recorded_text_folder
 from model.errors import TextModelError
 from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
@@ -53,9 +53,10 @@ class Retriever:
     Parameters
     ----------
     checkpoint: a loaded checkpoint (see `load_checkpoint`).
-    backbone: the text backbone to use; by default the checkpoint's own (`config.text_model`, or
-        `text_model` when given), loaded on the first `encode_texts`, so indexing motions never loads it.
-    text_model: a folder overriding where the checkpoint's backbone is found (for example a local
+    backbone: the text backbone to use; by default the checkpoint's own (`config.text_model`, looked
+        up by name, `model/text_location.py`), loaded on the first `encode_texts`, so indexing motions
+        never loads it.
+    text_model: the folder of the checkpoint's backbone, overriding the lookup (for example a local
         distilbert-base-uncased for an imported official model).
     device: default CUDA when present, else CPU.
     """
@@ -71,7 +72,7 @@ class Retriever:
         self.checkpoint = checkpoint
         self.device = torch.device(device) if device is not None else default_device()
         self.model = checkpoint.model.to(self.device).eval()
-        self._text_model = text_model if text_model is not None else checkpoint.config.text_model
+        self._text_folder = text_model
         self._backbone = backbone
         if backbone is not None:
             self._check_width(backbone)
@@ -85,9 +86,11 @@ class Retriever:
     def backbone(self) -> TextBackbone:
         """The frozen text backbone, loaded on first use."""
         if self._backbone is None:
+            config = self.checkpoint.config
             backbone = TextBackbone(
-                self._text_model, max_length=self.checkpoint.config.max_text_length, device=self.device
-            )
+                config.text_model, folder=self._text_folder, recorded=recorded_text_folder(self.checkpoint),
+                max_length=config.max_text_length, device=self.device,
+            )  # fmt: skip
             self._check_width(backbone)
             self._backbone = backbone
         return self._backbone
@@ -101,18 +104,45 @@ class Retriever:
     def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """(T_i, n_feats) raw (unnormalised) features at the checkpoint's fps -> (N, latent_dim) unit-norm
         float32 embeddings. Raises ValueError for an array of the wrong shape or with NaN."""
-        n_feats = self.checkpoint.config.n_feats
         for i, feats in enumerate(motions):
-            if feats.ndim != 2 or feats.shape[1] != n_feats or len(feats) == 0:
-                raise ValueError(f"motion {i}: expected (T, {n_feats}) features with T >= 1, got {feats.shape}")
-            if not np.isfinite(feats).all():
-                raise ValueError(f"motion {i}: features contain NaN or infinity")
+            self._check_motion(i, feats)
         normalised = [torch.from_numpy(self.checkpoint.normalizer.normalize(f)) for f in motions]
         batches = (
             (batch, Padded.from_sequences([normalised[i] for i in batch]))
             for batch in length_sorted_batches([len(m) for m in motions], batch_size)
         )
         return self._encode(len(motions), batches, self.model.encode_motions, sum(len(m) for m in motions))
+
+    def encode_windows(self, feats: np.ndarray, spans: np.ndarray, batch_rows: int = 8192) -> np.ndarray:
+        """The embeddings of windows of one motion: (T, n_feats) raw features and (N, 2) [start, end)
+        rows -> (N, latent_dim), equal to `encode_motions([feats[a:b] for a, b in spans])` up to float
+        rounding. Faster: the motion is normalised once, and windows of one size form dense batches of
+        at most `batch_rows` rows (no padding, no attention mask). Raises ValueError as
+        `encode_motions` does, or for a span outside the motion."""
+        self._check_motion(0, feats)
+        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
+        sizes = spans[:, 1] - spans[:, 0]
+        if len(spans) and (spans[:, 0].min() < 0 or spans[:, 1].max() > len(feats) or sizes.min() < 1):
+            raise ValueError(f"window spans must lie within the motion's {len(feats)} rows and be non-empty")
+        normalised = torch.from_numpy(self.checkpoint.normalizer.normalize(feats))
+
+        def batches() -> Iterator[tuple[np.ndarray, Padded]]:
+            for size in np.unique(sizes)[::-1]:
+                windows = np.flatnonzero(sizes == size)
+                per_batch = max(1, batch_rows // int(size))
+                for first in range(0, len(windows), per_batch):
+                    batch = windows[first : first + per_batch]
+                    rows = torch.from_numpy(spans[batch, 0])[:, None] + torch.arange(int(size))  # (b, size)
+                    yield batch, Padded(normalised[rows], torch.ones(rows.shape, dtype=torch.bool))
+
+        return self._encode(len(spans), batches(), self.model.encode_motions, int(sizes.sum()))
+
+    def _check_motion(self, i: int, feats: np.ndarray) -> None:
+        n_feats = self.checkpoint.config.n_feats
+        if feats.ndim != 2 or feats.shape[1] != n_feats or len(feats) == 0:
+            raise ValueError(f"motion {i}: expected (T, {n_feats}) features with T >= 1, got {feats.shape}")
+        if not np.isfinite(feats).all():
+            raise ValueError(f"motion {i}: features contain NaN or infinity")
 
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -135,7 +165,7 @@ class Retriever:
         expected = self.checkpoint.config.text_width
         if backbone.width != expected:
             raise TextModelError(
-                backbone.name,
+                backbone.folder,
                 f"token features are {backbone.width}-d but the checkpoint expects {expected}-d",
                 hint=f"use the backbone it was trained with: {self.checkpoint.config.text_model}",
             )

@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from model.batching import Padded, TrainBatch, lengths_to_mask
 from model.config import LossConfig, TMRConfig
-from model.dropout import Dropout, dropout
+from model.dropout import Dropout, attention_with_dropout, dropout
 from model.errors import CheckpointError
 from model.losses import Gaussian, TMRLoss, TMROutputs
 from model.packing import Packing
@@ -100,7 +100,7 @@ class MultiheadAttention(nn.Module):
         k, v = F.linear(context, w_kv, b_kv).view(batch, -1, 2 * self.num_heads, head_dim).transpose(1, 2).chunk(2, 1)
         # q (B, H, Q, hd); k, v (B, H, S, hd)
         if self.training and self.dropout > 0 and q.device.type == "cpu":
-            out = self._attend_with_cpu_dropout(q, k, v, attn_mask)
+            out = attention_with_dropout(q, k, v, attn_mask, self.dropout)
         else:
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=attn_mask, dropout_p=self.dropout if self.training else 0.0
@@ -127,13 +127,6 @@ class MultiheadAttention(nn.Module):
         # q (B, H, Q, hd); k, v (B, H, S, hd)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).reshape(batch, -1, dim)
         return self.out_proj(packing.pack(out) if query_rows is None else out.flatten(0, 1))
-
-    def _attend_with_cpu_dropout(self, q: Tensor, k: Tensor, v: Tensor, attn_mask: Tensor | None) -> Tensor:
-        """What SDPA computes with dropout, spelled out so the weights' mask is `model.dropout`'s."""
-        scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5  # (B, H, Q, S)
-        if attn_mask is not None:
-            scores = scores.masked_fill(~attn_mask, float("-inf"))
-        return dropout(scores.softmax(dim=-1), self.dropout, True) @ v  # (B, H, Q, hd)
 
 
 class _FeedForward(nn.Module):

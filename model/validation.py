@@ -40,6 +40,7 @@ __all__ = [
     "run_protocols",
     "label_aware_report",
     "record_answers",
+    "protocol_note",
 ]
 
 _PROTOCOL_NAMES = {
@@ -60,6 +61,7 @@ class RetrievalReport:
     motion_to_text: RetrievalMetrics
     left_right_confusion_t2m: float | None = None
     left_right_confusion_m2t: float | None = None
+    note: str | None = None  # why these figures are not what the protocol's name says (`protocol_note`)
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,21 @@ def evaluate_records(
     return pairs_report(embed_pairs(Retriever(checkpoint, backbone=backbone, device=device), records))
 
 
+# The sizes that protocols (c) and (d) cut the test set to (the paper's).
+_DISSIMILAR_PAIRS = 100
+_BATCH_PAIRS = 32
+
+
+def protocol_note(protocol: str, pairs: int) -> str | None:
+    """Why protocol (c) or (d) on a test set of `pairs` pairs gives the figures of (a), or None: a
+    set no larger than the subset (100) or the batch (32) is evaluated whole."""
+    size = {"c": _DISSIMILAR_PAIRS, "d": _BATCH_PAIRS}.get(protocol)
+    if size is None or pairs > size:
+        return None
+    whole = "its dissimilar subset" if protocol == "c" else "its one batch"
+    return f"the test set has {pairs} pairs, not more than {size}: {whole} is all of them, so these are the figures of (a)"
+
+
 def run_protocols(
     pairs: EmbeddedPairs, sentence_model: TextBackbone | None, protocols: Sequence[str]
 ) -> list[RetrievalReport]:
@@ -122,10 +139,11 @@ def run_protocols(
         elif protocol == "b":
             t2m, m2t = protocol_threshold(pairs.sim, sentence_emb @ sentence_emb.T)
         elif protocol == "c":
-            t2m, m2t = protocol_dissimilar(pairs.sim, sentence_emb)
+            t2m, m2t = protocol_dissimilar(pairs.sim, sentence_emb, _DISSIMILAR_PAIRS)
         else:
-            t2m, m2t = protocol_small_batches(pairs.sim)
-        reports.append(RetrievalReport(_PROTOCOL_NAMES[protocol], t2m, m2t))
+            t2m, m2t = protocol_small_batches(pairs.sim, _BATCH_PAIRS)
+        note = protocol_note(protocol, len(pairs.sim))
+        reports.append(RetrievalReport(_PROTOCOL_NAMES[protocol], t2m, m2t, note=note))
     return reports
 
 

@@ -10,9 +10,10 @@ from typing import Any, Iterable
 
 import pytest
 
+from model.clips import checkout_corpus_root
+
 REPO = Path(__file__).resolve().parents[1]
-# The project's motion-capture corpus sits beside the checkout; TMR_DATA points elsewhere if needed.
-DATA = Path(os.environ.get("TMR_DATA", REPO.parent / "shared" / "data")).resolve()
+DATA = checkout_corpus_root()
 NO_CORPUS = f"needs the shared motion corpus, expected at {DATA}: put it there or set TMR_DATA=/path/to/data"
 
 
@@ -47,6 +48,8 @@ def _private_user_folders(tmp_path_factory: pytest.TempPathFactory, monkeypatch:
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    for name in ("TMR_TEXT_MODEL", "HF_HOME", "HF_HUB_CACHE"):  # text models: only where a test puts them
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")

@@ -88,6 +88,9 @@ def test_search_by_example_localize_and_info(notebook: tuple[dict, Path, list[Pa
     assert library.search(clips[0], k=3) == like
     found = library.localize(motion, "a person raises both hands", top=2)
     assert 1 <= len(found.segments) <= 2 and all(0 <= s.start < s.end <= motion.duration + 0.1 for s in found.segments)
+    localized = CliRunner().invoke(app, ["localize", str(clips[0]), "a person raises both hands", "--top", "2", "--json"])
+    assert localized.exit_code == 0, localized.output
+    assert json.loads(localized.stdout) == json.loads(json.dumps(asdict(found)))
     info = library.info()
     assert info.files == len(clips) and info.matches_checkpoint is True
 

@@ -12,9 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-import model.checkpoint as checkpoint_module
 from model import CheckpointError, Normalizer, Provenance, file_sha256, load_checkpoint, save_checkpoint
-from model.checkpoint import _Registered
+from model.checkpoint import CheckpointRegistry, RegisteredCheckpoint, available_checkpoints, checkpoint_sha256
 from model_helpers import TINY, tiny_model
 
 PROVENANCE = Provenance(
@@ -147,25 +146,26 @@ def test_missing_paths_and_unknown_names(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "absent.tmr")
     with pytest.raises(CheckpointError, match="not a file"):
         load_checkpoint(tmp_path)
-    registered = re.escape(", ".join(checkpoint_module.available_checkpoints()) or "none yet")
+    registered = re.escape(", ".join(available_checkpoints()) or "none yet")
     with pytest.raises(CheckpointError, match=rf"unknown checkpoint name \(registered: {registered}\)"):
         load_checkpoint("no-such-model")
 
 
-def test_registry_verifies_the_sha256_before_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_verifies_the_sha256_before_use(tmp_path: Path) -> None:
     path, sha = _saved(tmp_path)
-    monkeypatch.setattr(checkpoint_module, "_CHECKPOINT_DIR", tmp_path)
-    registry = {
-        "good": _Registered(path.name, sha),
-        "tampered": _Registered(path.name, "0" * 64),
-        "absent": _Registered("absent.tmr", sha),
-    }
-    monkeypatch.setattr(checkpoint_module, "_REGISTRY", registry)
-    assert checkpoint_module.available_checkpoints() == ["absent", "good", "tampered"]
-    assert load_checkpoint("good").sha256 == sha
+    registry = CheckpointRegistry(
+        {
+            "good": RegisteredCheckpoint(path, sha),
+            "tampered": RegisteredCheckpoint(path, "0" * 64),
+            "absent": RegisteredCheckpoint(tmp_path / "absent.tmr", sha),
+        }
+    )
+    assert registry.names() == ["absent", "good", "tampered"]
+    assert load_checkpoint("good", registry=registry).sha256 == sha
+    assert checkpoint_sha256("tampered", registry=registry) == "0" * 64  # the recorded hash, file not read
     with pytest.raises(CheckpointError, match="SHA256 mismatch"):
-        load_checkpoint("tampered")
+        load_checkpoint("tampered", registry=registry)
     with pytest.raises(CheckpointError, match="'absent' is not installed"):
-        load_checkpoint("absent")
+        load_checkpoint("absent", registry=registry)
     with pytest.raises(CheckpointError, match=r"registered: absent, good, tampered"):
-        load_checkpoint("other")
+        load_checkpoint("other", registry=registry)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +17,10 @@ from model.checkpoint import load_checkpoint
 from model.config import TMRConfig
 from model.corpus import read_caption_table
 from model.datasets import DatasetError
-from model.distill import DistillConfig, _student_encoder, distill_text_side, read_sentence_file
+from model.distill import DistillConfig, student_text_encoder, distill_text_side, read_sentence_file
 from model.network import TMR
 from tmrcli.app import app
+from tmrcli.jobs.distillation import DistillRequest, distillation_sentences, run_distillation
 from tmrcli.jobs.evaluation import read_queries
 
 QUERIES = Path(__file__).parent / "data" / "val_queries.tsv"
@@ -46,7 +49,7 @@ def distilled(captions: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
 def test_student_starts_from_the_teacher_layers_behind_a_fresh_projection() -> None:
     torch.manual_seed(0)
     teacher = TMR(TMRConfig(text_width=768, num_layers=2, latent_dim=32, ff_size=64))
-    student = _student_encoder(teacher, 384)
+    student = student_text_encoder(teacher, 384)
     assert student.projection.in_features == 384
     for name, value in student.state_dict().items():
         if not name.startswith("projection."):
@@ -107,3 +110,52 @@ def test_bad_sentence_files_give_one_line_errors(tmp_path: Path, content: bytes,
     assert result.exit_code == 1
     assert reason in result.output and "Traceback" not in result.output
     assert not output.exists()
+
+
+class _Recorder:
+    """A JobProgress that keeps every (description, completed, total) the stage was given."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[str, int | None, int | None]] = []
+
+    @contextlib.contextmanager
+    def stage(self, description: str, total: int | None = None) -> Iterator:
+        state = {"description": description, "completed": None, "total": total}
+
+        def update(completed: int | None = None, total: int | None = None, description: str | None = None) -> None:
+            state.update({k: v for k, v in {"completed": completed, "total": total, "description": description}.items()
+                          if v is not None})  # fmt: skip
+            self.updates.append((state["description"], state["completed"], state["total"]))
+
+        yield update
+
+    def note(self, message: str) -> None:
+        pass
+
+
+def test_every_long_phase_reports_its_progress_by_name(
+    captions: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Encoding the teacher's sentences, the student's token features and each epoch's steps each count
+    up to their total under their own name (the bar no longer sits at 0/1 while sentences are encoded)."""
+    monkeypatch.setattr("model.distill.SENTENCES_PER_REPORT", 32)  # sentences per report: several reports for a few sentences
+    (tmp_path / "s.txt").write_text("\n".join(captions[:100]) + "\n")
+    request = DistillRequest(
+        teacher="default", output=tmp_path / "out.safetensors", data=None, sentence_files=(tmp_path / "s.txt",),
+        motions=None, teacher_text_model=None, config=DistillConfig(epochs=2, batch_size=32), mirror=False,
+        with_decoder=False, device="cpu",
+    )  # fmt: skip
+    sentences = len(distillation_sentences(request))
+    recorder = _Recorder()
+    run_distillation(request, on_epoch=lambda report: None, progress=recorder)
+    phases: dict[str, list[tuple[int, int]]] = {}
+    for description, completed, total in recorder.updates:
+        phases.setdefault(description, []).append((completed, total))
+    names = list(phases)
+    assert names[0].startswith("teacher latents") and "student token features" in names[2]
+    assert names[1].startswith("loading the student's text backbone") and names[3:] == ["epoch 1/2, steps", "epoch 2/2, steps"]
+    teacher = phases[names[0]]
+    assert teacher[0] == (0, sentences) and teacher[-1] == (sentences, sentences) and len(teacher) == 5  # 4 chunks
+    for name in names[2:]:
+        done = [completed for completed, _ in phases[name]]
+        assert done == sorted(done) and done[-1] == phases[name][-1][1] > 1, name

@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from model.dropout import Dropout, cpu_keep_mask, dropout
+from model.dropout import Dropout, attention_with_dropout, cpu_keep_mask, dropout
 from model.network import MultiheadAttention
 
 
@@ -69,11 +69,10 @@ def test_bf16_inputs_keep_their_dtype() -> None:
 
 def test_cpu_attention_path_is_sdpa_without_dropout() -> None:
     torch.manual_seed(5)
-    attention = MultiheadAttention(16, 4, dropout=0.0)
     q, k, v = torch.randn(3, 4, 7, 4), torch.randn(3, 4, 9, 4), torch.randn(3, 4, 9, 4)
     mask = (torch.arange(9)[None, :] < torch.tensor([9, 5, 2])[:, None])[:, None, None, :]
     want = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
-    torch.testing.assert_close(attention._attend_with_cpu_dropout(q, k, v, mask), want)
+    torch.testing.assert_close(attention_with_dropout(q, k, v, mask, 0.0), want)
 
 
 def test_attention_with_dropout_is_unbiased() -> None:

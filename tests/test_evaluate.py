@@ -109,3 +109,15 @@ def test_duplicate_correct_items_do_not_count_as_ties() -> None:
     assert (two_wrong_ties.r1, two_wrong_ties.r2) == (0.0, 100.0)  # rank 0 + 2/2
     no_wrong_ties = retrieval_metrics(sim, np.array([[True, True, True, True, False]]))
     assert no_wrong_ties.r1 == 100.0
+
+
+def test_protocol_note_only_where_a_subset_is_the_whole_set() -> None:
+    from model.validation import protocol_note
+
+    assert protocol_note("c", 100) is not None and protocol_note("c", 101) is None
+    assert protocol_note("d", 32) is not None and protocol_note("d", 33) is None
+    assert protocol_note("a", 4) is None and protocol_note("b", 4) is None
+    # The note is true: at 33 pairs (d) is one batch of 32, not the whole set.
+    sim = np.random.default_rng(3).normal(size=(33, 33))
+    assert protocol_small_batches(sim) != protocol_all(sim)
+    assert protocol_small_batches(sim[:32, :32]) == protocol_all(sim[:32, :32])

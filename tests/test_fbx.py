@@ -29,8 +29,9 @@ def test_an_fbx_clip_keeps_its_rate_and_duration_and_stands_human_sized(data_dir
     scene = read_fbx(_fbx(data_dir, clip))
     motion = load_motion(_fbx(data_dir, clip))
     assert motion.source_fps == pytest.approx(120.0)  # CMU's capture rate, read off the keys
-    # Duration kept: the take's frames less the bind pose (a T-pose) every one of these files keys at 0 s.
-    assert motion.duration == pytest.approx((scene.num_frames - 1) / scene.fps, abs=0.05)
+    # Duration kept: the take's frames, the bind pose (a T-pose) every one of these files keys at 0 s
+    # replaced by the motion's first pose, as for any format's calibration frame.
+    assert motion.duration == pytest.approx(scene.num_frames / scene.fps, abs=0.05)
     canonical = canonicalize_joints(motion.joints)
     head_height = canonical[:, JOINT_INDEX["head"], 1] - canonical[:, FEET, 1].min(axis=1)
     assert 1.5 <= np.percentile(head_height, 95) <= 1.9  # the head at its highest: the actor upright

@@ -97,13 +97,13 @@ def test_load_retriever_from_a_file(tmp_path: Path) -> None:
 def test_every_shipped_checkpoint_loads_and_ranks_a_real_clip(name: str, data_dir: Path) -> None:
     """Each registered checkpoint is installed, small, verified, and ranks a walk's description above
     a wave's for a real walking clip (a check on the weights, not only on their shapes)."""
-    from model.checkpoint import _CHECKPOINT_DIR, _REGISTRY
     from formats.reading import LoadOptions, read_features
+    from model.checkpoint import SHIPPED
 
-    path = _CHECKPOINT_DIR / _REGISTRY[name].file
-    assert path.stat().st_size <= 25 * 2**20
+    shipped = SHIPPED.entries[name]
+    assert shipped.path.stat().st_size <= 25 * 2**20
     retriever = load_retriever(name)
-    assert retriever.sha256 == _REGISTRY[name].sha256 and not retriever.checkpoint.has_decoder
+    assert retriever.sha256 == shipped.sha256 and not retriever.checkpoint.has_decoder
     walk = read_features(data_dir / "bandai-namco/dataset-2/data/dataset-2_walk_normal_006.bvh", LoadOptions())[1]
     motion = retriever.encode_motions([walk])
     texts = retriever.encode_texts(["a person walks forward", "a person waves both hands above the head"])

@@ -174,7 +174,8 @@ def test_localize_gives_segments_curve_and_plot(data_dir: Path, tmp_path: Path, 
     result = _run("localize", take, "a person kicks", "--top", "3", "--plot", png, "--json", checkpoint=tiny_checkpoint)
     assert result.exit_code == 0, result.output
     found = json.loads(result.stdout)
-    assert set(found) == {"segments", "curve", "flat", "confidence"} and len(found["segments"]) == 3
+    assert set(found) == {"segments", "curve", "duration", "flat", "confidence"} and len(found["segments"]) == 3
+    assert 63.0 <= found["duration"] <= 63.4
     assert all(set(s) == {"start", "end", "score"} and 0 <= s["start"] < s["end"] <= 63.4 for s in found["segments"])
     assert [s["score"] for s in found["segments"]] == sorted((s["score"] for s in found["segments"]), reverse=True)
     times = [p["time"] for p in found["curve"]]
@@ -244,6 +245,40 @@ def test_embeddings_of_another_checkpoint_are_never_mixed(
     assert json.loads(rebuilt.stdout)["added"] == 3
     assert _run("search", "walk", checkpoint=other_checkpoint).exit_code == 0
     assert _run("search", "walk", checkpoint=tiny_checkpoint).exit_code == 1
+
+
+def test_the_library_remembers_its_checkpoint(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path, other_checkpoint: Path
+) -> None:
+    """After `index --rebuild --checkpoint X`, search, caption, localize, info and index use X untold;
+    an explicit other --checkpoint still errors, naming the flag that works."""
+    clips = copy_clips(bandai_clips(data_dir, 3), tmp_path / "mocap")
+    assert _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint).exit_code == 0
+    rebuilt = _run("index", "--rebuild", checkpoint=other_checkpoint)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    searched = _run("search", "walk", "--json")  # no --checkpoint: the library's (other.tmr), not `default`
+    assert searched.exit_code == 0, searched.output
+    assert len(json.loads(searched.stdout)) == 3
+    for command in (["caption", clips[0], "-k", "1"], ["localize", clips[0], "a person walks"], ["index", tmp_path / "mocap"]):
+        assert _run(*command).exit_code == 0, command
+    info = json.loads(_run("info", "--json").stdout)
+    assert info["checkpoint"] == str(other_checkpoint.absolute())
+    human = _run("info").stdout
+    assert f"{other_checkpoint} (sha256 {info['checkpoint_sha256']})" in human
+    wrong = _run("search", "walk", checkpoint=tiny_checkpoint)
+    assert wrong.exit_code == 1 and len(_errors(wrong)) == 1
+    assert f"made by checkpoint other.tmr (sha256 {info['checkpoint_sha256'][:12]}...)" in wrong.stderr
+    assert f"pass --checkpoint {other_checkpoint.absolute()}" in " ".join(wrong.stderr.split())
+    moved = other_checkpoint.with_name("moved.tmr")
+    shutil.copy(other_checkpoint, moved)
+    other_checkpoint.rename(other_checkpoint.with_suffix(".gone"))
+    try:
+        gone = _run("search", "walk")
+        assert gone.exit_code == 1 and len(_errors(gone)) == 1
+        assert f"indexed with checkpoint {other_checkpoint.absolute()}, which is no longer there" in gone.stderr
+        assert _run("search", "walk", checkpoint=moved).exit_code == 0  # the same model at its new path
+    finally:
+        other_checkpoint.with_suffix(".gone").rename(other_checkpoint)
 
 
 @pytest.mark.parametrize("damage", ["truncated", "junk"])
@@ -320,3 +355,57 @@ def test_search_never_offers_a_deleted_file_and_says_how_many_were_gone(
     assert "left out 1 indexed file gone from disk; tmr index --prune drops them" in result.stderr.splitlines()
     indexed = _run("index", tmp_path / "mocap", checkpoint=tiny_checkpoint)
     assert "1 indexed file is gone from disk; --prune drops them" in indexed.stderr.splitlines()
+
+
+def test_humanml3d_joints_and_features_of_one_motion_are_indexed_once(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    """HumanML3D keeps each motion as new_joints/ and new_joint_vecs/: the features are indexed, the
+    joints twin is skipped and said so, and no motion finds its own copy."""
+    root = data_dir / "humanml3d-ref"
+    folders = (root / "HumanML3D", root / "HumanML3D_ICT_000000")
+    joints = root / "HumanML3D" / "new_joints" / "012314.npy"
+    alone = _run("index", joints, "--json", checkpoint=tiny_checkpoint)
+    assert json.loads(alone.stdout)["added"] == 1  # a joints file given by name is read
+    result = _run("index", *folders, "--json", checkpoint=tiny_checkpoint)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["added"], report["removed"]) == (2, 1)  # the joints copy held from before is dropped
+    twins = [item["input"] for item in report["skipped"] if item["kind"] == "new_joints/ copy of a new_joint_vecs/ motion"]
+    assert sorted(twins) == [str(root / "HumanML3D" / "new_joints" / "012314.npy"), str(root / "HumanML3D_ICT_000000" / "new_joints" / "000000.npy")]
+    human = _run("index", *folders, checkpoint=tiny_checkpoint)
+    assert "new_joints/ copy of a new_joint_vecs/ motion 2" in human.stderr
+    like = root / "HumanML3D" / "new_joint_vecs" / "012314.npy"
+    hits = json.loads(_run("search", "--like", like, "-k", "10", "--json", checkpoint=tiny_checkpoint).stdout)
+    assert hits and not any("/new_joints/" in hit["path"] for hit in hits)
+    assert json.loads(_run("info", "--json").stdout)["files"] == 2
+
+
+def test_caption_keeps_its_text_bank_cache_beside_the_library_given(
+    indexed: tuple[Path, dict], corpus: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    """With --store, caption's (and search's) text-bank cache goes to the library's folder, not to
+    $XDG_CACHE_HOME/tmr; without one, to $XDG_CACHE_HOME/tmr."""
+    store, _ = indexed
+    user_cache = Path(os.environ["XDG_CACHE_HOME"]) / "tmr"
+    beside = store.with_name(store.name + ".d") / "cache"
+
+    def cached() -> tuple[set[Path], set[Path]]:
+        return set(beside.glob("bank-*.npy")), set(user_cache.glob("bank-*.npy"))
+
+    bank = tmp_path / "bank.txt"
+    bank.write_text("# comment\na person jumps over a box\na person sits down slowly\n")
+    clip = sorted(corpus.iterdir())[0]
+    before = cached()
+    given = _run("caption", clip, "--texts", bank, "--store", store, "--json", checkpoint=tiny_checkpoint)
+    assert given.exit_code == 0, given.output
+    after = cached()
+    assert len(after[0] - before[0]) == 1 and after[1] == before[1] == set()
+    assert _run("search", "a person jumps", "--store", store, checkpoint=tiny_checkpoint).exit_code == 0
+    assert cached()[1] == set()
+    assert json.loads(_run("info", "--store", store, "--json").stdout)["files"] == 13  # the library is unharmed
+    untold = CliRunner().invoke(
+        app, ["caption", str(clip), "--texts", str(bank), "--checkpoint", str(tiny_checkpoint)], env={"TMR_STORE": None}
+    )
+    assert untold.exit_code == 0, untold.output
+    assert len(cached()[1]) == 1 and cached()[0] >= after[0]

@@ -1,6 +1,6 @@
 """A long take is read in blocks (file, MOTION rows, kinematics) so its memory stays bounded; the
 blocks must never change what is read. Each test forces tiny blocks on real clips and compares with
-the reading in one piece (benchmarks/long_take.py measures the memory itself)."""
+the reading in one piece (benchmarks/long_take_memory.py measures the memory itself)."""
 
 from __future__ import annotations
 

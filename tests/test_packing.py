@@ -16,6 +16,7 @@ from model import Padded, TextBackbone, load_checkpoint, load_retriever
 from model.packing import Packing
 
 SENTENCES = Path(__file__).parent / "data" / "val_queries.tsv"
+LONG_TAKE = Path("bandai-namco/dataset-1/data/dataset-1_dance-short_normal_001.bvh")  # 63 s
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +72,25 @@ def test_batched_embeddings_equal_one_at_a_time(clips: list[np.ndarray], sentenc
     batched_clips = retriever.encode_motions(clips, batch_size=64)
     alone_clips = np.concatenate([retriever.encode_motions([c]) for c in clips])
     np.testing.assert_allclose(batched_clips, alone_clips, atol=1e-5, rtol=0)
+
+
+def test_windows_of_one_motion_embed_as_the_separate_clips_do(data_dir: Path) -> None:
+    # `tmr localize` embeds every window of a take at once (dense equal-size batches, the take
+    # normalised once); its windows, scores and segments must be those of embedding each window alone.
+    from model.similarity import cosine_to_score
+    from tmrcli.library.localize import MotionWindows, localize_query, multiscale_spans, size_adjusted_scores
+
+    retriever = load_retriever("default", device="cpu")
+    _, feats, _ = read_features(data_dir / LONG_TAKE, LoadOptions())
+    feats = feats[200:400]  # 10 s of a 63 s dance: 134 windows of 2 to 8 s
+    spans = multiscale_spans(len(feats))
+    together = retriever.encode_windows(feats, spans)
+    separate = retriever.encode_motions([feats[a:b] for a, b in spans])
+    np.testing.assert_allclose(together, separate, atol=1e-5, rtol=0)
+    query = retriever.encode_texts(["a person dances"])[0]
+    new, old = (localize_query(MotionWindows(spans, e, len(feats), 10.0), query, 3) for e in (together, separate))
+    assert [(s.start, s.end) for s in new.segments] == [(s.start, s.end) for s in old.segments]
+    scores = [size_adjusted_scores(spans, cosine_to_score(e @ query)) for e in (together, separate)]
+    np.testing.assert_allclose(*scores, atol=1e-5, rtol=0)  # what the curve and the segments are made of
+    with pytest.raises(ValueError, match="within the motion"):
+        retriever.encode_windows(feats, np.array([[150, 201]]))

@@ -118,3 +118,64 @@ def test_bad_file_is_one_line_and_exit_1(tmp_path: Path, name: str, reason: str)
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {BAD / name}: ") and reason in result.stderr
     assert "Traceback" not in result.output and not (tmp_path / "out.gif").exists()
+
+
+def test_html_page_names_its_single_motion_and_export_agrees_on_its_times(data_dir: Path, tmp_path: Path) -> None:
+    """`show --html` labels the motion by its file (not "#1"), and gives the segment the times that
+    `export` prints for it, for a whole take whose 30 fps frames do not fall on the 20 fps grid."""
+    import json
+    import re
+
+    from formats.bvh import read_bvh
+
+    take = data_dir / "bandai-namco/dataset-2/data/dataset-2_raise-up-both-hands_active_006.bvh"  # 46 frames at 30 fps
+    clip = read_bvh(take)
+    page = tmp_path / "page.html"
+
+    def shown_hit() -> dict:
+        script = re.search(r'<script type="application/json" id="tmr-data">(.*?)</script>', page.read_text(), re.S)
+        [hit] = json.loads(script.group(1))["hits"]
+        return hit
+
+    assert _run(take, "--html", page).exit_code == 0
+    hit = shown_hit()
+    assert hit["label"] == take.name
+    exported = CliRunner().invoke(app, ["export", str(take), "-o", str(tmp_path / "cut.bvh")])
+    assert exported.exit_code == 0, exported.output
+    take_seconds = clip.num_frames * clip.frame_time
+    assert exported.stderr.startswith(f"0.00-{take_seconds:.2f} s: {clip.num_frames} frames")
+    assert hit["span"] == f"0.00-{take_seconds:.2f} s ({take_seconds:.2f} s)"
+    for start, end in [(0.5, 1.2), (0.3, None)]:
+        args = ["--start", str(start)] + (["--end", str(end)] if end is not None else [])
+        assert _run(take, *args, "--html", page).exit_code == 0
+        shown = shown_hit()["span"]
+        cut = CliRunner().invoke(app, ["export", str(take), *args, "-o", str(tmp_path / "cut.bvh")])
+        assert cut.stderr.split(":")[0] == shown.split(" (")[0]
+
+
+def test_long_segment_gif_is_drawn_at_a_lower_rate(data_dir: Path, tmp_path: Path) -> None:
+    """Beyond 10 s a GIF keeps every other frame (10 fps, in real time), so a long take stays small;
+    --gif-fps picks another rate."""
+    take = data_dir / "bandai-namco/dataset-1/data/dataset-1_dance-short_normal_001.bvh"  # 63 s
+    out = tmp_path / "dance.gif"
+    assert _run(take, "--start", "10", "--end", "22", "-o", out).exit_code == 0
+    with Image.open(out) as gif:
+        assert gif.size == (400, 400) and gif.n_frames == 120 and gif.info["duration"] == 100
+        assert len(gif.getpalette()) // 3 <= 32  # one small palette
+    assert out.stat().st_size < 12 / 60 * 2e6  # on course for a 60 s take under 2 MB
+    assert _run(take, "--start", "10", "--end", "12", "--gif-fps", "5", "-o", out).exit_code == 0
+    with Image.open(out) as gif:
+        assert gif.n_frames == 10 and gif.info["duration"] == 200
+
+
+def test_gif_frames_stay_bounded_for_any_length() -> None:
+    from tmrcli.views.stickfigure import MAX_GIF_FRAMES, gif_frame_step
+    from tmrcli.views.scene import Scene
+
+    def scene(frames: int) -> Scene:
+        return Scene(np.zeros((frames, 22, 2)), np.zeros((frames, 2)), np.zeros((0, 2, 2)), 20.0, 0.0)
+
+    assert gif_frame_step(scene(200)) == 1 and gif_frame_step(scene(201)) == 2  # 10 s at 20 fps, then 10 fps
+    for frames in (1267, 12_000, 72_000):  # a minute, ten minutes, an hour
+        step = gif_frame_step(scene(frames))
+        assert -(-frames // step) <= MAX_GIF_FRAMES

@@ -68,7 +68,7 @@ def test_sentence_embeddings_are_unit_mean_pooled_features() -> None:
 def test_missing_models_fail_with_a_text_model_error(tmp_path, monkeypatch) -> None:
     with pytest.raises(TextModelError, match="cannot load a text model"):
         TextBackbone(tmp_path)  # an empty folder
-    with pytest.raises(TextModelError, match="cannot load a text model"):
+    with pytest.raises(TextModelError, match="text model not found; looked in"):
         TextBackbone("surely-not-cached/distilbert-nowhere")  # not in the local cache; no network
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(TextModelError, match="not installed"):

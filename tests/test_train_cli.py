@@ -92,6 +92,23 @@ def test_eval_prints_every_protocol_and_a_label_aware_score(corpus: Path, traine
     assert 0.0 <= reports[-1]["left_right_confusion_t2m"] <= 1.0
 
 
+def test_eval_says_when_protocols_c_and_d_are_protocol_a_on_a_small_test_set(
+    corpus: Path, trained: Path
+) -> None:
+    """On 4 test pairs, the dissimilar subset of 100 and the batch of 32 are the whole set: the figures
+    of (c) and (d) are those of (a), and the output and JSON say so."""
+    checkpoint = str(trained / "model.safetensors")
+    result = CliRunner().invoke(app, ["eval", str(corpus), "--checkpoint", checkpoint, "--protocol", "all", "--json"])
+    assert result.exit_code == 0, result.output
+    a, b, c, d = json.loads(result.stdout)[:4]
+    assert c["motion_to_text"] == a["motion_to_text"] and c["text_to_motion"] == a["text_to_motion"]
+    assert a["note"] is None and b["note"] is None
+    assert c["note"] == "the test set has 4 pairs, not more than 100: its dissimilar subset is all of them, so these are the figures of (a)"
+    assert d["note"] == "the test set has 4 pairs, not more than 32: its one batch is all of them, so these are the figures of (a)"
+    human = CliRunner().invoke(app, ["eval", str(corpus), "--checkpoint", checkpoint, "--protocol", "c"])
+    assert human.exit_code == 0 and f"note: {c['note']}" in " ".join(human.stdout.split())
+
+
 def test_queries_naming_no_action_of_the_split_fail_in_one_line(corpus: Path, trained: Path, tmp_path: Path) -> None:
     queries = tmp_path / "queries.tsv"
     queries.write_text("label\ttext\nbow\ta person bows\n")
@@ -179,3 +196,30 @@ def test_validation_phrasings_are_scored_and_recorded(corpus: Path, tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "phrasings t2m R@1" in result.output
     assert load_checkpoint(run / "model.safetensors").provenance.details["train"]["std_floor"] == 0.25
+
+
+def test_an_interrupted_run_says_which_checkpoint_to_use(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C after the first epoch: model.safetensors is exported only at the end, so the message names
+    best.safetensors (which --checkpoint takes) and how to resume; exit code 130, no traceback."""
+    import tmrcli.jobs.training as training
+
+    real_run = training.run_training
+
+    def interrupted_after_the_first_epoch(request, on_epoch, progress):
+        def interrupt(report) -> None:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the training loop
+
+        return real_run(request, on_epoch=interrupt, progress=progress)
+
+    monkeypatch.setattr(training, "run_training", interrupted_after_the_first_epoch)
+    run = tmp_path / "run"
+    args = ["train", str(corpus), "--run-dir", str(run), "--epochs", "5", "--val-every", "1", "--checkpoint-every", "1", "--batch-size", "4", *TINY]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130, result.output
+    assert not (run / "model.safetensors").exists() and "Traceback" not in result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("interrupted:") and f"--checkpoint {run / 'best.safetensors'}" in line
+    assert f"--run-dir {run} --resume" in line
+    assert load_checkpoint(run / "best.safetensors").config.latent_dim == 32

@@ -14,8 +14,9 @@ The names load on first use, so `tmr --help` stays instant.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from formats.lazy_names import lazy_getattr
 
 __version__ = "0.1.0"
 
@@ -45,11 +46,4 @@ if TYPE_CHECKING:
     from tmrcli.library.localize import CurvePoint, Localization
     from tmrcli.library.results import CaptionHit, SearchHit, Segment
 
-
-def __getattr__(name: str) -> Any:
-    """`tmrcli.X` for a public name: imports X's module on first use (PEP 562)."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'tmrcli' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _HOMES, globals())

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from model.config import DEFAULT_TEXT_MODEL, PROTOCOLS
-from tmrcli.commands.options import DEFAULT_CHECKPOINT, CheckpointOption, JsonOption, MotionsOption
+from tmrcli.commands.options import DEFAULT_CHECKPOINT, JsonOption, ModelOption, MotionsOption, TextModelOption
 
 __all__ = ["evaluate", "Protocol"]
 
@@ -19,7 +19,7 @@ Protocol = Enum("Protocol", {name: name for name in (*PROTOCOLS, "all")}, type=s
 
 def evaluate(
     data: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="The dataset folder (layout detected).")],
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    checkpoint: ModelOption = DEFAULT_CHECKPOINT,
     split: Annotated[str, typer.Option(help="Which split to evaluate on.")] = "test",
     protocol: Annotated[Protocol, typer.Option(help="a: all, b: threshold 0.95, c: dissimilar 100, d: batches of 32.")] = Protocol.all,
     queries: Annotated[
@@ -29,9 +29,7 @@ def evaluate(
     sentence_model: Annotated[
         str, typer.Option(help="Sentence model for protocols (b) and (c): all-MiniLM-L6-v2 or a local folder.")
     ] = DEFAULT_TEXT_MODEL,
-    text_model: Annotated[
-        Optional[str], typer.Option(help="Folder of the checkpoint's text backbone, if not found by name.")
-    ] = None,
+    text_model: TextModelOption = None,
     motions: MotionsOption = None,
     source: Annotated[
         Optional[list[str]],

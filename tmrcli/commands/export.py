@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tmrcli.views.console import err, out
+from tmrcli.views.console import err, format_span, out
 from tmrcli.commands.options import (
     MotionFileArgument,
     MOTION_OPTIONS,
@@ -46,6 +46,6 @@ def export(
     check_suffix(output, (".bvh",), "--output")
     exported = export_segment(file, start, end, output, options)
     how = "cut from the source BVH" if exported.is_cut else "SMPL skeleton, rotations solved from the joints"
-    summary = f"{exported.start:.2f}-{exported.end:.2f} s: {exported.frames} frames at {exported.fps:g} fps ({how})"
+    summary = f"{format_span(exported.start, exported.end)}: {exported.frames} frames at {exported.fps:g} fps ({how})"
     err.print(summary, markup=False, highlight=False, soft_wrap=True)
     out.print(str(exported.output), markup=False)

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from tmrcli.commands.options import (
-    DEFAULT_CHECKPOINT,
     MOTION_FILE_TYPES,
     MOTION_OPTIONS,
     CheckpointOption,
@@ -17,6 +16,7 @@ from tmrcli.commands.options import (
     JsonOption,
     StoreOption,
     check_motion_paths,
+    checkpoint_for,
     reads_motion_files,
     store_path,
 )
@@ -38,9 +38,14 @@ def index(
         ),
     ] = None,
     store: StoreOption = None,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    checkpoint: CheckpointOption = None,
     rebuild: Annotated[
-        bool, typer.Option("--rebuild", help="Re-embed every file (the library's and PATH's) with --checkpoint.")
+        bool,
+        typer.Option(
+            "--rebuild",
+            help="Re-embed every file (the library's and PATH's) with --checkpoint; later commands on the "
+            "library then use that checkpoint without being told.",
+        ),
     ] = False,
     prune: Annotated[
         bool, typer.Option("--prune", help="Drop indexed files under PATH (or anywhere, without PATH) that are gone.")
@@ -79,7 +84,7 @@ def index(
         exclude or [],
         find_files_to_index(paths or [], exclude or [], prune),
     )
-    retriever = load_retriever(checkpoint)
+    retriever = load_retriever(checkpoint_for(checkpoint, store))
     with IndexBar() as bar:
         report = run_index(request, retriever, bar)
     render_index_report(report, json_)

@@ -1,7 +1,9 @@
 """The options every command shares (one CLI vocabulary) and where the library and checkpoint come from.
 
 `--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
-`--checkpoint` / $TMR_CHECKPOINT / the shipped `default`.
+`--checkpoint` / $TMR_CHECKPOINT / the checkpoint the library records (`tmr index` writes it) / the
+shipped `default`; `--text-model`, the folder of the checkpoint's
+text backbone when it is not found by name ($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,11 @@ __all__ = [
     "existing_motion_file",
     "StoreOption",
     "CheckpointOption",
+    "ModelStoreOption",
+    "ModelOption",
+    "checkpoint_for",
+    "cache_folder",
+    "TextModelOption",
     "JsonOption",
     "SkeletonMapOption",
     "AsfOption",
@@ -72,24 +79,40 @@ MotionFileArgument = Annotated[
     Path, typer.Argument(metavar="FILE", callback=existing_motion_file, help=MOTION_FILE_HELP)
 ]
 
+def _store_option(text: str) -> Any:
+    return typer.Option("--store", envvar="TMR_STORE", show_envvar=True, metavar="PATH", help=text)
+
+
+def _checkpoint_option(text: str) -> Any:
+    return typer.Option("--checkpoint", envvar="TMR_CHECKPOINT", show_envvar=True, metavar="NAME|PATH", help=text)
+
+
+_CACHE_BESIDE = "given, text-bank caches are kept beside it (PATH.d/cache/) instead of in $XDG_CACHE_HOME/tmr"
+_DEFAULT_STORE = "Default: $XDG_DATA_HOME/tmr/library.h5."
 StoreOption = Annotated[
     Optional[Path],
-    typer.Option(
-        "--store",
-        envvar="TMR_STORE",
-        show_envvar=True,
-        metavar="PATH",
-        help="The library file (or a folder to keep library.h5 in). Default: $XDG_DATA_HOME/tmr/library.h5.",
-    ),
+    _store_option(f"The library file (or a folder to keep library.h5 in); {_CACHE_BESIDE}. {_DEFAULT_STORE}"),
+]
+# For commands that read one motion: --store names the library whose model they use.
+ModelStoreOption = Annotated[
+    Optional[Path],
+    _store_option(f"The library whose model to use when --checkpoint is not given; {_CACHE_BESIDE}. {_DEFAULT_STORE}"),
 ]
 CheckpointOption = Annotated[
-    str,
+    Optional[str],
+    _checkpoint_option(
+        "The model: a registered name or a checkpoint file. Default: the one that indexed the library, else `default`."
+    ),
+]
+# For commands that use no library (tmr eval): `default` unless told.
+ModelOption = Annotated[str, _checkpoint_option("The model: a registered name or a checkpoint file.")]
+TextModelOption = Annotated[
+    Optional[str],
     typer.Option(
-        "--checkpoint",
-        envvar="TMR_CHECKPOINT",
-        show_envvar=True,
-        metavar="NAME|PATH",
-        help="The model: a registered name or a checkpoint file.",
+        "--text-model",
+        metavar="FOLDER",
+        help="Folder of the checkpoint's text backbone (a local copy, e.g. of distilbert-base-uncased), when it "
+        "is not found by name in $TMR_TEXT_MODEL or the Hugging Face cache.",
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document of the results on stdout.")]
@@ -152,6 +175,43 @@ def store_path(given: Path | None) -> Path:
     from formats.user_dirs import user_data_dir
 
     return user_data_dir() / "library.h5"
+
+
+def checkpoint_for(given: str | None, store: Path | None) -> str:
+    """The checkpoint a command uses: `given` (--checkpoint or $TMR_CHECKPOINT), else the one the library
+    at `store` recorded when it was indexed, else `default`. A recorded checkpoint file that is gone is
+    an error naming it and what to pass instead."""
+    if given is not None:
+        return given
+    from tmrcli.library.store import MotionStore
+
+    library = MotionStore(store_path(store))
+    recorded = library.recorded_checkpoint()
+    if recorded is None:
+        return DEFAULT_CHECKPOINT
+    from model.checkpoint import available_checkpoints
+
+    if recorded not in available_checkpoints() and not Path(recorded).is_file():
+        from tmrcli.library.errors import StoreError
+
+        raise StoreError(
+            library.path,
+            f"the library was indexed with checkpoint {recorded}, which is no longer there",
+            hint="pass --checkpoint with that checkpoint's new path, or re-index with another: "
+            "tmr index --rebuild --checkpoint NAME|PATH",
+        )
+    return recorded
+
+
+def cache_folder(store: Path | None) -> Path | None:
+    """Where a command keeps its text-bank cache: beside the library when one was given (--store or
+    $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
+    if store is None:
+        return None
+    from tmrcli.library.store import MotionStore
+
+    library = MotionStore(store_path(store))
+    return library.cache_folder if library.exists() else None
 
 
 def load_options(

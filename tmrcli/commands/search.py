@@ -11,12 +11,15 @@ from tmrcli.views.console import err, print_written
 from tmrcli.commands.options import (
     MotionFileArgument,
     existing_motion_file,
-    DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
+    TextModelOption,
     HtmlOption,
     JsonOption,
+    ModelStoreOption,
     StoreOption,
+    cache_folder,
+    checkpoint_for,
     reads_motion_files,
     store_path,
 )
@@ -41,7 +44,8 @@ def search(
         float, typer.Option(min=0.0, max=1.0, help="Hide text matches whose confidence is below this (0-1).")
     ] = 0.0,
     store: StoreOption = None,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -67,9 +71,10 @@ def search(
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
+    retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
     hits, gone = find_motions_on_disk(
-        MotionStore(store_path(store)), load_retriever(checkpoint), k, text=text, like=like, min_score=min_score,
-        min_confidence=min_confidence, options=options,
+        MotionStore(store_path(store)), retriever, k, text=text, like=like, min_score=min_score,
+        min_confidence=min_confidence, options=options, cache=cache_folder(store),
     )  # fmt: skip
     render_hits(hits, json_)
     if hits and hits[0].confidence is not None and hits[0].confidence < NO_CLEAR_MATCH:
@@ -95,7 +100,9 @@ def caption(
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    store: ModelStoreOption = None,
+    checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
 ) -> None:
@@ -108,7 +115,8 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        captions = caption_file(file, load_retriever(checkpoint), k, texts=texts, options=options)
+        retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
+        captions = caption_file(file, retriever, k, texts=texts, options=options, cache=cache_folder(store))
     render_captions(captions, json_)
 
 
@@ -120,7 +128,9 @@ def localize(
     plot: Annotated[
         Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
     ] = None,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    store: ModelStoreOption = None,
+    checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -140,7 +150,8 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        result = localize_file(file, text, load_retriever(checkpoint), top, options)
+        retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
+        result = localize_file(file, text, retriever, top, options, cache_folder(store))
     render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)

@@ -13,10 +13,12 @@ import typer
 
 from formats.errors import TmrError
 from tmrcli.commands.options import (
-    DEFAULT_CHECKPOINT,
     MOTION_OPTIONS,
     CheckpointOption,
+    TextModelOption,
     StoreOption,
+    cache_folder,
+    checkpoint_for,
     reads_motion_files,
     store_path,
 )
@@ -35,7 +37,8 @@ DEFAULT_PORT = 8321
 @reads_motion_files
 def serve(
     store: StoreOption = None,
-    checkpoint: CheckpointOption = DEFAULT_CHECKPOINT,
+    checkpoint: CheckpointOption = None,
+    text_model: TextModelOption = None,
     host: Annotated[
         str, typer.Option(help="Address to listen on. Anything but loopback lets other machines read your library.")
     ] = DEFAULT_HOST,
@@ -66,7 +69,7 @@ def serve(
     with listener:
         motions = MotionStore(store_path(store))
         with err.status("loading the model"):
-            library = LiveLibrary(motions, load_retriever(checkpoint))
+            library = LiveLibrary(motions, load_retriever(checkpoint_for(checkpoint, store), text_model=text_model), cache_folder(store))
         try:
             _announce(library)
             server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))

@@ -126,8 +126,31 @@ def train(
         model=TMRConfig(text_model=text_model, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size),
         loss=LossConfig(temperature=temperature, threshold_selfsim=None if threshold >= 1 else threshold),
     )  # fmt: skip
-    best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())
+    try:
+        best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())
+    except KeyboardInterrupt:
+        err.print(_interrupted(run), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(code=130) from None  # 128 + SIGINT, as shells report an interrupted command
     err.print(f"best checkpoint: {best}\ninference checkpoint: {inference}")
+
+
+def _interrupted(run: Path) -> str:
+    """What an interrupted run leaves and which file to use: model.safetensors is only exported at the end."""
+    from model.train import BEST, LAST
+
+    best, last = run / BEST, run / LAST
+    resume = f"; continue the run with tmr train --run-dir {run} --resume" if last.is_file() else ""
+    if best.is_file():
+        return (
+            f"interrupted: {run / 'model.safetensors'} was not written; use --checkpoint {best} "
+            f"(the best epoch so far){resume}"
+        )
+    if last.is_file():
+        return (
+            f"interrupted: {run / 'model.safetensors'} was not written; use --checkpoint {last} "
+            f"(the last saved epoch){resume}"
+        )
+    return f"interrupted before any epoch was saved: nothing in {run} to use yet"
 
 
 def _json_line(report: EpochReport) -> None:

@@ -41,7 +41,7 @@ class ConvertedFile:
     output: str
     joints_output: str | None
     frames: int  # rows of features written
-    seconds: float  # duration at 20 fps
+    seconds: float  # the take's duration: its own frames / its own fps
     source_fps: float
 
 

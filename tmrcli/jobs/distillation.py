@@ -62,15 +62,11 @@ def run_distillation(request: DistillRequest, on_epoch: Callable, progress: JobP
         raise DatasetError(source, f"{len(sentences)} distinct sentence(s): distillation needs at least two")
     progress.note(f"{len(sentences)} sentences; teacher {request.teacher} ({teacher.config.text_model}) -> {request.config.text_model}")
     config = request.config
-    with progress.stage("distilling", total=config.epochs) as update:
-
-        def report(epoch_report) -> None:
-            update(completed=epoch_report.epoch, description=f"distilling, epoch {epoch_report.epoch}")
-            on_epoch(epoch_report)
-
+    with progress.stage("distilling") as update:
         model, provenance = distill_text_side(
             teacher, sentences, config, teacher_text_model=request.teacher_text_model, device=device,
-            on_epoch=report, on_stage=lambda message: update(description=message),
+            on_epoch=on_epoch,
+            on_progress=lambda phase, done, total: update(completed=done, total=total, description=phase),
         )  # fmt: skip
     save_checkpoint(
         request.output, model, teacher.normalizer, provenance, include_decoder=request.with_decoder, half=True

@@ -53,12 +53,15 @@ class MotionFeatures:
     source_fps: float
 
 
-def load_model(name_or_path: str | Path = "default", *, device: str | None = None) -> Retriever:
+def load_model(
+    name_or_path: str | Path = "default", *, text_model: str | Path | None = None, device: str | None = None
+) -> Retriever:
     """A model by registered name (`default`, the shipped one) or checkpoint file; CheckpointError
-    with the reason when it cannot be used. Texts and motions in, unit embeddings out."""
+    with the reason when it cannot be used. Texts and motions in, unit embeddings out. `text_model`:
+    the folder of its text backbone, when it is not found by name."""
     from model import load_retriever
 
-    return load_retriever(name_or_path, device=device)
+    return load_retriever(name_or_path, text_model=text_model, device=device)
 
 
 def read_motion(

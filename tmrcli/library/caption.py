@@ -1,12 +1,13 @@
 """`tmr caption`: the sentences of a text bank that best describe a motion.
 
 The bank's embeddings depend only on the checkpoint and the sentences, so they are computed once and
-cached in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/), keyed by both.
+cached, keyed by both: beside the library (`L.d/cache/`) when the command was given one with --store or
+$TMR_STORE, else in `$XDG_CACHE_HOME/tmr/` (else ~/.cache/tmr/); those of the default bank under
+the default checkpoint ship with the model (`model/bank.py`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,10 +35,16 @@ def read_text_bank(path: Path) -> list[str]:
     return texts
 
 
-def bank_embeddings(retriever: Retriever, texts: list[str]) -> np.ndarray:
-    """(N, dim) embeddings of the bank, from the cache when this checkpoint already embedded it."""
-    key = hashlib.sha256("\n".join([retriever.sha256 or "", *texts]).encode()).hexdigest()[:24]
-    cached = user_cache_dir() / f"bank-{key}.npy"
+def bank_embeddings(retriever: Retriever, texts: list[str], cache: Path | None = None) -> np.ndarray:
+    """(N, dim) embeddings of the bank, from the cache folder (`cache`, else the user's) when this
+    checkpoint already embedded it (or from the shipped file, for the default bank and checkpoint)."""
+    from model.bank import bank_key, shipped_bank_embeddings
+
+    key = bank_key(retriever.sha256, texts)
+    shipped = shipped_bank_embeddings(key)
+    if shipped is not None and shipped.shape[0] == len(texts):
+        return shipped
+    cached = (cache if cache is not None else user_cache_dir()) / f"bank-{key}.npy"
     if cached.is_file():
         try:
             embeddings = np.load(cached, allow_pickle=False)
@@ -63,12 +70,18 @@ def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray,
 
 
 def caption_file(
-    path: Path, retriever: Retriever, k: int, *, texts: Path | None = None, options: LoadOptions | None = None
+    path: Path,
+    retriever: Retriever,
+    k: int,
+    *,
+    texts: Path | None = None,
+    options: LoadOptions | None = None,
+    cache: Path | None = None,
 ) -> list[CaptionHit]:
     """`tmr caption`: the k sentences of the bank (the user's file, else the default model's) that best
-    describe the motion file at `path`."""
+    describe the motion file at `path`; the bank's embeddings are cached in `cache` (else the user's)."""
     from model.bank import default_text_bank
 
     bank = read_text_bank(texts) if texts is not None else default_text_bank()
     _, feats, _ = read_features(path, options or LoadOptions())
-    return caption_motion(embed_whole(retriever, feats), bank, bank_embeddings(retriever, bank), k)
+    return caption_motion(embed_whole(retriever, feats), bank, bank_embeddings(retriever, bank, cache), k)

@@ -97,4 +97,4 @@ def embed_whole(retriever: Retriever, feats: np.ndarray) -> np.ndarray:
     spans = _index_spans(len(feats))
     if spans is None:
         return retriever.encode_motions([feats])[0]
-    return _unit(retriever.encode_motions([feats[a:b] for a, b in spans]).mean(axis=0))
+    return _unit(retriever.encode_windows(feats, spans).mean(axis=0))

@@ -42,11 +42,13 @@ class ExportedSegment:
 def segment_bvh(file: Path, start: float, end: float | None, options: LoadOptions) -> BvhSegment:
     """Frames `start` to `end` seconds of `file` as BVH, in memory (what `tmr serve` downloads)."""
     from formats.bvh_write import cut_bvh, smpl_bvh_text
+    from formats.segment import seconds
     from tmrcli.library.motion_segment import load_segment
 
     if file.suffix.lower() == ".bvh":
         cut = cut_bvh(file, start, end)
-        return BvhSegment(cut.data, cut.first / cut.fps, cut.stop / cut.fps, cut.stop - cut.first, cut.fps, is_cut=True)
+        start_s, end_s = seconds(cut.first, cut.fps), seconds(cut.stop, cut.fps)
+        return BvhSegment(cut.data, start_s, end_s, cut.stop - cut.first, cut.fps, is_cut=True)
     segment = load_segment(file, start, end, options)
     data = smpl_bvh_text(segment.joints, segment.fps).encode("ascii")
     return BvhSegment(data, segment.start, segment.end, len(segment.joints), segment.fps, is_cut=False)

@@ -20,6 +20,7 @@ import numpy as np
 
 from formats import MotionScan, SkippedFile, TmrError, motion_source, scan_motions, skip_summary
 from formats.digest import file_sha256
+from formats.discovery import FEATURES_TWIN
 from formats.processes import die_with_parent
 from formats.reading import FailedFile, LoadOptions, available_cores, failure, read_features, unexpected_failure
 from tmrcli.library.ann import ensure_ann
@@ -163,8 +164,10 @@ def discover(
     if scan is None:
         scan = scan_motions(roots, exclude) if roots else MotionScan([], [])
     found = [os.path.abspath(p) for p in scan.files]
-    held_here = [p for p in known if not roots or _is_under(p, roots)]
-    wanted = dict.fromkeys([*found, *held_here, *previous])
+    # A HumanML3D joints file held from before its features twin was read instead: the same motion twice.
+    twins = {os.path.abspath(s.path) for s in scan.skipped if s.kind == FEATURES_TWIN}
+    held_here = [p for p in known if (not roots or _is_under(p, roots)) and p not in twins]
+    wanted = dict.fromkeys(p for p in [*found, *held_here, *previous] if p not in twins)
     gone = [p for p in wanted if not motion_source(p)[0].exists()]
     todo, failed, unchanged = [], [], 0
     for item in _stat_candidates([p for p in wanted if p not in set(gone)], known):
@@ -177,6 +180,7 @@ def discover(
     gone_held = [p for p in gone if p in known]
     dropped = gone_held if prune else []
     dropped += [p for p in gone if p not in known]  # a rebuild's old files that are gone: not carried over
+    dropped += sorted(twins & set(known))
     missing = [] if prune else gone_held
     updated = frozenset(f.path for f in todo if f.path in known)
     return IndexPlan(todo, updated, unchanged, dropped, missing, failed, scan.skipped)
@@ -265,11 +269,13 @@ def _embed_and_write(
 
 def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgress) -> IndexReport:
     """Index `request.paths` into the library: the whole pipeline, under the library's lock."""
+    from model.checkpoint import checkpoint_reference
     from model.inference import torch_threads  # here: worker processes import this module without torch
 
     sha256 = retriever.sha256 or ""
     store = MotionStore(request.store)
-    with store.writer(sha256, retriever.checkpoint.config.latent_dim, rebuild=request.rebuild) as writer:
+    dim, reference = retriever.checkpoint.config.latent_dim, checkpoint_reference(retriever.checkpoint)
+    with store.writer(sha256, dim, rebuild=request.rebuild, checkpoint=reference) as writer:
         if writer.previous_error is not None and not writer.previous and not request.paths:
             raise StoreError(
                 store.path,

@@ -24,6 +24,7 @@ class LibraryInfo:
     motion_seconds: float
     checkpoint_sha256: str | None
     dim: int | None
+    checkpoint: str | None  # what --checkpoint takes to load that model: its registered name or file path
     bytes_on_disk: int
     segments: int  # delta files; the JSON key of `tmr info` keeps its first name
     ann_index: str  # "ready", "missing" (built by the next search) or "none" (empty library)
@@ -35,6 +36,8 @@ class LibraryInfo:
 def library_info(store: MotionStore, checkpoint_sha256: str | None = None) -> LibraryInfo:
     """Read the library (no lock needed) and sum it up; StoreError when missing or damaged.
     With `checkpoint_sha256`, also whether that checkpoint made the library's embeddings."""
+    from model.checkpoint import registered_name
+
     sha256 = checkpoint_sha256
     with store.snapshot() as view:
         files = view.live_files()
@@ -54,6 +57,7 @@ def library_info(store: MotionStore, checkpoint_sha256: str | None = None) -> Li
             motion_seconds=round(float(np.sum(files.duration)), 1),
             checkpoint_sha256=view.checkpoint_sha256,
             dim=view.dim,
+            checkpoint=view.checkpoint or registered_name(view.checkpoint_sha256),
             bytes_on_disk=sum(p.stat().st_size for p in store.disk_files()),
             segments=len(view.deltas),
             ann_index=ann,

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -51,9 +52,10 @@ class LiveLibrary:
 
     Thread-safe: `view()` holds a lock for the block, so a reopen never closes a snapshot in use."""
 
-    def __init__(self, store: MotionStore, model: Retriever) -> None:
+    def __init__(self, store: MotionStore, model: Retriever, cache: Path | None = None) -> None:
         self.store = store
         self.model = model
+        self.cache = cache  # where the text bank's embeddings are cached (None: the user's cache)
         self._lock = threading.Lock()
         self._stack: ExitStack | None = None
         self._view: LiveView | None = None

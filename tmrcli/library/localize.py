@@ -182,9 +182,10 @@ class MotionWindows:
 
 
 def embed_windows(retriever: Retriever, feats: np.ndarray, duration: float) -> MotionWindows:
-    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s."""
+    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s: all of them in
+    one pass over dense batches of equal-size windows (`Retriever.encode_windows`)."""
     spans = multiscale_spans(len(feats))
-    embeddings = retriever.encode_motions([feats[a:b] for a, b in spans])
+    embeddings = retriever.encode_windows(feats, spans)
     return MotionWindows(spans, embeddings, len(feats), duration)
 
 
@@ -221,19 +222,21 @@ def localize_query(windows: MotionWindows, query: np.ndarray, top: int, bank: np
     return Localization(segments, curve, round(windows.duration, 2), flat, confidence)
 
 
-def localize(retriever: Retriever, feats: np.ndarray, duration: float, text: str, top: int) -> Localization:
+def localize(
+    retriever: Retriever, feats: np.ndarray, duration: float, text: str, top: int, cache: Path | None = None
+) -> Localization:
     """Where `text` happens in `feats` (T, 263), a motion lasting `duration` s; with the best segment's
-    confidence against the model's caption bank."""
+    confidence against the model's caption bank (its embeddings cached in `cache`, else the user's)."""
     from model.bank import default_text_bank
     from tmrcli.library.caption import bank_embeddings
 
-    bank = bank_embeddings(retriever, default_text_bank())
+    bank = bank_embeddings(retriever, default_text_bank(), cache)
     return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top, bank)
 
 
 def localize_file(
-    path: Path, text: str, retriever: Retriever, top: int, options: LoadOptions | None = None
+    path: Path, text: str, retriever: Retriever, top: int, options: LoadOptions | None = None, cache: Path | None = None
 ) -> Localization:
     """`tmr localize`: read the motion file at `path` and find where `text` happens in it."""
     motion, feats, _ = read_features(path, options or LoadOptions())
-    return localize(retriever, feats, motion.duration, text, top)
+    return localize(retriever, feats, motion.duration, text, top, cache)

@@ -9,15 +9,16 @@ import numpy as np
 
 from formats import FEATURE_FPS, features_to_joints, load_motion
 from formats.reading import LoadOptions
-from formats.segment import frame_range
+from formats.segment import frame_range, seconds
 
 __all__ = ["MotionSegment", "load_segment"]
 
 
 @dataclass(frozen=True)
 class MotionSegment:
-    """Frames `start` to `end` (seconds in the file) of a motion: joints (T, 22, 3) in metres, Y up,
-    at 20 fps, placed as the file places them (not canonicalised)."""
+    """Frames `start` to `end` (seconds in the file, on its own frames: the times `tmr export` cuts a
+    BVH at) of a motion: joints (T, 22, 3) in metres, Y up, at 20 fps, placed as the file places them
+    (not canonicalised)."""
 
     path: Path
     start: float
@@ -42,5 +43,9 @@ def load_segment(path: Path, start: float = 0.0, end: float | None = None, optio
     """
     motion = options.load(path)
     joints = motion.joints if motion.joints is not None else features_to_joints(motion.feats)
-    first, stop = frame_range(path, start, end, FEATURE_FPS, len(joints))
-    return MotionSegment(Path(path), first / FEATURE_FPS, stop / FEATURE_FPS, joints[first:stop])
+    fps, frames = (motion.source_fps, motion.source_frames) if motion.source_frames else (FEATURE_FPS, len(joints))
+    first, stop = frame_range(path, start, end, fps, frames)  # on the file's own frames, as export cuts
+    begin, until = seconds(first, fps), seconds(stop, fps)
+    shown = min(round(begin * FEATURE_FPS), len(joints) - 1)
+    last = max(shown + 1, min(round(until * FEATURE_FPS), len(joints)))
+    return MotionSegment(Path(path), begin, until, joints[shown:last])

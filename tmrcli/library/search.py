@@ -41,11 +41,12 @@ class _Scored:
     embedding: np.ndarray
 
 
-def check_checkpoint(snapshot: Snapshot, sha256: str | None) -> None:
-    """StoreError unless the library's embeddings were made by the checkpoint with this SHA256."""
+def check_checkpoint(snapshot: Snapshot, sha256: str | None, in_use: str | None = None) -> None:
+    """StoreError unless the library's embeddings were made by the checkpoint with this SHA256
+    (`in_use`: that checkpoint's name or path, for the message)."""
     stored = snapshot.checkpoint_sha256
     if stored is not None and stored != sha256:
-        raise checkpoint_mismatch(snapshot.store.path, stored, sha256)
+        raise checkpoint_mismatch(snapshot, sha256, in_use)
 
 
 def _best_per_file(
@@ -139,19 +140,23 @@ def find_motions_on_disk(
     min_score: float = 0.0,
     min_confidence: float = 0.0,
     options: LoadOptions | None = None,
+    cache: Path | None = None,
 ) -> tuple[list[SearchHit], int]:
     """Embed the text (or the example motion `like`) and search the library with it: the k best files
     that still exist (a file deleted since indexing is never offered), ranked 1..k, and how many
     better-scoring indexed files were left out because they are gone. StoreError when the library was
     embedded by another checkpoint than the retriever's. Text hits carry their confidence against the
-    model's caption bank (embedded once per checkpoint, cached)."""
+    model's caption bank (embedded once per checkpoint, cached in `cache`, else the user's cache)."""
     # One query is too small to share between threads: one is about as fast on an idle machine and
     # several times faster on a busy one.
+    from model.checkpoint import checkpoint_reference
+
     with store.snapshot() as view, torch_threads(1):
+        check_checkpoint(view, retriever.sha256, checkpoint_reference(retriever.checkpoint))  # before any encoding
         bank = None
         if like is None:
             query, exclude = retriever.encode_texts([text or ""])[0], None
-            bank = bank_embeddings(retriever, default_text_bank())
+            bank = bank_embeddings(retriever, default_text_bank(), cache)
         else:
             _, feats, _ = read_features(like, options or LoadOptions())
             query, exclude = embed_whole(retriever, feats), os.path.abspath(like)

@@ -6,6 +6,7 @@ Layout beside the library path `L` (default `$XDG_DATA_HOME/tmr/library.h5`):
     L.d/NNNNNNNN.h5   deltas: one per committed batch of `tmr index`, newest last
     L.d/ann-<id>.hnsw the HNSW index of the base whose file_id is <id> (`tmrcli/library/ann.py`)
     L.d/newest.json   the lineage and seq of the newest commit (`tmrcli/library/newest.py`)
+    L.d/cache/        text-bank embeddings of commands given this library's --store (`tmrcli/library/caption.py`)
     L.lock        the writers' lock (`tmrcli/library/lock.py`)
 
 What the library holds is the base plus the deltas of its lineage with a larger `seq`; a file's
@@ -81,6 +82,12 @@ class MotionStore:
         """Where the delta with this sequence number lives."""
         return self.folder / f"{seq:08d}.h5"
 
+    @property
+    def cache_folder(self) -> Path:
+        """Where commands told to use this library keep their text-bank caches: with the library, so
+        a library on another disk keeps its caches there (and deleting it deletes them)."""
+        return self.folder / "cache"
+
     def ann_path(self, file_id: str) -> Path:
         """Where the HNSW index of the base with this file_id lives."""
         return self.folder / f"ann-{file_id}.hnsw"
@@ -109,9 +116,24 @@ class MotionStore:
         with ExitStack() as stack:
             yield self._open(stack, lineage)
 
-    def writer(self, checkpoint_sha256: str, dim: int, *, rebuild: bool = False) -> StoreWriter:
-        """The one writer (a context manager that takes the lock): see `StoreWriter`."""
-        return StoreWriter(self, checkpoint_sha256, dim, rebuild=rebuild)
+    def writer(
+        self, checkpoint_sha256: str, dim: int, *, rebuild: bool = False, checkpoint: str | None = None
+    ) -> StoreWriter:
+        """The one writer (a context manager that takes the lock): see `StoreWriter`. `checkpoint` is
+        what `--checkpoint` takes to load the model again, recorded in every file written."""
+        return StoreWriter(self, checkpoint_sha256, dim, rebuild=rebuild, checkpoint=checkpoint)
+
+    def recorded_checkpoint(self) -> str | None:
+        """What `--checkpoint` takes to load the model that made this library: the name or path it
+        recorded, else the registered name of its SHA256; None for no library, an empty or unreadable
+        one, or a model it cannot name (the commands that use it then say which SHA256 it wants)."""
+        from model.checkpoint import registered_name
+
+        try:
+            with self.snapshot() as view:
+                return view.checkpoint or registered_name(view.checkpoint_sha256)
+        except (StoreError, OSError):
+            return None
 
     def _open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
         for _ in range(_OPEN_RETRIES):
@@ -240,6 +262,12 @@ class Snapshot:
         return store_files[0].header.checkpoint_sha256 if store_files else None
 
     @property
+    def checkpoint(self) -> str | None:
+        """The checkpoint that made the embeddings as the newest file recorded it (a registered name
+        or an absolute path), None when no file here recorded one."""
+        return next((f.header.checkpoint for f in reversed(self.store_files) if f.header.checkpoint), None)
+
+    @property
     def dim(self) -> int | None:
         """Width of the embeddings (None: nothing written yet)."""
         store_files = self.store_files
@@ -284,9 +312,12 @@ class StoreWriter:
     library only at `finish`.
     """
 
-    def __init__(self, store: MotionStore, checkpoint_sha256: str, dim: int, *, rebuild: bool) -> None:
+    def __init__(
+        self, store: MotionStore, checkpoint_sha256: str, dim: int, *, rebuild: bool, checkpoint: str | None = None
+    ) -> None:
         self.store = store
         self.checkpoint_sha256 = checkpoint_sha256
+        self.checkpoint = checkpoint
         self.dim = dim
         self.rebuild = rebuild
         self.lineage = ""
@@ -399,7 +430,7 @@ class StoreWriter:
         with self.store.snapshot() as current:
             stored = current.checkpoint_sha256
             if stored != self.checkpoint_sha256 or current.dim != self.dim:
-                raise checkpoint_mismatch(self.store.path, stored, self.checkpoint_sha256)
+                raise checkpoint_mismatch(current, self.checkpoint_sha256, self.checkpoint)
             self.lineage = current.base.header.lineage if current.base else uuid.uuid4().hex
             self._load_known(current)
             base_seq = current.base.header.seq if current.base else 0
@@ -444,7 +475,8 @@ class StoreWriter:
     def _header(self, kind: str, seq: int, *, files: int, entries: int) -> Header:
         created = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         return Header(
-            kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries
+            kind, self.lineage, uuid.uuid4().hex, seq, self.checkpoint_sha256, self.dim, created, files, entries,
+            checkpoint=self.checkpoint,
         )
 
     def _remove_included(self, seq: int) -> None:

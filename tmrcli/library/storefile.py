@@ -3,7 +3,8 @@
 Both kinds share one layout (format "tmr-library", version 1):
 
     attrs     format, format_version, kind ("base" | "segment", a delta's name on disk), lineage, file_id, seq,
-              checkpoint_sha256, dim, created; a delta's after_seq (the seq it follows in its lineage)
+              checkpoint_sha256, dim, created; a delta's after_seq (the seq it follows in its lineage);
+              checkpoint (what `--checkpoint` loads it: a registered name or an absolute path), when known
     files/    one row per motion file: path (bytes, os.fsencode of the absolute path),
               content_sha256 (hex), size (bytes), mtime_ns, frames (at 20 fps), fps (the file's own
               rate), duration (s)
@@ -96,6 +97,9 @@ class Header:
     # A delta's predecessor in its lineage: the seq of the delta (or base) it follows, -1 for the
     # first of a rebuild; a gap in this chain is a deleted delta. None in files written before it.
     after_seq: int | None = None
+    # The checkpoint that made the embeddings, as `--checkpoint` takes it (a registered name or an
+    # absolute path); None in files written before it, or by a checkpoint not read from a file.
+    checkpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,7 @@ def _read_header(path: Path, handle: h5py.File) -> Header:
             files=int(files),
             entries=int(entries),
             after_seq=int(attrs["after_seq"]) if "after_seq" in attrs else None,
+            checkpoint=str(attrs["checkpoint"]) if "checkpoint" in attrs else None,
         )
     except KeyError as error:
         raise StoreError(path, f"damaged library: {error.args[0]} is missing", hint=REPAIR_HINT) from None
@@ -392,6 +397,8 @@ def _write_attrs(h5: h5py.File, header: Header) -> None:
     )
     if header.after_seq is not None:
         h5.attrs["after_seq"] = header.after_seq
+    if header.checkpoint is not None:
+        h5.attrs["checkpoint"] = header.checkpoint
 
 
 def _write_files(h5: h5py.File, files: FileTable) -> None:

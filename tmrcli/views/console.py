@@ -12,11 +12,16 @@ from rich.console import Console, RenderableType
 from rich.measure import Measurement
 from rich.text import Text
 
-__all__ = ["out", "err", "print_error", "print_unwrapped", "print_written", "printable"]
+__all__ = ["out", "err", "print_error", "print_unwrapped", "print_written", "printable", "format_span"]
 
 # Rich resolves sys.stdout / sys.stderr at print time, so test runners that swap them still capture.
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, markup=False)
+
+
+def format_span(start: float, end: float) -> str:
+    """'1.50-4.00 s': a segment's times in seconds, as every command and page shows them (one rounding)."""
+    return f"{start:.2f}-{end:.2f} s"
 
 
 def printable(text: str) -> str:

@@ -27,6 +27,7 @@ from formats.errors import TmrError
 from formats.reading import LoadOptions
 from tmrcli.library.motion_segment import load_segment
 from tmrcli.library.results import SearchHit, Segment
+from tmrcli.views.console import format_span
 from tmrcli.views.scene import BONES, GRID_COLOUR, SIDE_COLOURS, TRAJECTORY_COLOUR, Scene, build_scene
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ __all__ = [
     "drawing_data",
     "figure_data",
     "read_asset",
+    "page_with_player_controls",
     "script_json",
 ]
 
@@ -95,7 +97,7 @@ def write_results_page(path: Path, query: str | None, hits: Sequence[HitView], c
         "curve": None if curve is None else _curve_data(curve),
     }
     template = (
-        read_asset(_TEMPLATE)
+        page_with_player_controls(_TEMPLATE)
         .replace("__TMR_PLAYER_CSS__", read_asset("player.css"))
         .replace("__TMR_PLAYER_JS__", read_asset("player.js"))
     )
@@ -149,6 +151,12 @@ def curve_view(
     return CurveView(str(path), np.asarray(times, dtype=float), np.asarray(scores, dtype=float), segments, scene)
 
 
+def page_with_player_controls(name: str) -> str:
+    """The page asset `name` with the player's controls (play all, loop, speed) put in its header: the
+    results page and the `tmr serve` page share them, as they share the player."""
+    return read_asset(name).replace("__TMR_PLAYER_CONTROLS__", read_asset("player_controls.html").rstrip("\n"))
+
+
 def read_asset(name: str) -> str:
     """A file of tmrcli/views/assets (the page templates, the shared player script and styles)."""
     return resources.files("tmrcli.views").joinpath("assets", name).read_text(encoding="utf-8")
@@ -187,6 +195,9 @@ def _hit_data(hit: HitView) -> dict:
     export = f"tmr export {shlex.quote(hit.path)} --start {hit.start:.2f} --end {hit.end:.2f} -o {shlex.quote(_bvh_name(hit))}"
     return {
         "rank": hit.rank,
+        # A ranked result is "#N"; a motion shown without a query (tmr show) is named by its file.
+        "label": f"#{hit.rank}" if hit.score is not None else Path(hit.path).name,
+        "span": f"{format_span(hit.start, hit.end)} ({hit.duration:.2f} s)",
         "score": hit.score,
         "path": hit.path,
         "start": round(hit.start, 3),

@@ -131,10 +131,7 @@ def render_localization(result: Localization, json_: bool, text: str = "") -> No
     """The segments (a table), then the curve with the best segment marked; when no stretch stands
     out, a note says so instead of the table."""
     if json_:
-        print_json({
-            "segments": [asdict(s) for s in result.segments], "curve": [asdict(p) for p in result.curve],
-            "flat": result.flat, "confidence": result.confidence,
-        })  # fmt: skip
+        print_json(asdict(result))
         return
     if not result.stands_out:
         if result.flat:
@@ -200,7 +197,7 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
         ("library", printable(info.store)),
         ("files", f"{info.files} ({info.motion_seconds / 60:.1f} min of motion)"),
         ("entries", f"{info.entries} ({info.windows} windows of long takes)"),
-        ("checkpoint", f"sha256 {info.checkpoint_sha256}" if info.checkpoint_sha256 else "none yet"),
+        ("checkpoint", _checkpoint_line(info)),
         ("embedding", f"{info.dim}-d" if info.dim else "-"),
         ("on disk", _bytes(info.bytes_on_disk)),
         ("segments", f"{info.segments} not yet compacted" if info.segments else "0"),
@@ -223,6 +220,15 @@ def render_info(info: LibraryInfo, json_: bool) -> None:
     for name, value in rows:
         table.add_row(Text(name, style="bold"), value)
     print_unwrapped(table)
+
+
+def _checkpoint_line(info: LibraryInfo) -> str:
+    """The model that made the library: the name or path `--checkpoint` takes, and its SHA256."""
+    if not info.checkpoint_sha256:
+        return "none yet"
+    if info.checkpoint is None:
+        return f"sha256 {info.checkpoint_sha256} (name not recorded)"
+    return f"{printable(info.checkpoint)} (sha256 {info.checkpoint_sha256})"
 
 
 def _bytes(size: int) -> str:
@@ -322,6 +328,8 @@ def render_reports(reports: list, json_: bool) -> None:
         for name, m in (("text->motion", report.text_to_motion), ("motion->text", report.motion_to_text)):
             table.add_row(name, *(f"{v:.2f}" for v in (m.r1, m.r2, m.r3, m.r5, m.r10, m.median_rank)))
         print_unwrapped(table)
+        if report.note:
+            out.print(f"note: {report.note}", markup=False, highlight=False, soft_wrap=True)
         if report.left_right_confusion_t2m is not None:
             out.print(
                 f"left/right confusions: text->motion {100 * report.left_right_confusion_t2m:.1f}%, "

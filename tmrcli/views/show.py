@@ -15,9 +15,16 @@ __all__ = ["show_motion"]
 
 
 def show_motion(
-    file: Path, start: float, end: float | None, options: LoadOptions, output: Path | None, html: Path | None
+    file: Path,
+    start: float,
+    end: float | None,
+    options: LoadOptions,
+    output: Path | None,
+    html: Path | None,
+    fps: float | None = None,
 ) -> list[Path]:
     """Read the segment, draw it into `output` (by its suffix) and `html`; return the paths written.
+    `fps`: a GIF's frame rate (None: `stickfigure.gif_frame_step`'s default).
 
     With neither, the figure goes to a new temporary GIF, made once the motion has been read.
     """
@@ -34,7 +41,10 @@ def show_motion(
     written = []
     if output is not None:
         with reporting_write_errors(output):
-            (write_contact_sheet if output.suffix.lower() == ".png" else write_animation)(scene, output)
+            if output.suffix.lower() == ".png":
+                write_contact_sheet(scene, output)
+            else:
+                write_animation(scene, output, fps)
         written.append(output)
     if html is not None:
         hit = HitView(rank=1, path=str(file), start=segment.start, end=segment.end, score=None, scene=scene)

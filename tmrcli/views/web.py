@@ -23,7 +23,7 @@ from starlette.routing import Route
 from formats.reading import LoadOptions
 from tmrcli.library.errors import StoreError
 from tmrcli.library.live import LiveLibrary
-from tmrcli.views.html_page import drawing_data, read_asset, script_json
+from tmrcli.views.html_page import drawing_data, page_with_player_controls, read_asset, script_json
 from tmrcli.views.web_answers import Answers
 from tmrcli.views.web_requests import MAX_K, ApiError, count_param, read_upload, segment_params, text_param
 
@@ -89,7 +89,7 @@ def create_app(library: LiveLibrary, options: LoadOptions = LoadOptions(), *, ma
 
 
 async def _page(request: Request) -> Response:
-    text = read_asset("serve.html").replace("__TMR_DRAWING__", script_json(drawing_data()))
+    text = page_with_player_controls("serve.html").replace("__TMR_DRAWING__", script_json(drawing_data()))
     return HTMLResponse(text, headers={"Content-Security-Policy": _PAGE_POLICY, **_NO_CACHE})
 
 

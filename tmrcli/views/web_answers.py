@@ -104,7 +104,7 @@ class Answers:
         from tmrcli.library.caption import bank_embeddings
 
         bank = default_text_bank()
-        return bank, bank_embeddings(self.model, bank)
+        return bank, bank_embeddings(self.model, bank, self.library.cache)
 
     def _record(self, ident: str) -> FileRecord:
         with self.library.view() as view:

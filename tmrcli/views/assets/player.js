@@ -136,7 +136,9 @@ const TmrPlayer = (function () {
     };
     card.fail = (problem) => figure.replaceChildren(element("p", { className: "problem" }, "cannot show this motion: " + problem));
     const title = element("div");
-    title.append(element("span", { className: "rank" }, "#" + hit.rank));
+    // A page tmr wrote names each card (`label`: "#N", or the file of a motion shown without a query) and
+    // its segment (`span`, rounded as the commands print it); the API's hits give rank, start and end.
+    title.append(element("span", { className: "rank" }, hit.label || "#" + hit.rank));
     if (hit.score !== null) {
       const shown = typeof hit.confidence === "number"
         ? "confidence " + hit.confidence.toFixed(2) + " · score " + hit.score.toFixed(3)
@@ -152,8 +154,8 @@ const TmrPlayer = (function () {
       card.append(bar);
     }
     card.append(element("div", { className: "path", title: hit.path }, hit.path));
-    card.append(element("div", { className: "segment" },
-      hit.start.toFixed(2) + "–" + hit.end.toFixed(2) + " s (" + (hit.end - hit.start).toFixed(2) + " s)"));
+    card.append(element("div", { className: "segment" }, hit.span ||
+      hit.start.toFixed(2) + "-" + hit.end.toFixed(2) + " s (" + (hit.end - hit.start).toFixed(2) + " s)"));
     return card;
   }
 

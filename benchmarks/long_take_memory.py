@@ -8,7 +8,7 @@ run. Peak memory is that process's maximum resident set size (its rusage, read w
 
 Target (issue 15): a 200 MB file indexes in well under 2 GB.
 
-Usage: .venv/bin/python benchmarks/long_take.py [--megabytes 200] [--clip PATH] [--code DIR ...] [--runs 1]
+Usage: .venv/bin/python benchmarks/long_take_memory.py [--megabytes 200] [--clip PATH] [--code DIR ...] [--runs 1]
 """
 
 from __future__ import annotations

@@ -2,24 +2,25 @@
 
 We parse BVH ourselves rather than through bvhio: bvhio loops forever on a hierarchy cut short (its line
 reader never sees the end of the file), and its per-frame evaluation reads about 2,600 frames/s on a
-100-joint rig, far too slow for a library. Here the MOTION rows are read by numpy in one call, only
-the columns the wanted joints need, and the kinematics are vectorised over frames.
+100-joint rig, far too slow for a library. Here the MOTION rows are parsed by numpy a few megabytes
+at a time (`formats/bvh_rows.py`), only the columns the wanted joints need, and the kinematics are
+vectorised over blocks of frames: a long take costs its bytes and the values used, not a multiple.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from formats.bvh_hierarchy import read_skeleton
-from formats.checks import check_frames_finite, open_motion_file
+from formats.bvh_rows import check_rows, parse_columns, sample_rows
+from formats.checks import open_motion_file
 from formats.errors import FormatError
 from formats.kinematics import euler_to_matrix, forward_kinematics, with_ancestors
 from formats.limits import check_fps
@@ -29,12 +30,17 @@ from formats.rigs import JointMapping, map_skeleton
 __all__ = ["BvhClip", "read_bvh", "joint_positions", "map_bvh_skeleton"]
 
 _MOTION = re.compile(rb"^[ \t]*MOTION[ \t]*\r?$", re.MULTILINE)
-_TIMING = re.compile(rb"\A\s*Frames:[ \t]*(\S+)[ \t]*\r?\n\s*Frame[ \t]+Time:[ \t]*(\S+)[ \t]*\r?(?:\n|\Z)")
-# Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
+_TIMING = re.compile(rb"\s*Frames:[ \t]*(\S+)[ \t]*\r?\n\s*Frame[ \t]+Time:[ \t]*(\S+)[ \t]*\r?(?:\n|\Z)")
 _NUMBER = re.compile(rb"[0-9]+ (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+# Bytes that never occur in a text file; a few in the first kilobytes mark binary data.
 _CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 # Frames read to find a skeleton's shape when no name map fits: twist joints are those that never bend.
 _SHAPE_FRAMES = 32
+# The file is read this far at first; a longer one's MOTION rows are then read on their own, once.
+_HEAD_BYTES = 1 << 20
+_TIMING_ROOM = 1 << 16  # bytes past the MOTION line that must hold the Frames and Frame Time lines
+# Frames whose kinematics are computed at once: bounds the rotation matrices a long take needs.
+_FRAME_BLOCK = 8192
 
 
 @dataclass(frozen=True)
@@ -71,17 +77,17 @@ def read_bvh(path: Path) -> BvhClip:
     Raises FormatError (with the path and a reason) for an empty, binary or truncated file, a
     hierarchy that is not BVH, or MOTION rows that disagree with the header.
     """
-    raw = _read_bytes(path)
-    start = raw[:4096]
-    if len(start.translate(None, _CONTROL_BYTES)) != len(start):
-        raise FormatError(path, "binary data, not a BVH text file")
-    motion = _MOTION.search(raw)
-    if motion is None:
-        raise FormatError(path, "no MOTION section: the file is truncated or is not a BVH file")
-    skeleton = read_skeleton(path, raw[: motion.start()])
+    with open_motion_file(path) as file:
+        head, motion, is_whole = _read_head(path, file)
+        frame_count, frame_time, rows_at = _parse_timing(path, head, motion.end())
+        if is_whole:
+            rows = head[rows_at:]
+        else:  # a long file: its rows are read into one buffer, without a copy of what came before
+            file.seek(rows_at)
+            rows = file.read()
+    skeleton = read_skeleton(path, head[: motion.start()])
     layout = skeleton.layout
-    frame_count, frame_time, rows = _parse_timing(path, raw[motion.end() :])
-    _check_rows(path, rows, frame_count, layout.num_channels, first_line=raw.count(b"\n", 0, len(raw) - len(rows)) + 1)
+    check_rows(path, rows, frame_count, layout.num_channels, first_line=head.count(b"\n", 0, rows_at) + 1)
     return BvhClip(
         path=path,
         names=skeleton.names,
@@ -118,18 +124,32 @@ def joint_positions(clip: BvhClip, joints: Sequence[int], tips: Sequence[int] = 
     has_child = np.isin(needed, [clip.parents[joint] for joint in needed] + tips)
     rotation_columns = np.where(has_child[:, None], clip.rotation_columns[needed], -1)
     position_columns = clip.position_columns[needed]
-    values = _parse_values(clip, np.concatenate([rotation_columns.ravel(), position_columns.ravel()]))
-    position_columns = _local_position_columns(clip, needed, position_columns, values)
-    angles = np.where(rotation_columns >= 0, values[:, np.maximum(rotation_columns, 0)], 0.0)
-    rotations = euler_to_matrix(np.radians(angles), clip.rotation_axes[needed])
-    # Position channels replace the OFFSET axis by axis (Bandai-Namco has them on every joint).
-    translations = np.where(position_columns >= 0, values[:, np.maximum(position_columns, 0)], clip.offsets[needed])
-    if tips:  # an End Site is a joint without channels: its OFFSET in its joint's frame
-        shape = (len(values), len(tips))
-        rotations = np.concatenate([rotations, np.broadcast_to(np.eye(3), shape + (3, 3))], axis=1)
-        translations = np.concatenate([translations, np.broadcast_to(clip.end_sites[tips], shape + (3,))], axis=1)
-    positions = forward_kinematics(parents, rotations, translations)
-    return positions[:, [local[joint] for joint in joints] + list(range(len(needed), len(needed) + len(tips)))]
+    columns = np.concatenate([rotation_columns.ravel(), position_columns.ravel()])
+    # Only the columns used are parsed, and the last one, which checks that every row has all its values.
+    used = np.union1d(columns[columns >= 0], [clip.num_channels - 1])
+    values = parse_columns(clip.path, clip.motion, used, clip.num_frames)  # (T, len(used))
+    rotation_columns, position_columns = _columns_in(used, rotation_columns), _columns_in(used, position_columns)
+    root = _columns_in(used, clip.position_columns[0])
+    position_columns = _local_position_columns(clip, needed, position_columns, values, root)
+    order = [local[joint] for joint in joints] + list(range(len(needed), len(needed) + len(tips)))
+    positions = np.empty((len(values), len(order), 3))
+    for start in range(0, len(values), _FRAME_BLOCK):  # frames are independent: a block at a time
+        block = values[start : start + _FRAME_BLOCK]
+        angles = np.where(rotation_columns >= 0, block[:, np.maximum(rotation_columns, 0)], 0.0)
+        rotations = euler_to_matrix(np.radians(angles), clip.rotation_axes[needed])
+        # Position channels replace the OFFSET axis by axis (Bandai-Namco has them on every joint).
+        translations = np.where(position_columns >= 0, block[:, np.maximum(position_columns, 0)], clip.offsets[needed])
+        if tips:  # an End Site is a joint without channels: its OFFSET in its joint's frame
+            shape = (len(block), len(tips))
+            rotations = np.concatenate([rotations, np.broadcast_to(np.eye(3), shape + (3, 3))], axis=1)
+            translations = np.concatenate([translations, np.broadcast_to(clip.end_sites[tips], shape + (3,))], axis=1)
+        positions[start : start + len(block)] = forward_kinematics(parents, rotations, translations)[:, order]
+    return positions
+
+
+def _columns_in(used: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """`columns` (MOTION columns, -1 for none) as indices into the parsed `used` columns."""
+    return np.where(columns >= 0, np.searchsorted(used, columns), -1)
 
 
 def map_bvh_skeleton(clip: BvhClip, skeleton_map: Mapping[str, str] | None = None) -> JointMapping:
@@ -146,24 +166,23 @@ def map_bvh_skeleton(clip: BvhClip, skeleton_map: Mapping[str, str] | None = Non
 def _sampled_poses(clip: BvhClip) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
     """The clip's parents, every joint's positions (F, J, 3) in a few frames spread over the clip (the
     first one first), and the End Sites' positions (F, J, 3) in those frames (NaN where none)."""
-    rows = [row for row in clip.motion.split(b"\n") if row.strip()]
-    chosen = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), _SHAPE_FRAMES)).astype(int))
-    sample = dataclasses.replace(clip, motion=b"\n".join(rows[i] for i in chosen), num_frames=len(chosen))
+    rows, count = sample_rows(clip.motion, _SHAPE_FRAMES)
+    sample = dataclasses.replace(clip, motion=rows, num_frames=count)
     tips = np.flatnonzero(~np.isnan(clip.end_sites).any(axis=1))
     positions = joint_positions(sample, range(len(clip.names)), tips)
-    tip_positions = np.full((len(chosen), len(clip.names), 3), np.nan)
+    tip_positions = np.full((count, len(clip.names), 3), np.nan)
     tip_positions[:, tips] = positions[:, len(clip.names) :]
     return clip.parents, positions[:, : len(clip.names)], tip_positions
 
 
 def _local_position_columns(
-    clip: BvhClip, needed: Sequence[int], columns: np.ndarray, values: np.ndarray
+    clip: BvhClip, needed: Sequence[int], columns: np.ndarray, values: np.ndarray, root: np.ndarray
 ) -> np.ndarray:
     """`columns` (J, 3) without the position channels of joints below the root that hold world
     positions instead of local ones: some exporters (AnimatedDrawings' 19-joint CMU rig) write the
     thorax's and head's world positions there, which lie nearer to the (moving) root than the OFFSET
-    does. Such joints keep their OFFSET, as their rotations expect."""
-    root = clip.position_columns[0]
+    does. Such joints keep their OFFSET, as their rotations expect. `columns` and `root` (the root's
+    position columns) index the columns of `values`."""
     if needed[0] != 0 or (root < 0).any():
         return columns
     root_positions = values[:, root]
@@ -181,18 +200,33 @@ def _local_position_columns(
     return columns
 
 
-def _read_bytes(path: Path) -> bytes:
-    with open_motion_file(path) as file:
-        raw = file.read()
-    if not raw.strip():
-        raise FormatError(path, "the file is empty")
-    if b"\n" not in raw:  # old Mac exports end lines with CR alone
-        raw = raw.replace(b"\r", b"\n")
-    return raw
+def _read_head(path: Path, file: BinaryIO) -> tuple[bytes, re.Match[bytes], bool]:
+    """The file's first bytes, through its MOTION line and some room beyond (or the whole file: then
+    True); the match of that line. Raises FormatError for an empty or binary file or one without MOTION."""
+    head, is_whole = file.read(_HEAD_BYTES), False
+    start = head[:4096]
+    if len(start.translate(None, _CONTROL_BYTES)) != len(start):  # before reading on: binary data has no end
+        raise FormatError(path, "binary data, not a BVH text file")
+    while (motion := _MOTION.search(head)) is None or len(head) - motion.end() < _TIMING_ROOM:
+        more = file.read(max(len(head), _HEAD_BYTES))
+        if not more:
+            is_whole = True
+            break
+        head += more
+    if is_whole:
+        if not head.strip():
+            raise FormatError(path, "the file is empty")
+        if b"\n" not in head:  # old Mac exports end lines with CR alone
+            head = head.replace(b"\r", b"\n")
+            motion = _MOTION.search(head)
+    if motion is None:
+        raise FormatError(path, "no MOTION section: the file is truncated or is not a BVH file")
+    return head, motion, is_whole
 
 
-def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
-    match = _TIMING.match(motion)
+def _parse_timing(path: Path, head: bytes, at: int) -> tuple[int, float, int]:
+    """Frames and Frame Time from the lines at `at` (after MOTION), and where the rows start."""
+    match = _TIMING.match(head, at)
     if match is None:
         raise FormatError(path, "MOTION must be followed by 'Frames: N' and 'Frame Time: SECONDS'")
     try:
@@ -208,72 +242,4 @@ def _parse_timing(path: Path, motion: bytes) -> tuple[int, float, bytes]:
     if not np.isfinite(frame_time) or frame_time <= 0:
         raise FormatError(path, f"the frame time must be a positive number of seconds, got {match.group(2).decode()}")
     check_fps(path, 1.0 / frame_time, f"the frame time {match.group(2).decode()} s gives a rate that")
-    return frame_count, frame_time, motion[match.end() :]
-
-
-def _check_rows(path: Path, rows: bytes, frame_count: int, num_channels: int, first_line: int) -> None:
-    """One frame per line, as many lines as the header says, each with exactly `num_channels` values
-    (`first_line`: the file's line number of the first row, for the message)."""
-    first_line += len(rows) - len(rows.lstrip()) and rows[: len(rows) - len(rows.lstrip())].count(b"\n")
-    rows = rows.strip()
-    count = rows.count(b"\n") + 1 if rows else 0
-    if count != frame_count:  # count again without blank lines, which the parser skips
-        count = sum(1 for line in rows.split(b"\n") if line.strip())
-    if count != frame_count:
-        raise FormatError(path, f"the header says {frame_count} frames but the MOTION block holds {count}")
-    first, last = rows.split(b"\n", 1)[0], rows.rsplit(b"\n", 1)[-1]
-    for which, line in (("first", first), ("last", last)):
-        count = len(line.split())
-        if count != num_channels:
-            raise FormatError(
-                path,
-                f"the {which} frame holds {count} values but the hierarchy declares {num_channels} channels "
-                "(truncated file?)",
-            )
-    if _count_values(rows) != frame_count * num_channels:
-        _raise_for_bad_row(path, rows, num_channels, first_line)
-
-
-def _count_values(text: bytes) -> int:
-    """Whitespace-separated values in `text`, counted without splitting it (a few bytes per byte)."""
-    if not text:
-        return 0
-    blank = np.isin(np.frombuffer(text, dtype=np.uint8), _WHITESPACE)
-    return int(np.count_nonzero(blank[:-1] & ~blank[1:])) + int(not blank[0])
-
-
-_WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", dtype=np.uint8)
-
-
-def _raise_for_bad_row(path: Path, rows: bytes, num_channels: int, first_line: int) -> None:
-    """Name the first frame whose number of values is not the hierarchy's (the error path only)."""
-    frame = 0
-    for number, line in enumerate(rows.split(b"\n"), start=first_line):
-        if not line.strip():
-            continue
-        count = len(line.split())
-        if count != num_channels:
-            raise FormatError(
-                path,
-                f"line {number}: frame {frame} holds {count} values but the hierarchy declares {num_channels} channels",
-            )
-        frame += 1
-
-
-def _parse_values(clip: BvhClip, columns: np.ndarray) -> np.ndarray:
-    """The MOTION rows as a (T, C) array in which only `columns` and the last column are read; the
-    others stay zero. Reading the last column checks that every row has all its values."""
-    used = np.union1d(columns[columns >= 0], [clip.num_channels - 1])
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            parsed = np.loadtxt(io.BytesIO(clip.motion), dtype=np.float64, usecols=used, ndmin=2)
-    except ValueError as error:
-        if "invalid column index" in str(error):
-            reason = "a frame holds fewer values than the hierarchy declares (corrupted file?)"
-            raise FormatError(clip.path, reason) from None
-        raise FormatError(clip.path, f"the MOTION block is malformed: {error}") from None
-    check_frames_finite(clip.path, parsed)
-    values = np.zeros((parsed.shape[0], clip.num_channels))
-    values[:, used] = parsed
-    return values
+    return frame_count, frame_time, match.end()

@@ -1,4 +1,4 @@
-"""A bad-input corpus generated here (no committed binaries), from one real clip: every case is
+"""A bad-input corpus generated here (no committed binaries), from real files of every format: each case is
 answered by one line naming the file and the reason, never a traceback, a hang or gigabytes of
 memory, and the good files beside them are still converted.
 
@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 from formats import TmrError, load_motion
 from formats.rigs import read_skeleton_map
+from bad_format_cases import Case, amc_cases, deepmimic_cases, fbx_cases, gltf_cases
 from store_helpers import bandai_clips
 
 CASE_SECONDS = 5.0
@@ -226,11 +227,33 @@ MAP_CASES: dict[str, tuple[str, str]] = {
 }
 
 
+def _format_cases(data_dir: Path, folder: Path) -> list[Case]:
+    """The AMC/ASF, DeepMimic, FBX and glTF cases (tests/bad_format_cases.py), their ASFs written
+    into `folder`."""
+    hdm05 = data_dir / "hdm05" / "bd"
+    lines = (hdm05 / "HDM_bd_kickLFront1Reps_001_120.amc").read_bytes().split(b"\n")
+    amc, skeletons = amc_cases((hdm05 / "HDM_bd.asf").read_bytes(), b"\n".join(lines[: lines.index(b"61")]) + b"\n")
+    for name, text in skeletons.items():
+        (folder / name).write_bytes(text)
+    bvh = bandai_clips(data_dir, 1)[0]
+    made = folder.with_name(folder.name + "-made")
+    made.mkdir()
+    return [
+        *amc,
+        *deepmimic_cases((data_dir / "deepmimic" / "motions" / "humanoid3d_cartwheel.txt").read_bytes()),
+        *fbx_cases((data_dir / "fbx" / "09_11_cmu.fbx").read_bytes(), bvh, made),
+        *gltf_cases(bvh, made),
+    ]
+
+
 @pytest.fixture(scope="module")
 def corpus(good_bvh: str, data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[Path, str]:
     """Every bad file, written to one folder: path -> the reason fragment it must give ('' = good)."""
     folder = tmp_path_factory.mktemp("bad-corpus")
     cases: dict[Path, str] = {}
+    for name, data, reason in _format_cases(data_dir, folder):
+        (folder / name).write_bytes(data)
+        cases[folder / name] = reason
     for name, (make, reason) in BVH_CASES.items():
         path = folder / f"bvh-{name}.bvh"
         path.write_bytes(make(good_bvh).encode("utf-8", "surrogateescape"))
@@ -248,9 +271,12 @@ def corpus(good_bvh: str, data_dir: Path, tmp_path_factory: pytest.TempPathFacto
     return cases
 
 
-def test_the_corpus_is_large_enough(corpus: dict[Path, str]) -> None:
+def test_the_corpus_is_large_enough_and_spans_every_format(corpus: dict[Path, str]) -> None:
     bad = [path for path, reason in corpus.items() if reason]
     assert len(bad) + len(MAP_CASES) + len(STORE_CASES) >= 100, len(bad)
+    every_format = {".bvh", ".amc", ".npy", ".npz", ".fbx", ".glb", ".gltf", ".txt", ".json"}
+    assert {path.suffix for path in bad} == every_format
+    assert {path.suffix for path, reason in corpus.items() if not reason} >= every_format - {".npz", ".json"}
 
 
 def test_every_bad_file_is_one_error_in_time(corpus: dict[Path, str]) -> None:
@@ -262,13 +288,18 @@ def test_every_bad_file_is_one_error_in_time(corpus: dict[Path, str]) -> None:
             load_motion(path)
             problem = "read without an error" if reason else None
         except TmrError as error:
-            problem = None if reason and reason in error.reason and error.path == str(path) else repr(error)
+            named = _skeleton_of(path) if path.name.startswith("badasf-") else path  # the bad ASF is named
+            problem = None if reason and reason in error.reason and error.path == str(named) else repr(error)
         if problem:
             wrong.append(f"{path.name}: {problem}")
         if time.monotonic() - started > CASE_SECONDS:
             slow.append(path.name)
     assert not wrong, "\n".join(wrong)
     assert not slow, slow
+
+
+def _skeleton_of(amc: Path) -> Path:
+    return amc.with_name(amc.name.replace("_take.amc", ".asf"))
 
 
 def test_one_convert_run_answers_each_bad_file_and_converts_the_good(corpus: dict[Path, str], tmp_path: Path) -> None:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -19,7 +21,7 @@ from tmrcli.app import app
 from tmrcli.library.ann import ann_candidates, ann_for_base, ann_problem, build_ann, ensure_ann
 from tmrcli.library.errors import DiskFullError, StoreError
 from tmrcli.library.store import MotionStore
-from store_helpers import fake_record
+from store_helpers import bandai_clips, fake_record, tiny_checkpoint  # noqa: F401 (fixture)
 
 CKPT = "a" * 64
 
@@ -46,6 +48,12 @@ def _held(store: MotionStore) -> dict[str, int]:
 def _check(store: MotionStore) -> tuple[int, str]:
     result = CliRunner().invoke(app, ["info", "--check", "--store", str(store.path)])
     return result.exit_code, result.stderr
+
+
+def _tmr(*args: str) -> subprocess.CompletedProcess:
+    """`tmr ARGS...` in a new process, as a user runs it."""
+    command = [sys.executable, "-c", "from tmrcli.app import main; main()", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
 
 
 def _embedding_chunk_offset(path: Path) -> int:
@@ -123,7 +131,7 @@ def test_a_damaged_search_index_is_rebuilt_with_a_note(tmp_path: Path, damage: s
         for query in embeddings[:20]:
             assert np.array_equal(ann_candidates(index, query, 10), ann_candidates(fresh, query, 10))
     assert ann_problem(path, 16, 600) is None and _check(store)[0] == 0  # saved sound again
-    assert sorted(p.name for p in store.folder.iterdir()) == [path.name, path.name + ".crc32"]
+    assert sorted(p.name for p in store.folder.iterdir()) == [path.name, path.name + ".crc32", "newest.json"]
 
 
 def _enospc_at_the_write_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -191,3 +199,71 @@ def test_a_real_full_filesystem_is_one_line_and_loses_nothing(small_filesystem: 
         with store.writer(CKPT, 8):
             pass
     assert _held(store) == held
+
+
+def test_a_deleted_newest_delta_is_damage_that_the_named_repair_fixes(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    clips = bandai_clips(data_dir, 10)
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, chosen in ((first, clips[:9]), (second, clips[9:])):
+        folder.mkdir()
+        for clip in chosen:
+            (folder / clip.name).symlink_to(clip)
+    store = MotionStore(tmp_path / "library.h5")
+    model = ("--store", str(store.path), "--checkpoint", str(tiny_checkpoint))
+    for folder in (first, second):  # the second is small beside the base: kept as a delta
+        assert CliRunner().invoke(app, ["index", str(folder), *model]).exit_code == 0
+    (newest,) = store.delta_names()
+    newest.unlink()
+    lost = f"delta {newest.name}, its newest commit, is missing (the files it held are lost)"
+    result = _tmr("info", "--store", str(store.path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert lost in result.stderr and "tmr index --rebuild" in result.stderr
+    with pytest.raises(StoreError, match=re.escape(lost)):  # nor does a writer add to it
+        with store.writer(CKPT, 32):
+            pass
+    check = _tmr("info", "--check", "--store", str(store.path))
+    assert check.returncode == 1 and f"delta {newest.name}, its newest commit, is missing" in check.stderr
+    assert "re-embed the 9 files that readable parts name" in check.stderr and "give their folders as PATH" in check.stderr
+    assert _tmr("index", "--rebuild", str(first), str(second), *model).returncode == 0
+    assert sorted(Path(p).name for p in _held(store)) == sorted(clip.name for clip in clips)
+    assert _tmr("info", "--check", "--store", str(store.path)).returncode == 0
+
+
+def test_a_library_without_the_newest_record_reads_as_before_and_gains_one(tmp_path: Path) -> None:
+    store = _library(tmp_path, files=8)
+    with store.writer(CKPT, 8) as writer:
+        writer.commit([fake_record("/m/late", 2)])
+    record = store.folder / "newest.json"
+    record.unlink()  # as a library written before the record existed
+    assert len(_held(store)) == 9 and _check(store)[0] == 0
+    with store.writer(CKPT, 8) as writer:
+        writer.commit([fake_record("/m/later", 2)])
+    assert record.is_file()
+    store.delta_names()[-1].unlink()
+    with pytest.raises(StoreError, match="its newest commit, is missing"):
+        _held(store)
+
+
+def test_a_record_one_commit_behind_is_no_damage(tmp_path: Path) -> None:
+    """What a writer killed between renaming its delta and replacing the record leaves."""
+    store = _library(tmp_path, files=8)
+    record = store.folder / "newest.json"
+    with store.writer(CKPT, 8) as writer:
+        writer.commit([fake_record("/m/a", 2)])
+        behind = record.read_bytes()
+        writer.commit([fake_record("/m/b", 2)])
+    record.write_bytes(behind)
+    assert len(_held(store)) == 10 and _check(store)[0] == 0
+
+
+def test_the_check_names_a_delta_missing_from_the_middle(tmp_path: Path) -> None:
+    store = _library(tmp_path, files=8)
+    with store.writer(CKPT, 8) as writer:
+        for name in "abc":
+            writer.commit([fake_record(f"/m/{name}", 2)])
+    middle = store.delta_names()[1]
+    middle.unlink()
+    code, message = _check(store)
+    assert code == 1 and f"delta {middle.name}, which" in message and "give their folders as PATH" in message

@@ -238,8 +238,9 @@ def test_embeddings_of_another_checkpoint_are_never_mixed(
     for command in (["search", "walk"], ["index", tmp_path / "mocap"]):
         result = _run(*command, checkpoint=other_checkpoint)
         assert result.exit_code == 1 and len(_errors(result)) == 1
-        assert "not by the one in use" in result.stderr and "--rebuild" in result.stderr
-    rebuilt = _run("index", "--rebuild", "--json", checkpoint=other_checkpoint)  # no PATH: the library's files
+        assert "not by the one in use" in result.stderr
+        assert "`tmr index --rebuild` with this --checkpoint re-embeds every file" in " ".join(result.stderr.split())
+    rebuilt = _run("index", "--rebuild", "--json", checkpoint=other_checkpoint)  # as the hint says: no PATH needed
     assert rebuilt.exit_code == 0, rebuilt.output
     assert json.loads(rebuilt.stdout)["added"] == 3
     assert _run("search", "walk", checkpoint=other_checkpoint).exit_code == 0

@@ -2,7 +2,8 @@
 
 Every numeric dataset carries HDF5 fletcher32 checksums (verified on each read), names carry a
 CRC-32, object headers carry HDF5's own checksums, the search index a CRC-32 beside it. Beyond the
-checksums: entries must name existing file rows, embeddings must be finite and of unit length.
+checksums: entries must name existing file rows, embeddings must be finite and of unit length, and
+the deltas must form an unbroken chain up to the newest commit (`tmrcli/library/newest.py`).
 """
 
 from __future__ import annotations
@@ -53,14 +54,26 @@ def check_library(store: MotionStore) -> CheckReport:
         if problem is not None:
             problems.append(problem)
             unreadable += 1
+    lost = _chain_problem(store) if not problems else None  # a part missing from the chain of commits
+    if lost is not None:
+        problems.append(lost)
     known = store.readable_paths()
     if not problems:
         repair = "nothing to repair"
     else:
         repair = f"`tmr index --rebuild` will re-embed the {len(known)} files that readable parts name"
-        if unreadable:
-            repair += "; files only the damaged parts named are not known: give their folders as PATH"
+        if unreadable or lost:
+            repair += "; files only the damaged or missing parts named are not known: give their folders as PATH"
     return CheckReport(str(store.path), len(parts), problems, len(known), repair)
+
+
+def _chain_problem(store: MotionStore) -> str | None:
+    """What reading the library finds beyond its parts: a delta missing from the chain of commits."""
+    try:
+        with store.snapshot():
+            return None
+    except StoreError as error:
+        return f"{error.path}: {error.reason}"
 
 
 def _check_part(store: MotionStore, path: Path) -> str | None:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = ["StoreError", "StoreLockedError", "NotALibraryError", "DiskFullError", "REBUILD_HINT", "REPAIR_HINT", "NOT_A_LIBRARY_HINT", "checkpoint_mismatch", "describe_checkpoint"]
 
-REBUILD_HINT = "run `tmr index --rebuild PATH...` to index your motion files again"
+REBUILD_HINT = "`tmr index --rebuild` with this --checkpoint re-embeds every file the library holds (add PATH... for more)"
 REPAIR_HINT = (
     "`tmr info --check` lists the damage; `tmr index --rebuild` re-embeds every file the library's "
     "readable parts name (add PATH... for more)"
@@ -56,5 +56,5 @@ def checkpoint_mismatch(library: Snapshot, in_use_sha256: str | None, in_use: st
         library.store.path,
         f"the library holds embeddings made by checkpoint {made_by}, not by the one in use, "
         f"{describe_checkpoint(in_use, in_use_sha256)}; they cannot be mixed",
-        hint=f"pass {wanted}, or {REBUILD_HINT} with this --checkpoint",
+        hint=f"pass {wanted}; or {REBUILD_HINT}",
     )

@@ -5,6 +5,7 @@ Layout beside the library path `L` (default `$XDG_DATA_HOME/tmr/library.h5`):
     L             the base: every entry as of the last compaction (`tmrcli/library/storefile.py`)
     L.d/NNNNNNNN.h5   deltas: one per committed batch of `tmr index`, newest last
     L.d/ann-<id>.hnsw the HNSW index of the base whose file_id is <id> (`tmrcli/library/ann.py`)
+    L.d/newest.json   the lineage and seq of the newest commit (`tmrcli/library/newest.py`)
     L.d/cache/        text-bank embeddings of commands given this library's --store (`tmrcli/library/caption.py`)
     L.lock        the writers' lock (`tmrcli/library/lock.py`)
 
@@ -13,7 +14,8 @@ rows in a later delta (or its path in a later delta's `removed`) replace its ear
 
 Why it is crash-safe: every file is written under a temporary name, fsynced, then renamed, and never
 changed afterwards. A commit is the rename of one delta, so a killed writer leaves either the
-previous state or the new one, and everything committed before stays. Compaction writes a new base
+previous state or the new one, and everything committed before stays. Each delta names the one it
+follows and `newest.json` the newest, so a deleted delta is seen as damage, never as a smaller library. Compaction writes a new base
 (`seq` = the last delta it includes) and renames it over the old one; deltas it includes are
 deleted afterwards, and until then readers ignore them because of that `seq`. A rebuild writes its
 deltas under a new lineage, which readers ignore until the rebuild's final compaction replaces the
@@ -52,6 +54,7 @@ from tmrcli.library.storefile import (
     write_store_file,
 )
 from tmrcli.library.lock import StoreLock
+from tmrcli.library.newest import NEWEST_NAME, NewestCommit, read_newest, write_newest
 
 __all__ = ["MotionStore", "Snapshot", "StoreWriter"]
 
@@ -161,6 +164,8 @@ class MotionStore:
         return StoreError(self.path, "no library here yet", hint="index your motion files: tmr index PATH...")
 
     def _try_open(self, stack: ExitStack, lineage: str | None) -> Snapshot:
+        # Read first: a writer records a commit only after its delta is in place (or compacted).
+        newest = read_newest(self.folder) if lineage is None else None
         before = _inode(self.path)
         base = _open_base(stack, self.path, lineage) if before is not None else None
         deltas = []
@@ -184,11 +189,12 @@ class MotionStore:
         after = base.header.seq if base is not None else -1
         live = [s for s in deltas if s.header.lineage == wanted and s.header.seq > after]
         pending = [s.header for s in deltas if s.header.lineage != wanted]
-        self._check_chain(after, live)
+        self._check_chain(after, live, newest if newest is not None and newest.lineage == wanted else None)
         return Snapshot(self, base, live, pending)
 
-    def _check_chain(self, after: int, live: list[StoreFile]) -> None:
-        """Each delta names the one it follows: a gap means a delta file was deleted, and its files lost."""
+    def _check_chain(self, after: int, live: list[StoreFile], newest: NewestCommit | None) -> None:
+        """Each delta names the one it follows, and `newest` the last: a gap, or a chain that ends
+        before it, means a delta file was deleted, and its files lost."""
         for delta in live:
             follows = delta.header.after_seq
             if follows is not None and follows != after:
@@ -199,6 +205,13 @@ class MotionStore:
                     hint=REPAIR_HINT,
                 )
             after = delta.header.seq
+        if newest is not None and after < newest.seq:
+            raise StoreError(
+                self.path,
+                f"damaged library: delta {newest.seq:08d}.h5, its newest commit, is missing (the files it held "
+                "are lost)",
+                hint=REPAIR_HINT,
+            )
 
 
 def _open_base(stack: ExitStack, path: Path, lineage: str | None) -> StoreFile | None:
@@ -352,6 +365,8 @@ class StoreWriter:
                 hint="free some space, then run the command again: it resumes",
             ) from None
         self.committed += len(records)
+        if not self.rebuild:  # a rebuild's deltas are no part of the library until its compaction
+            write_newest(self.store.folder, NewestCommit(self.lineage, self._next_seq))
         self._last_seq = self._next_seq
         self._next_seq += 1
         self._deltas += 1
@@ -394,6 +409,7 @@ class StoreWriter:
                 ) from None
         self._base_entries, self._delta_entries, self._deltas = entries, 0, 0
         self._last_seq = header.seq
+        write_newest(self.store.folder, NewestCommit(self.lineage, header.seq))
         self._remove_included(header.seq)
 
     def _prepare(self) -> None:
@@ -497,4 +513,4 @@ class StoreWriter:
                         path.unlink(missing_ok=True)
 
 
-_FOLDER_FILES = re.compile(r"[0-9]{8}\.h5|ann-[0-9a-f]+\.hnsw(?:\.crc32)?")
+_FOLDER_FILES = re.compile(r"[0-9]{8}\.h5|ann-[0-9a-f]+\.hnsw(?:\.crc32)?|" + re.escape(NEWEST_NAME))

@@ -36,11 +36,12 @@ _NUMBER = re.compile(rb"[0-9]+ (?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
 _CONTROL_BYTES = bytes(range(9)) + bytes(range(14, 32))
 # Frames read to find a skeleton's shape when no name map fits: twist joints are those that never bend.
 _SHAPE_FRAMES = 32
+# Block sizes (settings, not API: the tests shrink them so that ordinary clips cross block boundaries).
 # The file is read this far at first; a longer one's MOTION rows are then read on their own, once.
-_HEAD_BYTES = 1 << 20
-_TIMING_ROOM = 1 << 16  # bytes past the MOTION line that must hold the Frames and Frame Time lines
+HEAD_BYTES = 1 << 20
+TIMING_ROOM = 1 << 16  # bytes past the MOTION line that must hold the Frames and Frame Time lines
 # Frames whose kinematics are computed at once: bounds the rotation matrices a long take needs.
-_FRAME_BLOCK = 8192
+FRAME_BLOCK = 8192
 
 
 @dataclass(frozen=True)
@@ -133,8 +134,8 @@ def joint_positions(clip: BvhClip, joints: Sequence[int], tips: Sequence[int] = 
     position_columns = _local_position_columns(clip, needed, position_columns, values, root)
     order = [local[joint] for joint in joints] + list(range(len(needed), len(needed) + len(tips)))
     positions = np.empty((len(values), len(order), 3))
-    for start in range(0, len(values), _FRAME_BLOCK):  # frames are independent: a block at a time
-        block = values[start : start + _FRAME_BLOCK]
+    for start in range(0, len(values), FRAME_BLOCK):  # frames are independent: a block at a time
+        block = values[start : start + FRAME_BLOCK]
         angles = np.where(rotation_columns >= 0, block[:, np.maximum(rotation_columns, 0)], 0.0)
         rotations = euler_to_matrix(np.radians(angles), clip.rotation_axes[needed])
         # Position channels replace the OFFSET axis by axis (Bandai-Namco has them on every joint).
@@ -203,12 +204,12 @@ def _local_position_columns(
 def _read_head(path: Path, file: BinaryIO) -> tuple[bytes, re.Match[bytes], bool]:
     """The file's first bytes, through its MOTION line and some room beyond (or the whole file: then
     True); the match of that line. Raises FormatError for an empty or binary file or one without MOTION."""
-    head, is_whole = file.read(_HEAD_BYTES), False
+    head, is_whole = file.read(HEAD_BYTES), False
     start = head[:4096]
     if len(start.translate(None, _CONTROL_BYTES)) != len(start):  # before reading on: binary data has no end
         raise FormatError(path, "binary data, not a BVH text file")
-    while (motion := _MOTION.search(head)) is None or len(head) - motion.end() < _TIMING_ROOM:
-        more = file.read(max(len(head), _HEAD_BYTES))
+    while (motion := _MOTION.search(head)) is None or len(head) - motion.end() < TIMING_ROOM:
+        more = file.read(max(len(head), HEAD_BYTES))
         if not more:
             is_whole = True
             break

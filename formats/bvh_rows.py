@@ -21,7 +21,7 @@ from formats.errors import FormatError
 
 __all__ = ["content_bounds", "check_rows", "parse_columns", "sample_rows"]
 
-_BLOCK_BYTES = 8 << 20
+BLOCK_BYTES = 8 << 20  # rows are scanned in views of this size (a setting the tests shrink)
 # bytes.strip() and bytes.split() treat these six as whitespace; so do we.
 _IS_BLANK = np.zeros(256, dtype=bool)
 _IS_BLANK[list(b" \t\n\r\x0b\x0c")] = True
@@ -32,16 +32,16 @@ def content_bounds(rows: bytes) -> tuple[int, int]:
     """[lo, hi): `rows` without its leading and trailing whitespace (what `rows.strip()` keeps)."""
     lo = 0
     while lo < len(rows):
-        filled = ~_blank(rows, lo, min(lo + _BLOCK_BYTES, len(rows)))
+        filled = ~_blank(rows, lo, min(lo + BLOCK_BYTES, len(rows)))
         if filled.any():
             lo += int(np.argmax(filled))
             break
-        lo += _BLOCK_BYTES
+        lo += BLOCK_BYTES
     else:
         return len(rows), len(rows)
     hi = len(rows)
     while hi > lo:
-        start = max(lo, hi - _BLOCK_BYTES)
+        start = max(lo, hi - BLOCK_BYTES)
         filled = ~_blank(rows, start, hi)
         if filled.any():
             return lo, hi - int(np.argmax(filled[::-1]))
@@ -86,7 +86,7 @@ def parse_columns(path: Path, rows: bytes, columns: np.ndarray, num_frames: int)
     lo, hi = content_bounds(rows)
     start = lo
     while start < hi:
-        end = rows.find(b"\n", min(start + _BLOCK_BYTES, hi), hi)
+        end = rows.find(b"\n", min(start + BLOCK_BYTES, hi), hi)
         end = hi if end < 0 else end
         block = rows[start:end]
         if block and not block.isspace():
@@ -127,8 +127,8 @@ def _blank(rows: bytes, start: int, stop: int) -> np.ndarray:
 def _count_values(rows: bytes, lo: int, hi: int) -> int:
     """Whitespace-separated values in rows[lo:hi], counted a block at a time without splitting."""
     count, previous_blank = 0, True
-    for start in range(lo, hi, _BLOCK_BYTES):
-        blank = _blank(rows, start, min(start + _BLOCK_BYTES, hi))
+    for start in range(lo, hi, BLOCK_BYTES):
+        blank = _blank(rows, start, min(start + BLOCK_BYTES, hi))
         count += int(np.count_nonzero(blank[:-1] & ~blank[1:])) + int(previous_blank and not blank[0])
         previous_blank = bool(blank[-1])
     return count

@@ -140,7 +140,7 @@ def _enospc_at_the_write_boundary(monkeypatch: pytest.MonkeyPatch) -> None:
     def full(*args: object, **kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("tmrcli.library.storefile._write_h5", full)
+    monkeypatch.setattr("tmrcli.library.storefile.write_h5_file", full)
 
 
 def test_a_full_disk_is_one_line_and_the_library_stays_as_it_was(

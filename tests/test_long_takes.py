@@ -29,10 +29,10 @@ CLIPS = [
 
 def _tiny_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks far smaller than a clip: the file's head, each pass over the rows, each batch of frames."""
-    monkeypatch.setattr(bvh, "_HEAD_BYTES", 300)
-    monkeypatch.setattr(bvh, "_TIMING_ROOM", 40)
-    monkeypatch.setattr(bvh, "_FRAME_BLOCK", 7)
-    monkeypatch.setattr(bvh_rows, "_BLOCK_BYTES", 997)
+    monkeypatch.setattr(bvh, "HEAD_BYTES", 300)
+    monkeypatch.setattr(bvh, "TIMING_ROOM", 40)
+    monkeypatch.setattr(bvh, "FRAME_BLOCK", 7)
+    monkeypatch.setattr(bvh_rows, "BLOCK_BYTES", 997)
 
 
 @pytest.mark.parametrize("clip", CLIPS)

@@ -343,7 +343,7 @@ def write_store_file(
     if room < needed:
         raise DiskFullError(path, f"no space left on {mount_point(path.parent)} while writing {path}")
     try:
-        write_atomic_path(path, lambda temporary: _write_h5(temporary, header, files, sources, removed))
+        write_atomic_path(path, lambda temporary: write_h5_file(temporary, header, files, sources, removed))
     except (OSError, RuntimeError) as error:
         if getattr(error, "errno", None) == errno.ENOSPC or "No space left" in str(error) or "errno = 28" in str(error):
             raise DiskFullError(path, f"no space left on {mount_point(path.parent)} while writing {path}") from None
@@ -367,7 +367,7 @@ def mount_point(folder: Path) -> Path:
     return folder
 
 
-def _write_h5(
+def write_h5_file(
     path: Path, header: Header, files: FileTable, sources: Sequence[EntrySource], removed: Sequence[str]
 ) -> None:
     # libver v110: object headers carry checksums, so damaged metadata is detected as well as data.

@@ -16,7 +16,7 @@ from tmrcli.commands.options import (
     JsonOption,
     StoreOption,
     check_motion_paths,
-    checkpoint_for,
+    model_for,
     reads_motion_files,
     store_path,
 )
@@ -63,7 +63,6 @@ def index(
 
     Example: tmr index ~/mocap --prune
     """
-    from model import load_retriever
     from formats.reading import available_cores
     from tmrcli.library.indexing import IndexRequest, find_files_to_index, run_index
     from tmrcli.library.store import MotionStore
@@ -84,7 +83,7 @@ def index(
         exclude or [],
         find_files_to_index(paths or [], exclude or [], prune),
     )
-    retriever = load_retriever(checkpoint_for(checkpoint, store))
+    retriever = model_for(checkpoint, store)
     with IndexBar() as bar:
         report = run_index(request, retriever, bar)
     render_index_report(report, json_)

@@ -18,6 +18,7 @@ import typer
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
+    from model.inference import Retriever
 
 __all__ = [
     "MotionFileArgument",
@@ -27,6 +28,7 @@ __all__ = [
     "ModelStoreOption",
     "ModelOption",
     "checkpoint_for",
+    "model_for",
     "cache_folder",
     "TextModelOption",
     "JsonOption",
@@ -203,6 +205,14 @@ def checkpoint_for(given: str | None, store: Path | None) -> str:
     return recorded
 
 
+def model_for(given: str | None, store: Path | None, text_model: str | None = None) -> Retriever:
+    """The model a command runs: the checkpoint `checkpoint_for` chooses, its text backbone looked for
+    as `--text-model` says (found by name when None)."""
+    from model import load_retriever
+
+    return load_retriever(checkpoint_for(given, store), text_model=text_model)
+
+
 def cache_folder(store: Path | None) -> Path | None:
     """Where a command keeps its text-bank cache: beside the library when one was given (--store or
     $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
@@ -226,6 +236,7 @@ def load_options(
     from formats import SkeletonError, read_skeleton_map
     from formats.limits import MAX_FPS, MIN_FPS
     from formats.reading import LoadOptions
+    from model.inference import Retriever
 
     if fps is not None and not MIN_FPS <= fps <= MAX_FPS:
         raise typer.BadParameter(

@@ -19,7 +19,7 @@ from tmrcli.commands.options import (
     ModelStoreOption,
     StoreOption,
     cache_folder,
-    checkpoint_for,
+    model_for,
     reads_motion_files,
     store_path,
 )
@@ -61,7 +61,6 @@ def search(
     """
     from tmrcli.views.html_page import write_search_page
     from tmrcli.views.render import plural, render_hits
-    from model import load_retriever
     from tmrcli.library.search import find_motions_on_disk
     from tmrcli.library.store import MotionStore
 
@@ -71,7 +70,7 @@ def search(
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
-    retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
+    retriever = model_for(checkpoint, store, text_model)
     hits, gone = find_motions_on_disk(
         MotionStore(store_path(store)), retriever, k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options, cache=cache_folder(store),
@@ -110,12 +109,11 @@ def caption(
 
     Example: tmr caption take_012.bvh -k 3
     """
-    from model import load_retriever
     from tmrcli.library.caption import caption_file
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
+        retriever = model_for(checkpoint, store, text_model)
         captions = caption_file(file, retriever, k, texts=texts, options=options, cache=cache_folder(store))
     render_captions(captions, json_)
 
@@ -142,7 +140,6 @@ def localize(
 
     Example: tmr localize long_take.bvh "a person kicks" --plot curve.png
     """
-    from model import load_retriever
     from tmrcli.library.localize import localize_file
     from tmrcli.views.html_page import write_localize_page
     from tmrcli.views.render import render_localization, save_curve_png
@@ -150,7 +147,7 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        retriever = load_retriever(checkpoint_for(checkpoint, store), text_model=text_model)
+        retriever = model_for(checkpoint, store, text_model)
         result = localize_file(file, text, retriever, top, options, cache_folder(store))
     render_localization(result, json_, text)
     if plot is not None:

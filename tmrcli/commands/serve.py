@@ -18,7 +18,7 @@ from tmrcli.commands.options import (
     TextModelOption,
     StoreOption,
     cache_folder,
-    checkpoint_for,
+    model_for,
     reads_motion_files,
     store_path,
 )
@@ -54,7 +54,6 @@ def serve(
     """
     import uvicorn
 
-    from model import load_retriever
     from model.inference import torch_threads
     from tmrcli.library.live import LiveLibrary
     from tmrcli.library.store import MotionStore
@@ -69,7 +68,7 @@ def serve(
     with listener:
         motions = MotionStore(store_path(store))
         with err.status("loading the model"):
-            library = LiveLibrary(motions, load_retriever(checkpoint_for(checkpoint, store), text_model=text_model), cache_folder(store))
+            library = LiveLibrary(motions, model_for(checkpoint, store, text_model), cache_folder(store))
         try:
             _announce(library)
             server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))

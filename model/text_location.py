@@ -22,6 +22,7 @@ import importlib.util
 import os
 from pathlib import Path
 
+from formats.user_dirs import xdg_cache_home
 from model.config import DEFAULT_TEXT_MODEL
 from model.errors import TextModelError
 
@@ -73,8 +74,7 @@ def hub_cache_dir() -> Path:
         return Path(os.environ["HF_HUB_CACHE"]).expanduser()
     if os.environ.get("HF_HOME"):
         return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
-    return cache / "huggingface" / "hub"
+    return xdg_cache_home() / "huggingface" / "hub"
 
 
 def _packaged() -> Path:

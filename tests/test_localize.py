@@ -1,22 +1,31 @@
-"""Moment retrieval pieces: multi-scale windows, the similarity curve, NMS and temporal IoU."""
+"""Moment retrieval pieces: the window grid and the coarse pass, predicted scores, the similarity
+curve, NMS and temporal IoU; and the coarse-to-fine search against scoring every window, on
+synthetic scores and on real clips with the shipped model."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tmrcli.library.localize import (
     FLAT_PROMINENCE,
-    MAX_WINDOWS,
-    MotionWindows,
     curve_mean,
+    embed_windows,
     localize_query,
-    multiscale_spans,
     non_max_suppression,
     refine_extent,
     similarity_curve,
     size_adjusted_scores,
     temporal_iou,
+)
+from tmrcli.library.take_windows import (
+    MAX_COARSE_WINDOWS,
+    MotionWindows,
+    coarse_spans,
+    predicted_scores,
+    window_grid,
 )
 
 
@@ -26,18 +35,54 @@ def test_temporal_iou() -> None:
     assert temporal_iou((0, 1), (2, 3)) == 0.0
 
 
-@pytest.mark.parametrize("rows", [15, 40, 200, 1267, 20000])
-def test_multiscale_windows_fit_the_motion_and_stay_bounded(rows: int) -> None:
-    spans = multiscale_spans(rows)
+def _slides_all_along(spans: np.ndarray, rows: int, step: int) -> None:
+    """Every size starts at 0, ends flush with the motion and moves `step` rows (the last step shorter)."""
     sizes = spans[:, 1] - spans[:, 0]
-    assert spans.min() >= 0 and spans.max() == rows
-    assert set(sizes.tolist()) <= {min(rows, s) for s in (40, 60, 80, 100, 120, 160)}
-    assert len(spans) <= MAX_WINDOWS
-    for size in set(sizes.tolist()):  # every size slides all along, at least 0.25 s (5 rows) a step
+    for size in set(sizes.tolist()):
         starts = spans[sizes == size, 0]
-        steps = np.diff(starts)[:-1]  # the last window is flush with the end, so its step may be shorter
         assert starts[0] == 0 and spans[sizes == size, 1].max() == rows
-        assert len(set(steps.tolist())) <= 1 and steps.min(initial=5) >= 5
+        assert set(np.diff(starts)[:-1].tolist()) <= {step} and np.diff(starts).max(initial=step) <= step
+
+
+@pytest.mark.parametrize("rows", [15, 40, 200, 1267, 20000])
+def test_the_grid_has_every_size_every_quarter_second(rows: int) -> None:
+    grid = window_grid(rows)
+    assert grid.min() >= 0 and grid.max() == rows
+    assert set((grid[:, 1] - grid[:, 0]).tolist()) == {min(rows, s) for s in (40, 60, 80, 100, 120, 160)}
+    _slides_all_along(grid, rows, 5)
+
+
+@pytest.mark.parametrize("rows", [15, 40, 200, 1267, 20000])
+def test_the_coarse_pass_covers_the_motion_at_half_each_size_and_stays_bounded(rows: int) -> None:
+    spans = coarse_spans(rows)
+    sizes = spans[:, 1] - spans[:, 0]
+    assert set(sizes.tolist()) == {min(rows, s) for s in (40, 80, 160)}
+    assert len(spans) <= MAX_COARSE_WINDOWS
+    grid = {tuple(span) for span in window_grid(rows).tolist()}
+    assert {tuple(span) for span in spans.tolist()} <= grid  # the coarse windows are grid windows
+    for size in set(sizes.tolist()):
+        starts = spans[sizes == size, 0]
+        assert starts[0] == 0 and spans[sizes == size, 1].max() == rows
+        if rows <= 1267:  # up to a minute: every half size
+            assert np.diff(starts).max(initial=0) <= max(5, size // 2)
+
+
+def test_predicted_scores_are_exact_where_embedded_and_interpolate_between() -> None:
+    grid = window_grid(200)
+    known = coarse_spans(200)
+    truth = np.sin(grid.sum(axis=1) / 120.0) + (grid[:, 1] - grid[:, 0]) / 100.0  # smooth in centre and size
+    index = {tuple(span): i for i, span in enumerate(grid.tolist())}
+    at = lambda *span: index[span]  # noqa: E731
+    scores = truth[[index[tuple(span)] for span in known.tolist()]]
+    predicted = predicted_scores(grid, known, scores)
+    np.testing.assert_allclose(predicted[[index[tuple(span)] for span in known.tolist()]], scores)
+    np.testing.assert_allclose(predicted_scores(grid, grid, truth), truth)  # all embedded: exact
+    # a 2 s window a quarter of the way between two embedded ones: linear along the centre
+    assert predicted[at(5, 45)] == pytest.approx(0.75 * truth[at(0, 40)] + 0.25 * truth[at(20, 60)])
+    # a 3 s window of the same centre as an embedded 2 s and 4 s one: between them, in log size
+    weight = np.log(60 / 40) / np.log(80 / 40)
+    assert predicted[at(10, 70)] == pytest.approx((1 - weight) * truth[at(20, 60)] + weight * truth[at(0, 80)])
+    assert np.abs(predicted - truth).mean() < 0.05  # a smooth field is predicted closely
 
 
 def test_curve_is_the_mean_of_covering_windows() -> None:
@@ -88,19 +133,28 @@ def test_refined_extent_is_pulled_toward_agreeing_neighbours_only() -> None:
     assert alone == (100.0, 140.0)
 
 
+def _leaning(match: tuple[int, int], strength: float, seed: int = 0):
+    """Embeddings of windows (n, 2) that lean toward the query (axis 0) in proportion to their
+    temporal IoU with the `match` rows (times `strength`), plus a little noise fixed per window."""
+
+    def embed(spans: np.ndarray) -> np.ndarray:
+        out = []
+        for a, b in spans:
+            vector = np.random.default_rng((seed, int(a), int(b))).normal(scale=0.05, size=8)
+            vector[1] += 1.0
+            vector[0] += strength * temporal_iou((a, b), match)
+            out.append(vector / np.linalg.norm(vector))
+        return np.array(out)
+
+    return embed
+
+
 def _windows(rows: int, match: tuple[int, int], strength: float, seed: int = 0) -> tuple[MotionWindows, np.ndarray]:
-    """Windows of a `rows`-row motion whose embeddings lean toward a query in proportion to how much
-    of the `match` rows they cover (times `strength`), plus a little noise."""
-    rng = np.random.default_rng(seed)
-    spans = multiscale_spans(rows)
+    """Every grid window of a `rows`-row motion embedded (`_leaning`), and the query."""
+    spans = window_grid(rows)
     query = np.zeros(8)
     query[0] = 1.0
-    covered = np.array([max(0, min(b, match[1]) - max(a, match[0])) / (b - a) for a, b in spans])
-    embeddings = rng.normal(scale=0.05, size=(len(spans), 8))
-    embeddings[:, 1] += 1.0
-    embeddings[:, 0] += strength * covered
-    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
-    return MotionWindows(spans, embeddings, rows, rows / 20), query
+    return MotionWindows(spans, _leaning(match, strength, seed)(spans), rows, rows / 20), query
 
 
 def test_the_best_segment_is_the_curves_highest_stretch_on_the_curves_scale() -> None:
@@ -122,3 +176,59 @@ def test_a_flat_curve_is_said_to_be_flat() -> None:
     scores = np.array([p.score for p in result.curve])
     assert scores.max() - np.median(scores) < FLAT_PROMINENCE
     assert result.flat and not result.stands_out
+
+
+def _rows(spans: np.ndarray) -> int:
+    """Rows through the encoder to embed these windows."""
+    return int((spans[:, 1] - spans[:, 0]).sum())
+
+
+def test_coarse_to_fine_finds_the_segment_scoring_every_window_finds_embedding_a_fraction() -> None:
+    rows, match = 600, (300, 400)
+    everything, query = _windows(rows, match, strength=1.5)
+    embed = _leaning(match, 1.5)
+    coarse = coarse_spans(rows)
+    searched = MotionWindows(coarse, embed(coarse), rows, rows / 20, embed)
+    for top in (1, 3):
+        full, fast = localize_query(everything, query, top), localize_query(searched, query, top)
+        assert temporal_iou(*((s.start, s.end) for s in (full.segments[0], fast.segments[0]))) >= 0.8
+        assert fast.flat == full.flat
+    assert _rows(searched.embedded()) < _rows(everything.spans) / 3  # both queries' fine windows together
+
+
+def test_an_answer_depends_on_its_query_alone_not_on_those_asked_before() -> None:
+    rows = 600
+    embed = _leaning((300, 400), 1.5)
+    coarse = coarse_spans(rows)
+    query, other = np.eye(8)[0], np.eye(8)[2]
+    shared = MotionWindows(coarse, embed(coarse), rows, rows / 20, embed)
+    localize_query(shared, other, 3)
+    after = localize_query(shared, query, 3)
+    alone = localize_query(MotionWindows(coarse, embed(coarse), rows, rows / 20, embed), query, 3)
+    assert after == alone
+
+
+# Clips of four actions from the held-out split, one after another: where each is is known.
+TAKE_CLIPS = [f"bandai-namco/dataset-2/data/dataset-2_{label}_normal_006.bvh" for label in
+              ("walk", "raise-up-right-hand", "run", "wave-both-hands")]
+TAKE_TEXTS = ["a person walks forward", "someone raises the right hand", "a person runs", "a person waves both hands"]
+
+
+def test_coarse_to_fine_agrees_with_scoring_every_window_on_real_clips(data_dir: Path) -> None:
+    from formats.reading import LoadOptions, read_features
+    from model import load_retriever
+
+    retriever = load_retriever("default", device="cpu")
+    feats = np.concatenate([read_features(data_dir / clip, LoadOptions())[1] for clip in TAKE_CLIPS])
+    duration = len(feats) / 20
+    grid = window_grid(len(feats))
+    everything = MotionWindows(grid, retriever.encode_windows(feats, grid), len(feats), duration)
+    searched = embed_windows(retriever, feats, duration)
+    ious = []
+    for text in TAKE_TEXTS:
+        query = retriever.encode_texts([text])[0]
+        full, fast = localize_query(everything, query, 1), localize_query(searched, query, 1)
+        ious.append(temporal_iou((full.segments[0].start, full.segments[0].end),
+                                 (fast.segments[0].start, fast.segments[0].end)))
+    assert min(ious) >= 0.5 and np.mean(ious) >= 0.8, ious  # the same moment each time, nearly the same ends
+    assert _rows(searched.embedded()) < _rows(grid) / 2  # every query's fine windows together

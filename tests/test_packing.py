@@ -78,12 +78,13 @@ def test_windows_of_one_motion_embed_as_the_separate_clips_do(data_dir: Path) ->
     # `tmr localize` embeds every window of a take at once (dense equal-size batches, the take
     # normalised once); its windows, scores and segments must be those of embedding each window alone.
     from model.similarity import cosine_to_score
-    from tmrcli.library.localize import MotionWindows, localize_query, multiscale_spans, size_adjusted_scores
+    from tmrcli.library.localize import localize_query, size_adjusted_scores
+    from tmrcli.library.take_windows import MotionWindows, window_grid
 
     retriever = load_retriever("default", device="cpu")
     _, feats, _ = read_features(data_dir / LONG_TAKE, LoadOptions())
     feats = feats[200:400]  # 10 s of a 63 s dance: 134 windows of 2 to 8 s
-    spans = multiscale_spans(len(feats))
+    spans = window_grid(len(feats))
     together = retriever.encode_windows(feats, spans)
     separate = retriever.encode_motions([feats[a:b] for a, b in spans])
     np.testing.assert_allclose(together, separate, atol=1e-5, rtol=0)

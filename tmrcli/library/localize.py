@@ -1,21 +1,26 @@
 """`tmr localize`: where in a long motion a text happens (moment retrieval, paper section 4.5).
 
-Windows of several sizes (2 to 8 s: inside the 2-10 s range TMR was trained on) slide over the motion
-every 0.25 s (coarser beyond about 25 s, so that at most `MAX_WINDOWS` are embedded). Each window is
-scored against the text. Raw scores are not comparable across sizes: short windows score higher on the
-whole, so a 2 s window inside a 6 s action would beat the window that covers it. So each window's score
-is standardised among the windows of its size in this motion and put back on the motion's own score
-scale (`size_adjusted_scores`; the order is that of the standardised scores). The segments are the best
-windows after non-maximum suppression on temporal IoU, so the top segments point at different moments,
-each one's extent the score-weighted mean of the windows that overlap it (`refine_extent`): neighbouring
-windows agreeing on a stretch place its ends better than any single window of a fixed size. The curve
-gives every moment the mean adjusted score of the windows that cover it.
+Windows of several sizes (2 to 8 s: inside the 2-10 s range TMR was trained on) every 0.25 s over the
+motion (`take_windows.window_grid`) are scored against the text. Embedding them all would be most of
+the time, so localize searches coarse to fine: a coarse pass embeds a sample of them, every other
+window's score is predicted from its embedded neighbours (`take_windows.predicted_scores`), and the
+windows around the best few stretches are embedded (every 0.5 s, those in between interpolated) until
+the best stretches stop moving (`refine_around_candidates`): the answer comes from embedded windows,
+the rest of the curve from predicted ones. Raw scores are not comparable across sizes: short windows
+score higher on the whole, so a 2 s window inside a 6 s action would beat the window that covers it.
+So each window's score is standardised among the windows of its size in this motion and put back on
+the motion's own score scale (`size_adjusted_scores`; the order is that of the standardised scores).
+The segments are the best windows after non-maximum suppression on temporal IoU, so the top segments
+point at different moments, each one's extent the score-weighted mean of the windows that overlap it
+(`refine_extent`): neighbouring windows agreeing on a stretch place its ends better than any single
+window of a fixed size. The curve gives every moment the mean adjusted score of the windows that
+cover it.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,27 +28,23 @@ import numpy as np
 
 from formats import FEATURE_FPS
 from formats.reading import LoadOptions, read_features
-from tmrcli.library.embedding import window_spans
 from tmrcli.library.results import Segment
+from tmrcli.library.take_windows import MotionWindows, coarse_spans, predicted_scores, stride_rows
 
 if TYPE_CHECKING:
     from model import Retriever
 
 __all__ = [
-    "WINDOW_SECONDS",
-    "STRIDE_SECONDS",
     "CurvePoint",
     "Localization",
-    "multiscale_spans",
-    "stride_rows",
     "similarity_curve",
     "size_adjusted_scores",
     "refine_extent",
     "temporal_ious",
     "temporal_iou",
     "non_max_suppression",
-    "MotionWindows",
     "embed_windows",
+    "refine_around_candidates",
     "localize_query",
     "curve_mean",
     "FLAT_PROMINENCE",
@@ -51,13 +52,14 @@ __all__ = [
     "localize_file",
 ]
 
-WINDOW_SECONDS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0)
-STRIDE_SECONDS = 0.25  # window stride for takes up to about 25 s, and the curve's resolution always
-MAX_WINDOWS = 500
 FLAT_PROMINENCE = 0.02  # curve peak above its median, in (cos + 1) / 2 units, below which nothing stands out
 NMS_IOU = 0.1  # a segment overlapping a better one by more than this is the same moment
 VOTE_IOU = 0.3  # windows overlapping a kept one by at least this vote on its extent
 VOTE_SPREAD = 0.3  # a voter's weight is exp(-(how much worse it scores, in standard deviations) / this)
+FINE_IOU = 0.6  # the fine pass embeds the windows overlapping a candidate stretch by at least this
+FINE_SECONDS = 0.5  # ... of each size every this; the windows in between are interpolated
+FINE_ROUNDS = 3  # fine passes at most: each one around where the candidates have moved to
+MIN_CANDIDATES = 2  # stretches refined at least, so that the best one is chosen among refined ones
 
 
 @dataclass(frozen=True)
@@ -90,20 +92,6 @@ class Localization:
         from model.calibration import NO_CLEAR_MATCH
 
         return bool(self.segments) and not self.flat and (self.confidence is None or self.confidence >= NO_CLEAR_MATCH)
-
-
-def stride_rows(fps: float = FEATURE_FPS) -> int:
-    """STRIDE_SECONDS in feature rows: the finest window stride, and the curve's step."""
-    return max(1, round(STRIDE_SECONDS * fps))
-
-
-def multiscale_spans(rows: int, fps: float = FEATURE_FPS) -> np.ndarray:
-    """(n, 2) [start, end) feature rows of every window."""
-    sizes = sorted({min(rows, round(s * fps)) for s in WINDOW_SECONDS})
-    stride = stride_rows(fps)
-    while sum(len(window_spans(rows, size, stride)) for size in sizes) > MAX_WINDOWS:
-        stride = math.ceil(stride * 1.5)
-    return np.concatenate([window_spans(rows, size, stride) for size in sizes])
 
 
 def size_adjusted_scores(spans: np.ndarray, scores: np.ndarray) -> np.ndarray:
@@ -171,22 +159,37 @@ def non_max_suppression(spans: np.ndarray, scores: np.ndarray, top: int, iou: fl
     return kept
 
 
-@dataclass(frozen=True)
-class MotionWindows:
-    """Every window of one motion, embedded: spans (n, 2) in feature rows, (n, dim) embeddings."""
-
-    spans: np.ndarray
-    embeddings: np.ndarray
-    rows: int
-    duration: float
-
-
 def embed_windows(retriever: Retriever, feats: np.ndarray, duration: float) -> MotionWindows:
-    """Embed the multi-scale windows of `feats` (T, 263), a motion lasting `duration` s: all of them in
-    one pass over dense batches of equal-size windows (`Retriever.encode_windows`)."""
-    spans = multiscale_spans(len(feats))
-    embeddings = retriever.encode_windows(feats, spans)
-    return MotionWindows(spans, embeddings, len(feats), duration)
+    """The coarse pass over `feats` (T, 263), a motion lasting `duration` s, embedded in one pass over
+    dense batches of equal-size windows (`Retriever.encode_windows`); the fine windows are embedded
+    as the queries need them."""
+    spans = coarse_spans(len(feats))
+    return MotionWindows(spans, retriever.encode_windows(feats, spans), len(feats), duration,
+                         partial(retriever.encode_windows, feats))
+
+
+def _grid_scores(windows: MotionWindows, grid: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Size-adjusted scores of every `grid` window: exact where embedded, else predicted."""
+    from model.similarity import cosine_to_score
+
+    raw = cosine_to_score(windows.embeddings @ query)
+    return size_adjusted_scores(grid, predicted_scores(grid, windows.spans, raw))
+
+
+def refine_around_candidates(windows: MotionWindows, grid: np.ndarray, query: np.ndarray, count: int) -> np.ndarray:
+    """Embed the windows near the best `count` stretches (NMS over the grid's scores), again around
+    where they move to, until they stay (at most FINE_ROUNDS times); the grid's adjusted scores."""
+    step = max(1, round(FINE_SECONDS * FEATURE_FPS))
+    fine = grid[(grid[:, 0] % step == 0) | (grid[:, 1] == windows.rows)]
+    scores = _grid_scores(windows, grid, query)
+    for _ in range(FINE_ROUNDS):
+        near = np.zeros(len(fine), dtype=bool)
+        for i in non_max_suppression(grid, scores, count):
+            near |= temporal_ious(fine, grid[i]) >= FINE_IOU
+        if not windows.add(fine[near]):
+            break
+        scores = _grid_scores(windows, grid, query)
+    return scores
 
 
 def curve_mean(curve: list[CurvePoint], start: float, end: float) -> float:
@@ -200,17 +203,17 @@ def curve_mean(curve: list[CurvePoint], start: float, end: float) -> float:
 
 
 def localize_query(windows: MotionWindows, query: np.ndarray, top: int, bank: np.ndarray | None = None) -> Localization:
-    """Score every window against a text embedding (dim,): the best segments and the curve; with the
-    embeddings of a sentence `bank`, the best segment's confidence."""
+    """Score the windows against a text embedding (dim,), embedding those the answer needs: the best
+    segments and the curve; with the embeddings of a sentence `bank`, the best segment's confidence."""
     from model.calibration import confidences
-    from model.similarity import cosine_to_score
 
-    spans = windows.spans
-    scores = size_adjusted_scores(spans, cosine_to_score(windows.embeddings @ query))
-    curve = similarity_curve(spans, scores, windows.rows, stride_rows())
+    windows = windows.first_only()  # the fine windows of earlier queries are reused, not relied on
+    grid = windows.grid
+    scores = refine_around_candidates(windows, grid, query, max(top, MIN_CANDIDATES))
+    curve = similarity_curve(grid, scores, windows.rows, stride_rows())
     found = []
-    for i in non_max_suppression(spans, scores, top):
-        start, end = (value / FEATURE_FPS for value in refine_extent(spans, scores, i))
+    for i in non_max_suppression(grid, scores, top):
+        start, end = (value / FEATURE_FPS for value in refine_extent(grid, scores, i))
         found.append((curve_mean(curve, start, end), i, Segment(round(start, 2), round(end, 2), 0.0)))
     found.sort(key=lambda item: -item[0])
     segments = [Segment(s.start, s.end, round(score, 4)) for score, _, s in found]
@@ -218,7 +221,8 @@ def localize_query(windows: MotionWindows, query: np.ndarray, top: int, bank: np
     flat = float(values.max() - np.median(values)) < FLAT_PROMINENCE
     confidence = None
     if bank is not None and found:
-        confidence = round(float(confidences(query, windows.embeddings[found[0][1]], bank)[0]), 3)
+        best = windows.embedding(grid[found[0][1]])
+        confidence = None if best is None else round(float(confidences(query, best, bank)[0]), 3)
     return Localization(segments, curve, round(windows.duration, 2), flat, confidence)
 
 

@@ -129,17 +129,14 @@ class MotionWindows:
 
 def _along(known: tuple[np.ndarray, np.ndarray], centres: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
     """One size's scores at window `centres`, interpolated between the known windows of that size
-    (centres, scores; sorted), and where that holds: between known windows at most `reach` apart, or
-    (held level) less than half of it beyond the first or last."""
+    (centres, scores; sorted), and where that holds: between known windows at most `reach` apart."""
     at, scores = known
     if len(at) == 0:
         return np.full(len(centres), np.nan), np.zeros(len(centres), dtype=bool)
     right = np.clip(np.searchsorted(at, centres), 0, len(at) - 1)
     left = np.clip(right - 1, 0, len(at) - 1)
     inside = (at[left] <= centres) & (centres <= at[right]) & (at[right] - at[left] <= reach)
-    beyond = (centres < at[0] - reach / 2) | (centres > at[-1] + reach / 2)
-    outside = (centres < at[0]) | (centres > at[-1])
-    return np.interp(centres, at, scores), (at[right] == centres) | inside | (outside & ~beyond)
+    return np.interp(centres, at, scores), (at[right] == centres) | inside
 
 
 def predicted_scores(grid: np.ndarray, spans: np.ndarray, scores: np.ndarray) -> np.ndarray:

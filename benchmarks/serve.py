@@ -10,7 +10,10 @@ Every request asks a different sentence (no text is encoded twice, so no cache h
 fixed number of requests per level, the server on 127.0.0.1 only, stopped at the end.
 Targets on 2 cores: p50 under 20 ms at 1 client, p99 under 200 ms at 32 clients, no errors.
 
-Usage: .venv/bin/python benchmarks/serve.py [--checkpoint NAME|PATH] [--corpus-store L.h5] [--requests 320]
+Usage: .venv/bin/python benchmarks/serve.py [--checkpoint NAME|PATH] [--corpus-store L.h5] [--libraries DIR]
+       [--requests 320]
+--libraries keeps both libraries in DIR and reuses them on the next run (a before/after comparison
+then measures the servers, not the indexing).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -163,14 +167,23 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--corpus-store", type=Path, help="a library of the shared corpus made before")
+    parser.add_argument("--libraries", type=Path, help="keep the libraries in this folder, reuse them when there")
     parser.add_argument("--requests", type=int, default=320, help="requests per concurrency level")
     args = parser.parse_args()
     print(machine(), flush=True)
     texts = queries()
     with tempfile.TemporaryDirectory(prefix="tmr-bench-serve-") as scratch:
-        folder = Path(scratch)
-        corpus = args.corpus_store or corpus_library(folder, args.data, args.checkpoint)
-        synthetic = synthetic_library(folder, corpus, args.checkpoint)
+        folder = args.libraries or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        corpus = args.corpus_store or folder / "corpus.h5"
+        if not corpus.is_file():
+            corpus = corpus_library(folder, args.data, args.checkpoint)
+        synthetic, made = folder / "synthetic.h5", folder / "synthetic.complete"  # made: not one cut short
+        if not made.is_file():
+            for part in folder.glob("synthetic.h5*"):  # what a run cut short left
+                shutil.rmtree(part) if part.is_dir() else part.unlink()
+            synthetic = synthetic_library(folder, corpus, args.checkpoint)
+            made.touch()
         for name, store in (("shared corpus", corpus), ("synthetic 100k entries", synthetic)):
             from tmrcli.library.info import library_info
             from tmrcli.library.store import MotionStore

@@ -34,7 +34,9 @@ __all__ = ["Answers", "hit_json"]
 
 def hit_json(hit: SearchHit) -> dict:
     """A search hit as the API sends it: its motion id, every field of the hit, its duration."""
-    return {"id": motion_id(hit.path), **asdict(hit), "duration": round(hit.duration, 3)}
+    # vars, not asdict: the fields are plain values, which asdict deep-copies (0.15 ms for 10 hits
+    # against 0.006, in every search's answer).
+    return {"id": motion_id(hit.path), **vars(hit), "duration": round(hit.duration, 3)}
 
 
 class Answers:

@@ -1,7 +1,8 @@
 """Latency of `tmr serve`'s /api/search under concurrent clients, on loopback.
 
-Prints, with the machine it ran on, p50 and p99 latency (ms, request sent to answer read) and the
-error count of GET /api/search?q=...&k=10 at 1, 8 and 32 concurrent clients, for two libraries:
+Prints, with the machine it ran on, p50 and p99 latency (ms, request sent to answer read), the
+error count and the server's CPU time per request (Linux) of GET /api/search?q=...&k=10 at 1, 8 and
+32 concurrent clients, for two libraries:
   - the shared corpus (Bandai-Namco and CMU, as benchmarks/search.py), indexed with the model (or
     --corpus-store, a library of it made before);
   - a synthetic library of 100k entries (10k files of 10 windows; embeddings drawn from the corpus
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -107,13 +109,22 @@ class Served:
             "--store", str(store), "--checkpoint", checkpoint, "--host", "127.0.0.1", "--port", "0",
         ]  # fmt: skip
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> Served:
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        url = self.process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
             self.process.kill()
             raise RuntimeError(f"tmr serve did not start: {self.process.stderr.read()}")
-        return url
+        return self
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server has used so far (user + system, every thread), None where /proc is missing."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
@@ -149,15 +160,21 @@ async def _level(url: str, texts: list[str], clients: int) -> tuple[list[float],
 
 
 def bench(name: str, store: Path, checkpoint: str, texts: list[str], requests: int) -> None:
-    with Served(store, checkpoint) as url:
+    with Served(store, checkpoint) as served:
         for clients in LEVELS:
             batch = texts[:requests]
             texts = texts[requests:] + batch  # the next level asks other sentences first
-            latencies, errors = asyncio.run(_level(url, batch, clients))
+            cpu_before = served.cpu_seconds()
+            latencies, errors = asyncio.run(_level(served.url, batch, clients))
+            cpu_after = served.cpu_seconds()
             ms = np.array(latencies) * 1000
+            # CPU per request: what carries over from a loaded machine, where latency waits for cores.
+            cpu = ""
+            if cpu_before is not None and cpu_after is not None:
+                cpu = f"  server CPU {(cpu_after - cpu_before) / len(ms) * 1000:5.1f} ms/request"
             print(
                 f"{name:<26} {clients:>3} clients  {len(ms):>4} requests  p50 {np.percentile(ms, 50):7.1f} ms"
-                f"  p99 {np.percentile(ms, 99):7.1f} ms  errors {errors}",
+                f"  p99 {np.percentile(ms, 99):7.1f} ms  errors {errors}{cpu}",
                 flush=True,
             )
 

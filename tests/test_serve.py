@@ -132,6 +132,24 @@ def test_queries_asked_at_once_answer_as_asked_alone(server: Server) -> None:
         assert max(abs(a[1] - b[1]) for a, b in zip(one, other)) <= 1e-4 + 1e-9
 
 
+def test_text_queries_beyond_the_waiting_limit_are_503_and_the_rest_still_answers(server: Server, retriever) -> None:
+    from starlette.testclient import TestClient
+
+    from tmrcli.library.live import LiveLibrary
+    from tmrcli.library.store import MotionStore
+    from tmrcli.views.web import create_app
+
+    library = LiveLibrary(MotionStore(server.store), retriever)
+    try:
+        # No text may wait at all: every text query is one too many; the app's own server, in-process.
+        with TestClient(create_app(library, max_waiting_queries=0)) as client:
+            busy = client.get("/api/search", params={"q": "a person walks"})
+            assert "try again" in _error(busy, 503) and busy.headers["retry-after"] == "1"
+            assert client.get("/api/info").status_code == 200
+    finally:
+        library.close()
+
+
 def test_bad_queries_are_400_and_the_server_still_answers(server: Server) -> None:
     assert "?q=" in _error(server.get("/api/search"), 400)
     assert "?q=" in _error(server.get("/api/search", q="   "), 400)

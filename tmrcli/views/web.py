@@ -31,9 +31,10 @@ from tmrcli.views.html_page import drawing_data, page_with_player_controls, read
 from tmrcli.views.web_answers import Answers
 from tmrcli.views.web_requests import MAX_K, ApiError, count_param, read_upload, segment_params, text_param
 
-__all__ = ["create_app", "MAX_UPLOAD_BYTES"]
+__all__ = ["create_app", "MAX_UPLOAD_BYTES", "MAX_WAITING_QUERIES"]
 
 MAX_UPLOAD_BYTES = 32 << 20  # a long BVH take is a few MiB; more than this is not a motion for a query
+MAX_WAITING_QUERIES = 64  # one batch: a query never waits for more than the encode in progress and its own
 _ASSETS = {"player.js": "text/javascript", "player.css": "text/css", "serve.js": "text/javascript"}
 # The page may talk to this server only: no other origin, no inline script, no plug-ins, no framing.
 _PAGE_POLICY = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"
@@ -45,9 +46,16 @@ async def _work(function: Callable[..., _T], *args: Any) -> _T:
     return await run_in_threadpool(function, *args)
 
 
-def create_app(library: LiveLibrary, options: LoadOptions = LoadOptions(), *, max_upload: int = MAX_UPLOAD_BYTES) -> Starlette:
-    """The app: GET / (the page), /assets/..., and the API under /api (see the README)."""
-    answers = Answers(library, options)
+def create_app(
+    library: LiveLibrary,
+    options: LoadOptions = LoadOptions(),
+    *,
+    max_upload: int = MAX_UPLOAD_BYTES,
+    max_waiting_queries: int = MAX_WAITING_QUERIES,
+) -> Starlette:
+    """The app: GET / (the page), /assets/..., and the API under /api (see the README). Text queries
+    beyond `max_waiting_queries` waiting to be encoded are refused (503)."""
+    answers = Answers(library, options, max_waiting_queries)
 
     async def info(request: Request) -> Response:
         return JSONResponse({**await _work(answers.info), "max_upload_bytes": max_upload, "max_k": MAX_K})

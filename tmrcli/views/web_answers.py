@@ -42,11 +42,11 @@ def hit_json(hit: SearchHit) -> dict:
 class Answers:
     """The API's answers over one live library, reading its files with the server's options."""
 
-    def __init__(self, library: LiveLibrary, options: LoadOptions) -> None:
+    def __init__(self, library: LiveLibrary, options: LoadOptions, max_waiting_queries: int) -> None:
         self.library = library
         self.model = library.model
         self.options = options
-        self.queries = QueryBatcher(self.model.encode_texts)
+        self.queries = QueryBatcher(self.model.encode_texts, max_waiting_queries)
 
     def close(self) -> None:
         """Stop the query encoder (after the queries that wait)."""

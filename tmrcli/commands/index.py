@@ -18,8 +18,8 @@ from tmrcli.commands.options import (
     check_motion_paths,
     model_for,
     reads_motion_files,
-    store_path,
 )
+from tmrcli.library.defaults import library_path
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
@@ -69,7 +69,7 @@ def index(
     from tmrcli.views.render import IndexBar, render_index_report
 
     check_motion_paths(paths or [], "PATH")
-    library = store_path(store)
+    library = library_path(store)
     if not paths and not library.exists() and not MotionStore(library).delta_names():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
     request = IndexRequest(
@@ -123,7 +123,7 @@ def info(
     if check:
         from tmrcli.library.check import check_library
 
-        report = check_library(MotionStore(store_path(store)))
+        report = check_library(MotionStore(library_path(store)))
         render_check(report, json_)
         if not report.ok:
             raise typer.Exit(code=1)
@@ -134,4 +134,4 @@ def info(
         from model.checkpoint import checkpoint_sha256
 
         sha256 = checkpoint_sha256(checkpoint)
-    render_info(library_info(MotionStore(store_path(store)), sha256), json_)
+    render_info(library_info(MotionStore(library_path(store)), sha256), json_)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
+from tmrcli.library.defaults import library_path
+
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
     from model.inference import Retriever
@@ -27,7 +29,6 @@ __all__ = [
     "CheckpointOption",
     "ModelStoreOption",
     "ModelOption",
-    "checkpoint_for",
     "model_for",
     "cache_folder",
     "TextModelOption",
@@ -40,9 +41,7 @@ __all__ = [
     "BodyModelOption",
     "JobsOption",
     "MotionsOption",
-    "DEFAULT_CHECKPOINT",
     "MOTION_FILE_TYPES",
-    "store_path",
     "load_options",
     "MOTION_OPTIONS",
     "reads_motion_files",
@@ -55,7 +54,6 @@ __all__ = [
     "check_suffix",
 ]
 
-DEFAULT_CHECKPOINT = "default"
 # The motion files tmr reads, in words, for help texts and errors.
 MOTION_FILE_TYPES = ".bvh, .amc, .fbx, .glb, .gltf, DeepMimic .json/.txt, .npz, .npy"
 MOTION_FILE_HELP = f"A motion file ({MOTION_FILE_TYPES}); FILE.glb#NAME for one animation of several."
@@ -169,48 +167,13 @@ MotionsOption = Annotated[
 ]
 
 
-def store_path(given: Path | None) -> Path:
-    """The library file: as given (a folder means its library.h5), else the user's data folder."""
-    if given is not None:
-        given = given.expanduser()
-        return (given / "library.h5" if given.is_dir() else given).absolute()
-    from formats.user_dirs import user_data_dir
-
-    return user_data_dir() / "library.h5"
-
-
-def checkpoint_for(given: str | None, store: Path | None) -> str:
-    """The checkpoint a command uses: `given` (--checkpoint or $TMR_CHECKPOINT), else the one the library
-    at `store` recorded when it was indexed, else `default`. A recorded checkpoint file that is gone is
-    an error naming it and what to pass instead."""
-    if given is not None:
-        return given
+def model_for(given: str | None, store: Path | None, text_model: str | None = None) -> Retriever:
+    """The model a command runs: --checkpoint, else the one the library at --store recorded, else
+    `default` (`library_checkpoint`); its text backbone looked for as --text-model says."""
+    from tmrcli.library.defaults import load_library_model
     from tmrcli.library.store import MotionStore
 
-    library = MotionStore(store_path(store))
-    recorded = library.recorded_checkpoint()
-    if recorded is None:
-        return DEFAULT_CHECKPOINT
-    from model.checkpoint import available_checkpoints
-
-    if recorded not in available_checkpoints() and not Path(recorded).is_file():
-        from tmrcli.library.errors import StoreError
-
-        raise StoreError(
-            library.path,
-            f"the library was indexed with checkpoint {recorded}, which is no longer there",
-            hint="pass --checkpoint with that checkpoint's new path, or re-index with another: "
-            "tmr index --rebuild --checkpoint NAME|PATH",
-        )
-    return recorded
-
-
-def model_for(given: str | None, store: Path | None, text_model: str | None = None) -> Retriever:
-    """The model a command runs: the checkpoint `checkpoint_for` chooses, its text backbone looked for
-    as `--text-model` says (found by name when None)."""
-    from model import load_retriever
-
-    return load_retriever(checkpoint_for(given, store), text_model=text_model)
+    return load_library_model(MotionStore(library_path(store)), given, text_model=text_model)
 
 
 def cache_folder(store: Path | None) -> Path | None:
@@ -220,7 +183,7 @@ def cache_folder(store: Path | None) -> Path | None:
         return None
     from tmrcli.library.store import MotionStore
 
-    library = MotionStore(store_path(store))
+    library = MotionStore(library_path(store))
     return library.cache_folder if library.exists() else None
 
 

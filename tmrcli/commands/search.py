@@ -21,8 +21,8 @@ from tmrcli.commands.options import (
     cache_folder,
     model_for,
     reads_motion_files,
-    store_path,
 )
+from tmrcli.library.defaults import library_path
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
@@ -72,7 +72,7 @@ def search(
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     retriever = model_for(checkpoint, store, text_model)
     hits, gone = find_motions_on_disk(
-        MotionStore(store_path(store)), retriever, k, text=text, like=like, min_score=min_score,
+        MotionStore(library_path(store)), retriever, k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options, cache=cache_folder(store),
     )  # fmt: skip
     render_hits(hits, json_)

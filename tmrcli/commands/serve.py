@@ -20,8 +20,8 @@ from tmrcli.commands.options import (
     cache_folder,
     model_for,
     reads_motion_files,
-    store_path,
 )
+from tmrcli.library.defaults import library_path
 from tmrcli.views.console import err, out
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def serve(
         )  # fmt: skip
     listener = _listen(host, port)  # first: a port in use is said before the model is loaded
     with listener:
-        motions = MotionStore(store_path(store))
+        motions = MotionStore(library_path(store))
         with err.status("loading the model"):
             library = LiveLibrary(motions, model_for(checkpoint, store, text_model), cache_folder(store))
         try:

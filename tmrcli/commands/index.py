@@ -14,10 +14,10 @@ from tmrcli.commands.options import (
     ExcludeOption,
     JobsOption,
     JsonOption,
+    ModelChoice,
     StoreOption,
     check_motion_paths,
-    model_for,
-    reads_motion_files,
+    with_option_groups,
 )
 from tmrcli.library.defaults import library_path
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["index", "info"]
 
 
-@reads_motion_files
+@with_option_groups
 def index(
     paths: Annotated[
         Optional[list[Path]],
@@ -83,7 +83,7 @@ def index(
         exclude or [],
         find_files_to_index(paths or [], exclude or [], prune),
     )
-    retriever = model_for(checkpoint, store)
+    retriever = ModelChoice(store, checkpoint).load()
     with IndexBar() as bar:
         report = run_index(request, retriever, bar)
     render_index_report(report, json_)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -29,8 +30,7 @@ __all__ = [
     "CheckpointOption",
     "ModelStoreOption",
     "ModelOption",
-    "model_for",
-    "cache_folder",
+    "ModelChoice",
     "TextModelOption",
     "JsonOption",
     "SkeletonMapOption",
@@ -43,8 +43,11 @@ __all__ = [
     "MotionsOption",
     "MOTION_FILE_TYPES",
     "load_options",
+    "OptionGroup",
     "MOTION_OPTIONS",
-    "reads_motion_files",
+    "LIBRARY_OPTIONS",
+    "MODEL_OPTIONS",
+    "with_option_groups",
     "check_motion_paths",
     "PAGE_SUFFIXES",
     "HtmlOption",
@@ -167,24 +170,35 @@ MotionsOption = Annotated[
 ]
 
 
-def model_for(given: str | None, store: Path | None, text_model: str | None = None) -> Retriever:
-    """The model a command runs: --checkpoint, else the one the library at --store recorded, else
-    `default` (`library_checkpoint`); its text backbone looked for as --text-model says."""
-    from tmrcli.library.defaults import load_library_model
-    from tmrcli.library.store import MotionStore
+@dataclass(frozen=True)
+class ModelChoice:
+    """What --store, --checkpoint and --text-model say: the library, and the model to use with it."""
 
-    return load_library_model(MotionStore(library_path(store)), given, text_model=text_model)
+    store: Path | None
+    checkpoint: str | None = None
+    text_model: str | None = None
 
+    def library(self) -> Path:
+        """The library file (`library_path`)."""
+        return library_path(self.store)
 
-def cache_folder(store: Path | None) -> Path | None:
-    """Where a command keeps its text-bank cache: beside the library when one was given (--store or
-    $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
-    if store is None:
-        return None
-    from tmrcli.library.store import MotionStore
+    def load(self) -> Retriever:
+        """The model: --checkpoint, else the one the library recorded, else `default` (`library_checkpoint`);
+        its text backbone looked for as --text-model says."""
+        from tmrcli.library.defaults import load_library_model
+        from tmrcli.library.store import MotionStore
 
-    library = MotionStore(library_path(store))
-    return library.cache_folder if library.exists() else None
+        return load_library_model(MotionStore(self.library()), self.checkpoint, text_model=self.text_model)
+
+    def cache(self) -> Path | None:
+        """Where the command keeps its text-bank cache: beside the library when one was given (--store or
+        $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
+        if self.store is None:
+            return None
+        from tmrcli.library.store import MotionStore
+
+        library = MotionStore(self.library())
+        return library.cache_folder if library.exists() else None
 
 
 def load_options(
@@ -221,51 +235,68 @@ def load_options(
     )
 
 
-# The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
-# --asf, --skeleton, --fps, --body-model and --max-duration in its place and passes what they say as one
-# LoadOptions.
-MOTION_OPTIONS: Any = object()
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options that several commands share and take as one value. A command parameter whose default is
+    a group gets the group's options in its place (`with_option_groups`), and `build` of what they say."""
+
+    options: tuple[tuple[str, Any], ...]  # (parameter name, its Annotated type), in --help order
+    build: Callable[..., Any]
+
 
 MaxDurationOption = Annotated[
     Optional[float],
     typer.Option(metavar="SECONDS", help="Refuse motions longer than this (default 3600: one hour)."),
 ]
-_READ_OPTIONS = (
-    ("skeleton_map", SkeletonMapOption),
-    ("asf", AsfOption),
-    ("skeleton", CharacterOption),
-    ("fps", FpsOption),
-    ("body_model", BodyModelOption),
-    ("max_duration", MaxDurationOption),
+# How to read motion files, as one LoadOptions (`load_options`): the default of `options: LoadOptions`.
+MOTION_OPTIONS: Any = OptionGroup(
+    (
+        ("skeleton_map", SkeletonMapOption),
+        ("asf", AsfOption),
+        ("skeleton", CharacterOption),
+        ("fps", FpsOption),
+        ("body_model", BodyModelOption),
+        ("max_duration", MaxDurationOption),
+    ),
+    load_options,
+)
+# The library a command works on and the model it uses with it, as one ModelChoice.
+LIBRARY_OPTIONS: Any = OptionGroup(
+    (("store", StoreOption), ("checkpoint", CheckpointOption), ("text_model", TextModelOption)), ModelChoice
+)
+# The model of a command that reads one motion; --store names the library whose model it is.
+MODEL_OPTIONS: Any = OptionGroup(
+    (("store", ModelStoreOption), ("checkpoint", CheckpointOption), ("text_model", TextModelOption)), ModelChoice
 )
 
 
-def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
-    """The command with the options that say how to read motion files (one vocabulary for every
-    command that reads them), handed to it as `options`, checked by `load_options`."""
+def with_option_groups(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with each `OptionGroup` default replaced by the group's options (one vocabulary for
+    every command that takes them), handed to it as the one value the group builds of them."""
     signature = inspect.signature(command)
-    names = list(signature.parameters)
-    at = next(i for i, p in enumerate(signature.parameters.values()) if p.default is MOTION_OPTIONS)
-    resolved = [
-        p.replace(annotation=eval(p.annotation, command.__globals__) if isinstance(p.annotation, str) else p.annotation)
-        for p in signature.parameters.values()
-        if p.default is not MOTION_OPTIONS
-    ]
-    added = [
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
-        for name, annotation in _READ_OPTIONS
-    ]
-    options_name = names[at]
+    groups = {p.name: p.default for p in signature.parameters.values() if isinstance(p.default, OptionGroup)}
+    parameters = []
+    for parameter in signature.parameters.values():
+        if parameter.name in groups:
+            parameters += [
+                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+                for name, annotation in groups[parameter.name].options
+            ]
+        else:
+            annotation = parameter.annotation
+            if isinstance(annotation, str):  # `from __future__ import annotations`: Typer needs the objects
+                annotation = eval(annotation, command.__globals__)
+            parameters.append(parameter.replace(annotation=annotation))
 
     @functools.wraps(command)
-    def with_options(**kwargs: Any) -> None:
-        options = load_options(**{name: kwargs.pop(name) for name, _ in _READ_OPTIONS})
-        return command(**kwargs, **{options_name: options})
+    def with_groups(**kwargs: Any) -> None:
+        for name, group in groups.items():
+            kwargs[name] = group.build(**{option: kwargs.pop(option) for option, _ in group.options})
+        return command(**kwargs)
 
-    parameters = resolved[:at] + added + resolved[at:]
-    with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_options.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
-    return with_options
+    with_groups.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_groups.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return with_groups
 
 
 def check_motion_paths(paths: list[Path], param_hint: str) -> None:

@@ -134,7 +134,8 @@ def test_a_library_opened_without_a_model_uses_the_one_that_indexed_it(
     like = reopened.search(clips[0], k=2)  # `default` would be refused: the library holds mine.tmr's embeddings
     assert len(like) == 2 and like == indexed.search(clips[0], k=2)
     checkpoint.rename(tmp_path / "moved.tmr")
-    with pytest.raises(StoreError, match=f"indexed with checkpoint {re.escape(str(checkpoint))}, which is no longer there"):
+    gone = f"indexed with checkpoint {re.escape(str(checkpoint))}, which is no longer there"
+    with pytest.raises(StoreError, match=gone):
         Library(tmp_path / "motions.h5")
 
 

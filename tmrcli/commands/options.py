@@ -2,8 +2,9 @@
 
 `--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
 `--checkpoint` / $TMR_CHECKPOINT / the checkpoint the library records (`tmr index` writes it) / the
-shipped `default`; `--text-model`, the folder of the checkpoint's
-text backbone when it is not found by name ($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
+shipped `default` (the rule is the library's, `tmrcli/library/defaults.py`, which the Python API shares);
+`--text-model`, the folder of the checkpoint's text backbone when it is not found by name
+($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ def _library(folder: Path, sha256: str) -> MotionStore:
     with store.writer(sha256, DIM) as writer:
         writer.commit([fake_record(f"/m/{i:03d}", int(rng.integers(1, 6)), dim=DIM, seed=i) for i in range(200)])
         writer.compact()
-        writer.commit([fake_record(f"/m/{i:03d}", 2, dim=DIM, seed=500 + i) for i in range(0, 40, 4)], removed=["/m/001"])
+        replaced = [fake_record(f"/m/{i:03d}", 2, dim=DIM, seed=500 + i) for i in range(0, 40, 4)]
+        writer.commit(replaced, removed=["/m/001"])
     return store
 
 

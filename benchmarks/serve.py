@@ -1,7 +1,8 @@
 """Latency of `tmr serve`'s /api/search under concurrent clients, on loopback.
 
-Prints, with the machine it ran on, p50 and p99 latency (ms, request sent to answer read) and the
-error count of GET /api/search?q=...&k=10 at 1, 8 and 32 concurrent clients, for two libraries:
+Prints, with the machine it ran on, p50 and p99 latency (ms, request sent to answer read), the
+error count and the server's CPU time per request (Linux) of GET /api/search?q=...&k=10 at 1, 8 and
+32 concurrent clients, for two libraries:
   - the shared corpus (Bandai-Namco and CMU, as benchmarks/search.py), indexed with the model (or
     --corpus-store, a library of it made before);
   - a synthetic library of 100k entries (10k files of 10 windows; embeddings drawn from the corpus
@@ -10,7 +11,10 @@ Every request asks a different sentence (no text is encoded twice, so no cache h
 fixed number of requests per level, the server on 127.0.0.1 only, stopped at the end.
 Targets on 2 cores: p50 under 20 ms at 1 client, p99 under 200 ms at 32 clients, no errors.
 
-Usage: .venv/bin/python benchmarks/serve.py [--checkpoint NAME|PATH] [--corpus-store L.h5] [--requests 320]
+Usage: .venv/bin/python benchmarks/serve.py [--checkpoint NAME|PATH] [--corpus-store L.h5] [--libraries DIR]
+       [--requests 320]
+--libraries keeps both libraries in DIR and reuses them on the next run (a before/after comparison
+then measures the servers, not the indexing).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,13 +109,22 @@ class Served:
             "--store", str(store), "--checkpoint", checkpoint, "--host", "127.0.0.1", "--port", "0",
         ]  # fmt: skip
 
-    def __enter__(self) -> str:
+    def __enter__(self) -> Served:
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
-        url = self.process.stdout.readline().strip()
-        if not url.startswith("http://127.0.0.1:"):
+        self.url = self.process.stdout.readline().strip()
+        if not self.url.startswith("http://127.0.0.1:"):
             self.process.kill()
             raise RuntimeError(f"tmr serve did not start: {self.process.stderr.read()}")
-        return url
+        return self
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server has used so far (user + system, every thread), None where /proc is missing."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
@@ -145,15 +160,21 @@ async def _level(url: str, texts: list[str], clients: int) -> tuple[list[float],
 
 
 def bench(name: str, store: Path, checkpoint: str, texts: list[str], requests: int) -> None:
-    with Served(store, checkpoint) as url:
+    with Served(store, checkpoint) as served:
         for clients in LEVELS:
             batch = texts[:requests]
             texts = texts[requests:] + batch  # the next level asks other sentences first
-            latencies, errors = asyncio.run(_level(url, batch, clients))
+            cpu_before = served.cpu_seconds()
+            latencies, errors = asyncio.run(_level(served.url, batch, clients))
+            cpu_after = served.cpu_seconds()
             ms = np.array(latencies) * 1000
+            # CPU per request: what carries over from a loaded machine, where latency waits for cores.
+            cpu = ""
+            if cpu_before is not None and cpu_after is not None:
+                cpu = f"  server CPU {(cpu_after - cpu_before) / len(ms) * 1000:5.1f} ms/request"
             print(
                 f"{name:<26} {clients:>3} clients  {len(ms):>4} requests  p50 {np.percentile(ms, 50):7.1f} ms"
-                f"  p99 {np.percentile(ms, 99):7.1f} ms  errors {errors}",
+                f"  p99 {np.percentile(ms, 99):7.1f} ms  errors {errors}{cpu}",
                 flush=True,
             )
 
@@ -163,14 +184,23 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--corpus-store", type=Path, help="a library of the shared corpus made before")
+    parser.add_argument("--libraries", type=Path, help="keep the libraries in this folder, reuse them when there")
     parser.add_argument("--requests", type=int, default=320, help="requests per concurrency level")
     args = parser.parse_args()
     print(machine(), flush=True)
     texts = queries()
     with tempfile.TemporaryDirectory(prefix="tmr-bench-serve-") as scratch:
-        folder = Path(scratch)
-        corpus = args.corpus_store or corpus_library(folder, args.data, args.checkpoint)
-        synthetic = synthetic_library(folder, corpus, args.checkpoint)
+        folder = args.libraries or Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        corpus = args.corpus_store or folder / "corpus.h5"
+        if not corpus.is_file():
+            corpus = corpus_library(folder, args.data, args.checkpoint)
+        synthetic, made = folder / "synthetic.h5", folder / "synthetic.complete"  # made: not one cut short
+        if not made.is_file():
+            for part in folder.glob("synthetic.h5*"):  # what a run cut short left
+                shutil.rmtree(part) if part.is_dir() else part.unlink()
+            synthetic = synthetic_library(folder, corpus, args.checkpoint)
+            made.touch()
         for name, store in (("shared corpus", corpus), ("synthetic 100k entries", synthetic)):
             from tmrcli.library.info import library_info
             from tmrcli.library.store import MotionStore

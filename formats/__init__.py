@@ -1,56 +1,25 @@
 """Motion files (BVH, ASF/AMC, DeepMimic, FBX, glTF, NPZ, NPY) to canonical SMPL joints and HumanML3D 263-d features.
 
-Pure numpy: this package imports neither `model` nor `tmrcli`, nor torch.
+Pure numpy: this package imports neither `model` nor `tmrcli`, nor torch. Its API is the `__all__` of the
+modules below, re-exported as they declare it: the errors, the joint table, the features, reading motion
+files, finding them, cutting segments and writing BVH.
 """
 
-from formats.bvh_write import cut_bvh, smpl_bvh_text
-from formats.discovery import MotionScan, SkippedFile, skip_summary
-from formats.errors import FormatError, OutputError, SegmentError, SkeletonError, TmrError
-from formats.features import (
-    FEATURE_DIM,
-    FEATURE_FPS,
-    canonicalize_joints,
-    extract_features,
-    features_from_canonical,
-    features_to_joints,
-    mirror_features,
-    mirror_joints,
-)
-from formats.motion import MOTION_SUFFIXES, Motion, find_motion_files, load_motion, motion_source, read_skeleton_map, scan_motions
-from formats.segment import frame_range
-from formats.skeleton import CHILDREN, JOINT_INDEX, KINEMATIC_CHAINS, NUM_JOINTS, PARENTS, SMPL_JOINTS
+from formats import bvh_write, discovery, errors, features, motion, segment, skeleton
+from formats.bvh_write import *  # noqa: F403
+from formats.discovery import *  # noqa: F403
+from formats.errors import *  # noqa: F403
+from formats.features import *  # noqa: F403
+from formats.motion import *  # noqa: F403
+from formats.segment import *  # noqa: F403
+from formats.skeleton import *  # noqa: F403
 
-__all__ = [
-    "TmrError",
-    "FormatError",
-    "SkeletonError",
-    "SegmentError",
-    "OutputError",
-    "SMPL_JOINTS",
-    "NUM_JOINTS",
-    "JOINT_INDEX",
-    "KINEMATIC_CHAINS",
-    "PARENTS",
-    "CHILDREN",
-    "FEATURE_DIM",
-    "FEATURE_FPS",
-    "canonicalize_joints",
-    "features_from_canonical",
-    "extract_features",
-    "features_to_joints",
-    "mirror_joints",
-    "mirror_features",
-    "MOTION_SUFFIXES",
-    "Motion",
-    "load_motion",
-    "read_skeleton_map",
-    "find_motion_files",
-    "scan_motions",
-    "MotionScan",
-    "SkippedFile",
-    "skip_summary",
-    "motion_source",
-    "frame_range",
-    "smpl_bvh_text",
-    "cut_bvh",
-]
+# `+=` of each module's list: the form type checkers and IDEs read, so they see the names as exported.
+__all__: list[str] = []
+__all__ += errors.__all__
+__all__ += skeleton.__all__
+__all__ += features.__all__
+__all__ += motion.__all__
+__all__ += discovery.__all__
+__all__ += segment.__all__
+__all__ += bvh_write.__all__

@@ -168,7 +168,8 @@ def _value_table(path: Path, body: bytes, layout: list[tuple[int, int]]) -> np.n
     except ValueError:
         raise FormatError(path, "a frame holds a value that is not a number") from None
     if numbers.size != frames * width:
-        raise FormatError(path, f"the {frames} frames hold {numbers.size} numbers, not {frames * width}: some frame is cut short")
+        count = "few" if numbers.size < frames * width else "many"
+        raise FormatError(path, f"the {frames} frames hold {numbers.size} numbers, not {frames * width}: a bone line has too {count} values")
     table = numbers.reshape(frames, width)
     check_frames_finite(path, table, first_frame=int(table[0, 0]) if np.isfinite(table[0, 0]) else 1)
     return table

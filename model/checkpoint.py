@@ -111,10 +111,15 @@ class CheckpointRegistry:
 # default: the paper's architecture on MiniLM token features, trained by `tmr train` on the shared
 # Bandai-Namco + CMU corpus, its feature statistics floored so that other rigs read as ordinary input
 # (README, "The default model"; its provenance says how).
+# every-source: default fine-tuned on the train split of every source of the shared corpus; better on
+# other rigs, worse on Bandai-Namco's fine distinctions (README, "A second model: every-source").
 SHIPPED = CheckpointRegistry(
     {
         "default": RegisteredCheckpoint(
             _CHECKPOINT_DIR / "default.safetensors", "7142b4239f597c926197e9f60c50590b27e9684608fbe7ad2a169bfd9398f82c"
+        ),
+        "every-source": RegisteredCheckpoint(
+            _CHECKPOINT_DIR / "every-source.safetensors", "8fd1bd77ff0ff876a2e9622e6d986c35b161ff57821be53ca6a4608b2d67f7aa"
         ),
     }
 )

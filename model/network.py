@@ -10,7 +10,8 @@ residual branch), and keep their parameter names, so official weights map one to
 beyond float rounding: the padding mask is built once per forward pass rather than in every layer,
 the last encoder layer computes only the distribution tokens (mu, logvar), the only outputs an
 encoder returns, and in inference the encoders run on packed rows (`model/packing.py`), skipping
-padding as the nested-tensor fast path of `nn.TransformerEncoder` does.
+padding as the nested-tensor fast path of `nn.TransformerEncoder` does; there, the float16 weights of a
+compact checkpoint run on a float16-weight kernel for small work (`model/half_weights.py`).
 When training on the CPU, dropout masks come from `model/dropout.py` (same rate and scaling, far
 fewer random draws); elsewhere they are torch's.
 """
@@ -30,6 +31,7 @@ from model.batching import Padded, TrainBatch, lengths_to_mask
 from model.config import LossConfig, TMRConfig
 from model.dropout import Dropout, attention_with_dropout, dropout
 from model.errors import CheckpointError
+from model.half_weights import linear
 from model.losses import Gaussian, TMRLoss, TMROutputs
 from model.packing import Packing
 from model.similarity import cosine_similarity, cosine_to_score
@@ -115,18 +117,15 @@ class MultiheadAttention(nn.Module):
         (the same number from every sequence)."""
         (batch, length), dim = packing.mask.shape, rows.shape[-1]
         head_dim = dim // self.num_heads
-        if query_rows is None:
-            qkv = packing.unpack(F.linear(rows, self.in_proj_weight, self.in_proj_bias))  # (B, S, 3D)
-            q, k, v = qkv.view(batch, length, 3 * self.num_heads, head_dim).transpose(1, 2).chunk(3, 1)
-        else:
-            w_q, w_kv = self.in_proj_weight.split([dim, 2 * dim])
-            b_q, b_kv = self.in_proj_bias.split([dim, 2 * dim])
-            q = F.linear(rows[query_rows], w_q, b_q).view(batch, -1, self.num_heads, head_dim).transpose(1, 2)
-            kv = packing.unpack(F.linear(rows, w_kv, b_kv))  # (B, S, 2D)
-            k, v = kv.view(batch, length, 2 * self.num_heads, head_dim).transpose(1, 2).chunk(2, 1)
+        # One projection of every row, queries included: it reads the weights once either way.
+        qkv = linear(rows, self.in_proj_weight, self.in_proj_bias)  # (N, 3D)
+        q, k, v = packing.unpack(qkv).view(batch, length, 3 * self.num_heads, head_dim).transpose(1, 2).chunk(3, 1)
+        if query_rows is not None:
+            q = qkv[query_rows, :dim].reshape(batch, -1, self.num_heads, head_dim).transpose(1, 2)
         # q (B, H, Q, hd); k, v (B, H, S, hd)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask).transpose(1, 2).reshape(batch, -1, dim)
-        return self.out_proj(packing.pack(out) if query_rows is None else out.flatten(0, 1))
+        out = packing.pack(out) if query_rows is None else out.flatten(0, 1)
+        return linear(out, self.out_proj.weight, self.out_proj.bias)
 
 
 class _FeedForward(nn.Module):
@@ -140,7 +139,8 @@ class _FeedForward(nn.Module):
         self.activation = F.gelu if config.activation == "gelu" else F.relu
 
     def feed_forward(self, x: Tensor) -> Tensor:
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+        hidden = self.dropout(self.activation(linear(x, self.linear1.weight, self.linear1.bias)))
+        return linear(hidden, self.linear2.weight, self.linear2.bias)
 
 
 class EncoderLayer(_FeedForward):
@@ -250,7 +250,8 @@ class ActorEncoder(nn.Module):
         attention mask (B, 1, 1, K + L)."""
         batch, n_tokens = len(x), len(self.dist_tokens)
         tokens = self.dist_tokens.expand(batch, -1, -1)  # (B, K, D)
-        seq = self.positions(torch.cat([tokens, self.projection(x)], dim=1))  # (B, K + L, D)
+        projected = linear(x, self.projection.weight, self.projection.bias)  # (B, L, D)
+        seq = self.positions(torch.cat([tokens, projected], dim=1))  # (B, K + L, D)
         token_mask = torch.ones(batch, n_tokens, dtype=torch.bool, device=mask.device)
         return seq, torch.cat([token_mask, mask], dim=1)[:, None, None, :]
 

@@ -56,8 +56,8 @@ def amc_cases(asf: bytes, amc: bytes) -> tuple[list[Case], dict[str, bytes]]:
         ("HDM_bd_header_only.amc", head, "no frames"),
         ("HDM_bd_nan.amc", _edit_bone(amc, 5, b"lfemur", lambda v: [v[0], b"nan", *v[2:]]), "NaN"),
         ("HDM_bd_text_value.amc", _edit_bone(amc, 5, b"lfemur", lambda v: [v[0], b"abc", *v[2:]]), "not a number"),
-        ("HDM_bd_short_bone.amc", _edit_bone(amc, 5, b"lfemur", lambda v: v[:-1]), "numbers, not 3780"),
-        ("HDM_bd_long_bone.amc", _edit_bone(amc, 5, b"lfemur", lambda v: [*v, b"1.0"]), "numbers, not 3780"),
+        ("HDM_bd_short_bone.amc", _edit_bone(amc, 5, b"lfemur", lambda v: v[:-1]), "numbers, not 3780: a bone line has too few values"),
+        ("HDM_bd_long_bone.amc", _edit_bone(amc, 5, b"lfemur", lambda v: [*v, b"1.0"]), "numbers, not 3780: a bone line has too many values"),
         ("HDM_bd_unknown_bone.amc", _edit_bone(amc, 5, b"lfemur", lambda v: [b"tail", *v[1:]]), "other bones"),
         ("HDM_bd_huge.amc", _edit_bone(amc, 5, b"lfemur", lambda v: [v[0], b"1e300", *v[2:]]), "beyond"),
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from store_helpers import tiny_checkpoint  # noqa: F401 (fixture)
 from tmrcli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -112,6 +114,29 @@ def test_a_library_refuses_a_model_that_did_not_embed_it(
     with pytest.raises(StoreError, match="cannot be mixed"):
         library.index([folder / "mocap"])
     assert library.info().matches_checkpoint is False
+
+
+def test_a_library_opened_without_a_model_uses_the_one_that_indexed_it(
+    data_dir: Path, tmp_path: Path, tiny_checkpoint: Path
+) -> None:
+    """As the commands do untold: the checkpoint the library recorded, not `default`; a recorded file
+    that is gone is the commands' error, naming it."""
+    from model.checkpoint import checkpoint_sha256
+    from tmrcli import Library, load_model
+    from tmrcli.library.errors import StoreError
+
+    clips = _clips(data_dir)[:3]
+    checkpoint = Path(shutil.copy(tiny_checkpoint, tmp_path / "mine.tmr"))
+    indexed = Library(tmp_path / "motions.h5", load_model(checkpoint))
+    assert indexed.index(clips, workers=1).added == 3
+    reopened = Library(tmp_path / "motions.h5")
+    assert reopened.model.sha256 == indexed.model.sha256 != checkpoint_sha256("default")
+    like = reopened.search(clips[0], k=2)  # `default` would be refused: the library holds mine.tmr's embeddings
+    assert len(like) == 2 and like == indexed.search(clips[0], k=2)
+    checkpoint.rename(tmp_path / "moved.tmr")
+    gone = f"indexed with checkpoint {re.escape(str(checkpoint))}, which is no longer there"
+    with pytest.raises(StoreError, match=gone):
+        Library(tmp_path / "motions.h5")
 
 
 def test_read_motion_takes_the_commands_options(data_dir: Path, tmp_path: Path) -> None:

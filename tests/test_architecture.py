@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import importlib
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +89,28 @@ def test_version_and_help() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+
+
+def _scripts() -> list[Path]:
+    return sorted([*REPO.glob("benchmarks/*.py"), *REPO.glob("docs/**/*.py")])
+
+
+@pytest.mark.parametrize("script", _scripts(), ids=lambda p: str(p.relative_to(REPO)))
+def test_scripts_import_names_that_exist(script: Path) -> None:
+    """The benchmarks and doc scripts run by hand, so nothing else notices when a move leaves one of
+    their imports of formats/, model/ or tmrcli/ behind."""
+    tree = ast.parse(script.read_text(), filename=str(script))
+    missing = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.ImportFrom) and node.module and node.level == 0):
+            continue
+        if node.module.split(".")[0] not in ("formats", "model", "tmrcli"):
+            continue
+        try:
+            module = importlib.import_module(node.module)
+        except ImportError:
+            missing.append(node.module)
+            continue
+        missing += [f"{node.module}.{a.name}" for a in node.names if not hasattr(module, a.name)
+                    and importlib.util.find_spec(f"{node.module}.{a.name}") is None]  # fmt: skip
+    assert not missing, f"{script.name} imports names that do not exist: {missing}"

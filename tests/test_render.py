@@ -18,8 +18,10 @@ def test_a_terminal_shows_paths_relative_when_shorter_and_never_cuts_them(
     inside = tmp_path / "mocap" / ("a-very-long-take-name-" * 3 + "walk.bvh")
     outside = Path("/elsewhere") / ("another-long-folder-" * 3) / "run.bvh"
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(out, "_force_terminal", True)
-    monkeypatch.setattr(out, "_width", 60)
+    # A 60-column terminal, said the way Rich documents (read when it prints): TTY_COMPATIBLE, COLUMNS.
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "60")
+    assert out.is_terminal and out.width == 60
     render_hits([SearchHit(1, 0.9, str(inside), 0.0, 2.0), SearchHit(2, 0.8, str(outside), 0.0, 3.0)], json_=False)
     shown = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)
     rows = shown.splitlines()

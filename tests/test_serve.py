@@ -8,6 +8,7 @@ segments as `tmr localize`, the same bytes as `tmr export`), so the server adds 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -30,6 +31,8 @@ CLIPS = [DATA_2 / f"dataset-2_{name}_normal_001.bvh" for name in ("walk", "wave-
 HOP = Path("cmu-mocap/cgspeed_subject131/131_03.bvh")
 LATER = DATA_2 / "dataset-2_walk_normal_002.bvh"  # indexed while the server runs
 EXAMPLE = DATA_2 / "dataset-2_walk_normal_003.bvh"  # never indexed: an uploaded example
+# Asked at once and alone.
+ACTIONS = ["walks forward", "waves with the left hand", "runs", "raises both hands", "hops on one leg", "turns around"]
 # A file name that is markup: the page must show it as text.
 HOSTILE_NAME = '<img src=x onerror="console.error(1)">walk.bvh'
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -108,6 +111,43 @@ def test_search_ranks_as_the_library_does(server: Server, retriever) -> None:
     assert _hits(response) == _library(server, retriever, text="a person waves with the left hand")
     first = response.json()["hits"][0]
     assert first["id"] == motion_id(first["path"]) and first["duration"] == pytest.approx(first["end"] - first["start"])
+
+
+def test_queries_asked_at_once_answer_as_asked_alone(server: Server) -> None:
+    """Texts that arrive together are encoded in one batch (`model/query_batcher.py`): the same hits
+    as asking one at a time. Scores are shown to 4 decimals and batched embeddings differ from lone
+    ones by float rounding (~2e-7), which can tip the last digit: scores agree to one unit of it."""
+    texts = [f"{who} {what}" for who in ("a person", "someone") for what in ACTIONS]
+    alone = [_hits(server.get("/api/search", q=text, k=10)) for text in texts]
+
+    async def ask_at_once() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+            return await asyncio.gather(*(client.get("/api/search", params={"q": text, "k": 10}) for text in texts))
+
+    together = [_hits(response) for response in asyncio.run(ask_at_once())]
+    for one, other in zip(alone, together):
+        assert [(rank, path, start, end) for rank, _, path, start, end in one] == [
+            (rank, path, start, end) for rank, _, path, start, end in other
+        ]
+        assert max(abs(a[1] - b[1]) for a, b in zip(one, other)) <= 1e-4 + 1e-9
+
+
+def test_text_queries_beyond_the_waiting_limit_are_503_and_the_rest_still_answers(server: Server, retriever) -> None:
+    from starlette.testclient import TestClient
+
+    from tmrcli.library.live import LiveLibrary
+    from tmrcli.library.store import MotionStore
+    from tmrcli.views.web import create_app
+
+    library = LiveLibrary(MotionStore(server.store), retriever)
+    try:
+        # No text may wait at all: every text query is one too many; the app's own server, in-process.
+        with TestClient(create_app(library, max_waiting_queries=0)) as client:
+            busy = client.get("/api/search", params={"q": "a person walks"})
+            assert "try again" in _error(busy, 503) and busy.headers["retry-after"] == "1"
+            assert client.get("/api/info").status_code == 200
+    finally:
+        library.close()
 
 
 def test_bad_queries_are_400_and_the_server_still_answers(server: Server) -> None:

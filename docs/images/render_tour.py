@@ -14,10 +14,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from tmrcli.html_page import HitView, write_results_page
-from tmrcli.scene import build_scene
-from tmrcli.segments import load_segment
-from tmrcli.stickfigure import write_animation
+from tmrcli.library.motion_segment import load_segment
+from tmrcli.views.html_page import HitView, write_results_page
+from tmrcli.views.scene import build_scene
+from tmrcli.views.stickfigure import write_animation
 
 HERE = Path(__file__).resolve().parent
 CLIPS = "bandai-namco/dataset-2/data/dataset-2_{}.bvh"

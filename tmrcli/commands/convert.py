@@ -19,7 +19,7 @@ from tmrcli.commands.options import (
     JobsOption,
     JsonOption,
     check_motion_paths,
-    reads_motion_files,
+    with_option_groups,
 )
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["convert"]
 
 
-@reads_motion_files
+@with_option_groups
 def convert(
     inputs: Annotated[
         list[Path],

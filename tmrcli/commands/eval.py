@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from model.config import DEFAULT_TEXT_MODEL, PROTOCOLS
-from tmrcli.commands.options import DEFAULT_CHECKPOINT, JsonOption, ModelOption, MotionsOption, TextModelOption
+from tmrcli.commands.options import JsonOption, ModelOption, MotionsOption, TextModelOption
+from tmrcli.library.defaults import DEFAULT_CHECKPOINT
 
 __all__ = ["evaluate", "Protocol"]
 

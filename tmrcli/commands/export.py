@@ -15,7 +15,7 @@ from tmrcli.commands.options import (
     StartOption,
     check_segment,
     check_suffix,
-    reads_motion_files,
+    with_option_groups,
 )
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["export"]
 
 
-@reads_motion_files
+@with_option_groups
 def export(
     file: MotionFileArgument,
     output: Annotated[Path, typer.Option("--output", "-o", metavar="OUT.bvh", help="The BVH file to write.")],

@@ -14,12 +14,12 @@ from tmrcli.commands.options import (
     ExcludeOption,
     JobsOption,
     JsonOption,
+    ModelChoice,
     StoreOption,
     check_motion_paths,
-    model_for,
-    reads_motion_files,
-    store_path,
+    with_option_groups,
 )
+from tmrcli.library.defaults import library_path
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["index", "info"]
 
 
-@reads_motion_files
+@with_option_groups
 def index(
     paths: Annotated[
         Optional[list[Path]],
@@ -69,7 +69,7 @@ def index(
     from tmrcli.views.render import IndexBar, render_index_report
 
     check_motion_paths(paths or [], "PATH")
-    library = store_path(store)
+    library = library_path(store)
     if not paths and not library.exists() and not MotionStore(library).delta_names():
         raise typer.BadParameter("the library is empty: give the motion files or folders to index", param_hint="PATH")
     request = IndexRequest(
@@ -83,7 +83,7 @@ def index(
         exclude or [],
         find_files_to_index(paths or [], exclude or [], prune),
     )
-    retriever = model_for(checkpoint, store)
+    retriever = ModelChoice(store, checkpoint).load()
     with IndexBar() as bar:
         report = run_index(request, retriever, bar)
     render_index_report(report, json_)
@@ -123,7 +123,7 @@ def info(
     if check:
         from tmrcli.library.check import check_library
 
-        report = check_library(MotionStore(store_path(store)))
+        report = check_library(MotionStore(library_path(store)))
         render_check(report, json_)
         if not report.ok:
             raise typer.Exit(code=1)
@@ -134,4 +134,4 @@ def info(
         from model.checkpoint import checkpoint_sha256
 
         sha256 = checkpoint_sha256(checkpoint)
-    render_info(library_info(MotionStore(store_path(store)), sha256), json_)
+    render_info(library_info(MotionStore(library_path(store)), sha256), json_)

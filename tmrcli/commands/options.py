@@ -2,8 +2,9 @@
 
 `--store` / $TMR_STORE / `$XDG_DATA_HOME/tmr/library.h5` (else ~/.local/share/tmr/library.h5);
 `--checkpoint` / $TMR_CHECKPOINT / the checkpoint the library records (`tmr index` writes it) / the
-shipped `default`; `--text-model`, the folder of the checkpoint's
-text backbone when it is not found by name ($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
+shipped `default` (the rule is the library's, `tmrcli/library/defaults.py`, which the Python API shares);
+`--text-model`, the folder of the checkpoint's text backbone when it is not found by name
+($TMR_TEXT_MODEL, the Hugging Face cache: `model/text_location.py`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+
+from tmrcli.library.defaults import library_path
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
@@ -27,9 +31,7 @@ __all__ = [
     "CheckpointOption",
     "ModelStoreOption",
     "ModelOption",
-    "checkpoint_for",
-    "model_for",
-    "cache_folder",
+    "ModelChoice",
     "TextModelOption",
     "JsonOption",
     "SkeletonMapOption",
@@ -40,12 +42,13 @@ __all__ = [
     "BodyModelOption",
     "JobsOption",
     "MotionsOption",
-    "DEFAULT_CHECKPOINT",
     "MOTION_FILE_TYPES",
-    "store_path",
     "load_options",
+    "OptionGroup",
     "MOTION_OPTIONS",
-    "reads_motion_files",
+    "LIBRARY_OPTIONS",
+    "MODEL_OPTIONS",
+    "with_option_groups",
     "check_motion_paths",
     "PAGE_SUFFIXES",
     "HtmlOption",
@@ -55,7 +58,6 @@ __all__ = [
     "check_suffix",
 ]
 
-DEFAULT_CHECKPOINT = "default"
 # The motion files tmr reads, in words, for help texts and errors.
 MOTION_FILE_TYPES = ".bvh, .amc, .fbx, .glb, .gltf, DeepMimic .json/.txt, .npz, .npy"
 MOTION_FILE_HELP = f"A motion file ({MOTION_FILE_TYPES}); FILE.glb#NAME for one animation of several."
@@ -169,59 +171,35 @@ MotionsOption = Annotated[
 ]
 
 
-def store_path(given: Path | None) -> Path:
-    """The library file: as given (a folder means its library.h5), else the user's data folder."""
-    if given is not None:
-        given = given.expanduser()
-        return (given / "library.h5" if given.is_dir() else given).absolute()
-    from formats.user_dirs import user_data_dir
+@dataclass(frozen=True)
+class ModelChoice:
+    """What --store, --checkpoint and --text-model say: the library, and the model to use with it."""
 
-    return user_data_dir() / "library.h5"
+    store: Path | None
+    checkpoint: str | None = None
+    text_model: str | None = None
 
+    def library(self) -> Path:
+        """The library file (`library_path`)."""
+        return library_path(self.store)
 
-def checkpoint_for(given: str | None, store: Path | None) -> str:
-    """The checkpoint a command uses: `given` (--checkpoint or $TMR_CHECKPOINT), else the one the library
-    at `store` recorded when it was indexed, else `default`. A recorded checkpoint file that is gone is
-    an error naming it and what to pass instead."""
-    if given is not None:
-        return given
-    from tmrcli.library.store import MotionStore
+    def load(self) -> Retriever:
+        """The model: --checkpoint, else the one the library recorded, else `default` (`library_checkpoint`);
+        its text backbone looked for as --text-model says."""
+        from tmrcli.library.defaults import load_library_model
+        from tmrcli.library.store import MotionStore
 
-    library = MotionStore(store_path(store))
-    recorded = library.recorded_checkpoint()
-    if recorded is None:
-        return DEFAULT_CHECKPOINT
-    from model.checkpoint import available_checkpoints
+        return load_library_model(MotionStore(self.library()), self.checkpoint, text_model=self.text_model)
 
-    if recorded not in available_checkpoints() and not Path(recorded).is_file():
-        from tmrcli.library.errors import StoreError
+    def cache(self) -> Path | None:
+        """Where the command keeps its text-bank cache: beside the library when one was given (--store or
+        $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
+        if self.store is None:
+            return None
+        from tmrcli.library.store import MotionStore
 
-        raise StoreError(
-            library.path,
-            f"the library was indexed with checkpoint {recorded}, which is no longer there",
-            hint="pass --checkpoint with that checkpoint's new path, or re-index with another: "
-            "tmr index --rebuild --checkpoint NAME|PATH",
-        )
-    return recorded
-
-
-def model_for(given: str | None, store: Path | None, text_model: str | None = None) -> Retriever:
-    """The model a command runs: the checkpoint `checkpoint_for` chooses, its text backbone looked for
-    as `--text-model` says (found by name when None)."""
-    from model import load_retriever
-
-    return load_retriever(checkpoint_for(given, store), text_model=text_model)
-
-
-def cache_folder(store: Path | None) -> Path | None:
-    """Where a command keeps its text-bank cache: beside the library when one was given (--store or
-    $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
-    if store is None:
-        return None
-    from tmrcli.library.store import MotionStore
-
-    library = MotionStore(store_path(store))
-    return library.cache_folder if library.exists() else None
+        library = MotionStore(self.library())
+        return library.cache_folder if library.exists() else None
 
 
 def load_options(
@@ -258,51 +236,68 @@ def load_options(
     )
 
 
-# The default of a command's `options: LoadOptions` parameter: `reads_motion_files` puts --skeleton-map,
-# --asf, --skeleton, --fps, --body-model and --max-duration in its place and passes what they say as one
-# LoadOptions.
-MOTION_OPTIONS: Any = object()
+@dataclass(frozen=True)
+class OptionGroup:
+    """Options that several commands share and take as one value. A command parameter whose default is
+    a group gets the group's options in its place (`with_option_groups`), and `build` of what they say."""
+
+    options: tuple[tuple[str, Any], ...]  # (parameter name, its Annotated type), in --help order
+    build: Callable[..., Any]
+
 
 MaxDurationOption = Annotated[
     Optional[float],
     typer.Option(metavar="SECONDS", help="Refuse motions longer than this (default 3600: one hour)."),
 ]
-_READ_OPTIONS = (
-    ("skeleton_map", SkeletonMapOption),
-    ("asf", AsfOption),
-    ("skeleton", CharacterOption),
-    ("fps", FpsOption),
-    ("body_model", BodyModelOption),
-    ("max_duration", MaxDurationOption),
+# How to read motion files, as one LoadOptions (`load_options`): the default of `options: LoadOptions`.
+MOTION_OPTIONS: Any = OptionGroup(
+    (
+        ("skeleton_map", SkeletonMapOption),
+        ("asf", AsfOption),
+        ("skeleton", CharacterOption),
+        ("fps", FpsOption),
+        ("body_model", BodyModelOption),
+        ("max_duration", MaxDurationOption),
+    ),
+    load_options,
+)
+# The library a command works on and the model it uses with it, as one ModelChoice.
+LIBRARY_OPTIONS: Any = OptionGroup(
+    (("store", StoreOption), ("checkpoint", CheckpointOption), ("text_model", TextModelOption)), ModelChoice
+)
+# The model of a command that reads one motion; --store names the library whose model it is.
+MODEL_OPTIONS: Any = OptionGroup(
+    (("store", ModelStoreOption), ("checkpoint", CheckpointOption), ("text_model", TextModelOption)), ModelChoice
 )
 
 
-def reads_motion_files(command: Callable[..., None]) -> Callable[..., None]:
-    """The command with the options that say how to read motion files (one vocabulary for every
-    command that reads them), handed to it as `options`, checked by `load_options`."""
+def with_option_groups(command: Callable[..., None]) -> Callable[..., None]:
+    """The command with each `OptionGroup` default replaced by the group's options (one vocabulary for
+    every command that takes them), handed to it as the one value the group builds of them."""
     signature = inspect.signature(command)
-    names = list(signature.parameters)
-    at = next(i for i, p in enumerate(signature.parameters.values()) if p.default is MOTION_OPTIONS)
-    resolved = [
-        p.replace(annotation=eval(p.annotation, command.__globals__) if isinstance(p.annotation, str) else p.annotation)
-        for p in signature.parameters.values()
-        if p.default is not MOTION_OPTIONS
-    ]
-    added = [
-        inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
-        for name, annotation in _READ_OPTIONS
-    ]
-    options_name = names[at]
+    groups = {p.name: p.default for p in signature.parameters.values() if isinstance(p.default, OptionGroup)}
+    parameters = []
+    for parameter in signature.parameters.values():
+        if parameter.name in groups:
+            parameters += [
+                inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None, annotation=annotation)
+                for name, annotation in groups[parameter.name].options
+            ]
+        else:
+            annotation = parameter.annotation
+            if isinstance(annotation, str):  # `from __future__ import annotations`: Typer needs the objects
+                annotation = eval(annotation, command.__globals__)
+            parameters.append(parameter.replace(annotation=annotation))
 
     @functools.wraps(command)
-    def with_options(**kwargs: Any) -> None:
-        options = load_options(**{name: kwargs.pop(name) for name, _ in _READ_OPTIONS})
-        return command(**kwargs, **{options_name: options})
+    def with_groups(**kwargs: Any) -> None:
+        for name, group in groups.items():
+            kwargs[name] = group.build(**{option: kwargs.pop(option) for option, _ in group.options})
+        return command(**kwargs)
 
-    parameters = resolved[:at] + added + resolved[at:]
-    with_options.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
-    with_options.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
-    return with_options
+    with_groups.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    with_groups.__annotations__ = {p.name: p.annotation for p in parameters} | {"return": None}
+    return with_groups
 
 
 def check_motion_paths(paths: list[Path], param_hint: str) -> None:

@@ -7,22 +7,18 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from tmrcli.views.console import err, print_written
 from tmrcli.commands.options import (
-    MotionFileArgument,
-    existing_motion_file,
+    LIBRARY_OPTIONS,
+    MODEL_OPTIONS,
     MOTION_OPTIONS,
-    CheckpointOption,
-    TextModelOption,
     HtmlOption,
     JsonOption,
-    ModelStoreOption,
-    StoreOption,
-    cache_folder,
-    model_for,
-    reads_motion_files,
-    store_path,
+    ModelChoice,
+    MotionFileArgument,
+    existing_motion_file,
+    with_option_groups,
 )
+from tmrcli.views.console import err, print_written
 
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
@@ -31,7 +27,7 @@ __all__ = ["search", "caption", "localize"]
 
 
 
-@reads_motion_files
+@with_option_groups
 def search(
     text: Annotated[Optional[str], typer.Argument(help="What to look for, in words.")] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many files to show.")] = 10,
@@ -43,9 +39,7 @@ def search(
     min_confidence: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Hide text matches whose confidence is below this (0-1).")
     ] = 0.0,
-    store: StoreOption = None,
-    checkpoint: CheckpointOption = None,
-    text_model: TextModelOption = None,
+    choice: ModelChoice = LIBRARY_OPTIONS,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -70,10 +64,9 @@ def search(
         raise typer.BadParameter("give either TEXT or --like FILE", param_hint="TEXT")
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
-    retriever = model_for(checkpoint, store, text_model)
     hits, gone = find_motions_on_disk(
-        MotionStore(store_path(store)), retriever, k, text=text, like=like, min_score=min_score,
-        min_confidence=min_confidence, options=options, cache=cache_folder(store),
+        MotionStore(choice.library()), choice.load(), k, text=text, like=like, min_score=min_score,
+        min_confidence=min_confidence, options=options, cache=choice.cache(),
     )  # fmt: skip
     render_hits(hits, json_)
     if hits and hits[0].confidence is not None and hits[0].confidence < NO_CLEAR_MATCH:
@@ -89,7 +82,7 @@ def search(
         print_written(html, "results page")
 
 
-@reads_motion_files
+@with_option_groups
 def caption(
     file: MotionFileArgument,
     texts: Annotated[
@@ -99,9 +92,7 @@ def caption(
         ),
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, help="How many descriptions to show.")] = 5,
-    store: ModelStoreOption = None,
-    checkpoint: CheckpointOption = None,
-    text_model: TextModelOption = None,
+    choice: ModelChoice = MODEL_OPTIONS,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
 ) -> None:
@@ -113,12 +104,11 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        retriever = model_for(checkpoint, store, text_model)
-        captions = caption_file(file, retriever, k, texts=texts, options=options, cache=cache_folder(store))
+        captions = caption_file(file, choice.load(), k, texts=texts, options=options, cache=choice.cache())
     render_captions(captions, json_)
 
 
-@reads_motion_files
+@with_option_groups
 def localize(
     file: MotionFileArgument,
     text: Annotated[str, typer.Argument(help="What to find in the motion, in words.")],
@@ -126,9 +116,7 @@ def localize(
     plot: Annotated[
         Optional[Path], typer.Option(dir_okay=False, metavar="PNG", help="Also save the curve as a PNG image.")
     ] = None,
-    store: ModelStoreOption = None,
-    checkpoint: CheckpointOption = None,
-    text_model: TextModelOption = None,
+    choice: ModelChoice = MODEL_OPTIONS,
     options: LoadOptions = MOTION_OPTIONS,
     json_: JsonOption = False,
     html: HtmlOption = None,
@@ -147,8 +135,7 @@ def localize(
     if not text.strip():
         raise typer.BadParameter("the text is empty: say what to find, in words", param_hint="TEXT")
     with err.status("scoring windows of the motion"):
-        retriever = model_for(checkpoint, store, text_model)
-        result = localize_file(file, text, retriever, top, options, cache_folder(store))
+        result = localize_file(file, text, choice.load(), top, options, choice.cache())
     render_localization(result, json_, text)
     if plot is not None:
         save_curve_png(result, text, plot)

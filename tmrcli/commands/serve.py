@@ -12,16 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from formats.errors import TmrError
-from tmrcli.commands.options import (
-    MOTION_OPTIONS,
-    CheckpointOption,
-    TextModelOption,
-    StoreOption,
-    cache_folder,
-    model_for,
-    reads_motion_files,
-    store_path,
-)
+from tmrcli.commands.options import LIBRARY_OPTIONS, MOTION_OPTIONS, ModelChoice, with_option_groups
 from tmrcli.views.console import err, out
 
 if TYPE_CHECKING:
@@ -34,11 +25,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8321
 
 
-@reads_motion_files
+@with_option_groups
 def serve(
-    store: StoreOption = None,
-    checkpoint: CheckpointOption = None,
-    text_model: TextModelOption = None,
+    choice: ModelChoice = LIBRARY_OPTIONS,
     host: Annotated[
         str, typer.Option(help="Address to listen on. Anything but loopback lets other machines read your library.")
     ] = DEFAULT_HOST,
@@ -66,9 +55,9 @@ def serve(
         )  # fmt: skip
     listener = _listen(host, port)  # first: a port in use is said before the model is loaded
     with listener:
-        motions = MotionStore(store_path(store))
+        motions = MotionStore(choice.library())
         with err.status("loading the model"):
-            library = LiveLibrary(motions, model_for(checkpoint, store, text_model), cache_folder(store))
+            library = LiveLibrary(motions, choice.load(), choice.cache())
         try:
             _announce(library)
             server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))

@@ -18,7 +18,7 @@ from tmrcli.commands.options import (
     StartOption,
     check_segment,
     check_suffix,
-    reads_motion_files,
+    with_option_groups,
 )
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ __all__ = ["show", "IMAGE_SUFFIXES"]
 IMAGE_SUFFIXES = (".gif", ".mp4", ".png")
 
 
-@reads_motion_files
+@with_option_groups
 def show(
     file: MotionFileArgument,
     start: StartOption = 0.0,

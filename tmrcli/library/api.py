@@ -8,8 +8,9 @@
 
 Results are the dataclasses the commands print: `dataclasses.asdict` of each is what `--json` gives.
 The library checks its checkpoint itself: searching or indexing with a model other than the one that
-embedded it raises `StoreError`, as the commands do. Indexing converts files in worker processes; a
-script (not a notebook) that indexes needs the usual `if __name__ == "__main__":` guard for them.
+embedded it raises `StoreError`, as the commands do; opened without a model, it uses the one that
+indexed it (`tmrcli/library/defaults.py`, the commands' rule). Indexing converts files in worker
+processes; a script (not a notebook) that indexes needs the usual `if __name__ == "__main__":` guard.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from formats.reading import LoadOptions, available_cores, read_features
-from formats.user_dirs import user_data_dir
 from tmrcli.library.caption import bank_embeddings, caption_motion
+from tmrcli.library.defaults import DEFAULT_CHECKPOINT, library_path, load_library_model
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.indexing import IndexProgress, IndexReport, IndexRequest, run_index
 from tmrcli.library.info import LibraryInfo, library_info
@@ -54,7 +55,7 @@ class MotionFeatures:
 
 
 def load_model(
-    name_or_path: str | Path = "default", *, text_model: str | Path | None = None, device: str | None = None
+    name_or_path: str | Path = DEFAULT_CHECKPOINT, *, text_model: str | Path | None = None, device: str | None = None
 ) -> Retriever:
     """A model by registered name (`default`, the shipped one) or checkpoint file; CheckpointError
     with the reason when it cannot be used. Texts and motions in, unit embeddings out. `text_model`:
@@ -108,14 +109,16 @@ class _Silent:
 class Library:
     """A motion library on disk and the model that embeds into it."""
 
-    def __init__(self, path: str | Path | None = None, model: Retriever | str | Path = "default") -> None:
+    def __init__(self, path: str | Path | None = None, model: Retriever | str | Path | None = None) -> None:
         """`path`: the library file, or a folder to keep library.h5 in; default $TMR_STORE, else the user's
-        data folder, as for the commands. `model`: a loaded model, or a name or checkpoint file to load."""
+        data folder, as for the commands. `model`: a loaded model, or a name or checkpoint file to load;
+        default the one that indexed the library, as for the commands (`default` for a new library)."""
         path = path if path is not None else os.environ.get("TMR_STORE")
-        given = Path(path).expanduser() if path else user_data_dir()
-        self.path = (given / "library.h5" if given.is_dir() or not path else given).absolute()
-        self.model = load_model(model) if isinstance(model, (str, Path)) else model
+        self.path = library_path(Path(path) if path else None)
         self._store = MotionStore(self.path)
+        if model is None or isinstance(model, (str, Path)):
+            model = load_library_model(self._store, model)
+        self.model = model
 
     def __repr__(self) -> str:
         return f"Library({str(self.path)!r}, model sha256 {(self.model.sha256 or '?')[:12]})"

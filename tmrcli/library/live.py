@@ -1,6 +1,9 @@
 """The library as a long-running reader (`tmr serve`) sees it: one open snapshot, reopened as soon as
 the files on disk have changed (a `tmr index` beside it), so every query sees the latest commit
-without a restart, and a query in between costs no reopening.
+without a restart, and a query in between costs no reopening: telling whether anything changed is
+a listing of the library's folder and a stat per file. A library of up to KEPT_EMBEDDINGS_BYTES of
+embeddings is searched from memory (each file's column read once, and kept across reopenings while
+the file stays: files are written once and never changed), a larger one from disk.
 
 Motions are named by id, a digest of their path, never by a path a client sends: only what the
 library holds can be read, and an id that is not in the library is simply unknown.
@@ -27,7 +30,9 @@ from tmrcli.library.storefile import FileRecord
 if TYPE_CHECKING:
     from model import Retriever
 
-__all__ = ["motion_id", "LiveLibrary", "LiveView"]
+__all__ = ["motion_id", "LiveLibrary", "LiveView", "KEPT_EMBEDDINGS_BYTES"]
+
+KEPT_EMBEDDINGS_BYTES = 256 << 20  # about 260k entries of 256 float32: one HNSW index's own copy of them
 
 
 def motion_id(path: str) -> str:
@@ -60,6 +65,7 @@ class LiveLibrary:
         self._stack: ExitStack | None = None
         self._view: LiveView | None = None
         self._signature: tuple | None = None
+        self._kept: dict[str, np.ndarray] = {}  # file_id -> that store file's embeddings
 
     @contextmanager
     def view(self) -> Iterator[LiveView]:
@@ -84,6 +90,7 @@ class LiveLibrary:
             snapshot = stack.enter_context(self.store.snapshot())
             check_checkpoint(snapshot, self.model.sha256)
             files = {motion_id(path): record for path, record in _records(snapshot)}
+            self._kept = _keep_in_memory(snapshot, self._kept)
         except BaseException:
             stack.close()
             raise
@@ -105,6 +112,16 @@ class LiveLibrary:
             names = []
         parts += [(name, _identity(self.store.folder / name)) for name in names]
         return tuple(parts)
+
+
+def _keep_in_memory(snapshot: Snapshot, kept: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Keep the snapshot's embeddings in memory when they fit KEPT_EMBEDDINGS_BYTES, reusing the
+    columns of files kept before; what is kept now, by file_id."""
+    store_files = snapshot.store_files
+    size = sum(f.header.entries * f.header.dim * 4 for f in store_files)
+    if size > KEPT_EMBEDDINGS_BYTES:
+        return {}
+    return {f.header.file_id: f.keep_in_memory(kept.get(f.header.file_id)) for f in store_files}
 
 
 def _identity(path: os.PathLike) -> tuple[int, int, int] | None:

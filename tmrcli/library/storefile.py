@@ -160,6 +160,19 @@ class StoreFile:
         self.header = header
         self._h5 = handle
         self._spans: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._embeddings: np.ndarray | None = None  # all of them, when kept in memory
+        self._paths: list[str] | None = None
+
+    def keep_in_memory(self, embeddings: np.ndarray | None = None) -> np.ndarray:
+        """Read every embedding and path now and answer later searches from memory: what a
+        long-running reader (`tmr serve`) wants, where each query would otherwise read its candidates'
+        rows from HDF5 (8 ms at 100k entries). `embeddings`: this file's column, kept from an earlier
+        opening of it. Returns the kept embeddings."""
+        if self._embeddings is None:
+            kept = self.entry_column("embedding") if embeddings is None else embeddings
+            kept.setflags(write=False)  # shared by every search (and the next opening)
+            self._embeddings, self._paths = kept, self.file_table().paths
+        return self._embeddings
 
     def file_table(self) -> FileTable:
         """Every file row."""
@@ -179,6 +192,8 @@ class StoreFile:
 
     def paths_at(self, rows: np.ndarray) -> list[str]:
         """Paths of the given file rows, in that order (reads only those rows)."""
+        if self._paths is not None:
+            return [self._paths[row] for row in rows]
         unique, inverse = np.unique(rows, return_inverse=True)
         with _damage_is_store_error(self.path):
             found = self._h5["files/path"][unique] if len(unique) else []
@@ -198,6 +213,8 @@ class StoreFile:
 
     def entry_column(self, name: str, rows: np.ndarray | slice | None = None) -> np.ndarray:
         """One entries/ column (file, start, end, embedding), all rows or the given increasing rows."""
+        if name == "embedding" and self._embeddings is not None:
+            return self._embeddings if rows is None else self._embeddings[rows]
         with _damage_is_store_error(self.path):
             dataset = self._h5["entries"][name]
             if rows is None:

@@ -1,6 +1,7 @@
 """What each `tmr serve` API request computes, as JSON-ready dicts: blocking work (the model, HDF5,
 reading motion files) that the app runs in worker threads. Motions are found by id in the live
-library (`tmrcli.library.live`), never by a path from the request."""
+library (`tmrcli.library.live`), never by a path from the request. Text queries are encoded by one
+`QueryBatcher`, so the ones that arrive together are encoded together."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from formats.errors import SegmentError, TmrError
 from formats.reading import LoadOptions, read_features
+from model.query_batcher import QueryBatcher
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.errors import StoreError
 from tmrcli.library.live import LiveLibrary, motion_id
@@ -23,6 +25,8 @@ from tmrcli.views.html_page import figure_data
 from tmrcli.views.web_requests import ApiError
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     import numpy as np
 
 __all__ = ["Answers", "hit_json"]
@@ -30,16 +34,23 @@ __all__ = ["Answers", "hit_json"]
 
 def hit_json(hit: SearchHit) -> dict:
     """A search hit as the API sends it: its motion id, every field of the hit, its duration."""
-    return {"id": motion_id(hit.path), **asdict(hit), "duration": round(hit.duration, 3)}
+    # vars, not asdict: the fields are plain values, which asdict deep-copies (0.15 ms for 10 hits
+    # against 0.006, in every search's answer).
+    return {"id": motion_id(hit.path), **vars(hit), "duration": round(hit.duration, 3)}
 
 
 class Answers:
     """The API's answers over one live library, reading its files with the server's options."""
 
-    def __init__(self, library: LiveLibrary, options: LoadOptions) -> None:
+    def __init__(self, library: LiveLibrary, options: LoadOptions, max_waiting_queries: int) -> None:
         self.library = library
         self.model = library.model
         self.options = options
+        self.queries = QueryBatcher(self.model.encode_texts, max_waiting_queries)
+
+    def close(self) -> None:
+        """Stop the query encoder (after the queries that wait)."""
+        self.queries.close()
 
     def info(self) -> dict:
         """What the library holds, as `tmr info --json`."""
@@ -47,8 +58,14 @@ class Answers:
 
         return asdict(library_info(self.library.store, self.model.sha256))
 
-    def search_text(self, text: str, k: int) -> dict:
-        return {"query": text, **self._search(self.model.encode_texts([text])[0], k)}
+    def encode_text(self, text: str) -> Future[np.ndarray]:
+        """The embedding of a text query, encoded with the others that wait (QueriesWaiting when too
+        many do)."""
+        return self.queries.submit(text)
+
+    def search_text(self, text: str, query: np.ndarray, k: int) -> dict:
+        """The motions best matching `text`, whose embedding `encode_text` gave."""
+        return {"query": text, **self._search(query, k)}
 
     def search_like(self, ident: str, k: int) -> dict:
         """The motions most like the library's motion `ident`, which is left out."""

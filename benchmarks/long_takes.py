@@ -2,7 +2,8 @@
 
   - localize: the work of `tmr localize` once the model is loaded (read the take, embed the coarse
     pass and the windows around the best stretches, score them; median of --runs, target < 1.5 s),
-    with the rows it put through the encoder against embedding every window of the grid; and beside
+    with the rows it put through the encoder against embedding every window of the grid, and the
+    time of each of those three steps (the text's own encoding, a few ms, left out); and beside
     it, in the same run, the coarse pass's windows embedded in one pass against one clip each (the
     way before `Retriever.encode_windows`): the ratio between the two;
   - show: the default GIF of the whole take (median seconds, target < 5 s; its size, target < 2 MB);
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from common import DEFAULT_DATA, machine
@@ -83,7 +85,7 @@ def main() -> None:
     from model import load_retriever
     from model.threads import torch_threads
     from tmrcli.library.localize import embed_windows, localize_query, localize_file
-    from tmrcli.library.take_windows import coarse_spans, window_grid
+    from tmrcli.library.take_windows import MotionWindows, coarse_spans, window_grid
     from tmrcli.views.show import show_motion
 
     take = args.data / TAKE
@@ -101,6 +103,12 @@ def main() -> None:
     print("in this process, model loaded")
     line("localize (read, embed windows, score)", timed(lambda: localize_file(take, TEXT, retriever, 3), args.runs),
          TARGETS["localize"])
+    query = retriever.encode_texts([TEXT])[0]
+    coarse = searched.first_only().embeddings
+    line("  of which: read the take", timed(lambda: read_features(take, LoadOptions()), args.runs))
+    line("  of which: the coarse pass", timed(lambda: retriever.encode_windows(feats, spans), args.runs))
+    line("  of which: the fine pass, scoring", timed(lambda: localize_query(MotionWindows(
+        spans, coarse, len(feats), len(feats) / 20, partial(retriever.encode_windows, feats)), query, 3), args.runs))
     with torch_threads(1):  # one thread, alternating: the steadiest comparison on a shared machine
         pairs = [(timed(lambda: retriever.encode_windows(feats, spans), 1),
                   timed(lambda: retriever.encode_motions([feats[a:b] for a, b in spans]), 1)) for _ in range(args.runs)]

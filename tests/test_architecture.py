@@ -81,6 +81,18 @@ def test_cli_import_loads_no_heavy_library() -> None:
     assert result.stdout.strip() == ""
 
 
+def test_convert_loads_no_model(data_dir: Path, tmp_path: Path) -> None:
+    """`tmr convert` is motion files to features (formats/ only): it must not pay torch's import."""
+    clip = data_dir / "bandai-namco" / "dataset-1" / "data" / "dataset-1_bow_active_001.bvh"
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom tmrcli.app import app\n"
+        f"result = CliRunner().invoke(app, ['convert', {str(clip)!r}, '-o', {str(tmp_path / 'bow.npz')!r}])\n"
+        "print(result.exit_code, [m for m in ('torch', 'transformers') if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "0 []", result.stdout + result.stderr
+
+
 def test_version_and_help() -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--version"])

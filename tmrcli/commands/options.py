@@ -214,7 +214,6 @@ def load_options(
     from formats import SkeletonError, read_skeleton_map
     from formats.limits import MAX_FPS, MIN_FPS
     from formats.reading import LoadOptions
-    from model.inference import Retriever
 
     if fps is not None and not MIN_FPS <= fps <= MAX_FPS:
         raise typer.BadParameter(

@@ -1,5 +1,6 @@
 """The text bank `tmr caption` ranks by default: sentences that ship with the default model, and their
-embeddings under the default checkpoint, shipped too.
+embeddings under the default checkpoint, shipped too, with their sentence embeddings in the default
+backbone (what `model/likeness.py` compares a query's wording with).
 
 Why ship the embeddings: the first `tmr caption`, `localize` or `search` on a machine would otherwise
 embed the whole bank (hundreds of sentences through the text backbone and encoder) before answering.
@@ -18,7 +19,7 @@ import numpy as np
 
 from model.corpus import read_caption_table
 
-__all__ = ["SHIPPED_BANK", "default_text_bank", "bank_key", "shipped_bank_embeddings"]
+__all__ = ["SHIPPED_BANK", "default_text_bank", "bank_key", "shipped_bank_embeddings", "sentences_key", "shipped_bank_sentences"]
 
 SHIPPED_BANK = Path(__file__).parent / "assets" / "default_bank.npz"
 
@@ -38,27 +39,46 @@ def bank_key(checkpoint_sha256: str | None, texts: list[str]) -> str:
     return hashlib.sha256("\n".join([checkpoint_sha256 or "", *texts]).encode()).hexdigest()[:24]
 
 
+def sentences_key(backbone: str, texts: list[str]) -> str:
+    """What a bank's sentence embeddings depend on: the backbone (by name) and the sentences."""
+    return bank_key(f"backbone:{backbone}", texts)
+
+
 def shipped_bank_embeddings(key: str, path: Path = SHIPPED_BANK) -> np.ndarray | None:
     """The shipped (N, dim) embeddings when they were made for `key`, else None."""
+    return _shipped(path, "key", "embeddings", key)
+
+
+def shipped_bank_sentences(key: str, path: Path = SHIPPED_BANK) -> np.ndarray | None:
+    """The shipped (N, width) float32 sentence embeddings when they were made for `key` (`sentences_key`), else None."""
+    found = _shipped(path, "sentences_key", "sentences", key)
+    return None if found is None else found.astype(np.float32)
+
+
+def _shipped(path: Path, key_name: str, array_name: str, key: str) -> np.ndarray | None:
     try:
         with np.load(path, allow_pickle=False) as shipped:
-            if str(shipped["key"]) == key:
-                return shipped["embeddings"]
+            if str(shipped[key_name]) == key:
+                return shipped[array_name]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass  # absent or damaged: the bank is embedded instead
     return None
 
 
 def _write_shipped_bank() -> None:
-    """Embed the default bank with the default checkpoint into SHIPPED_BANK."""
+    """Embed the default bank with the default checkpoint, and in its backbone's sentence space
+    (float16: the likeness needs two decimals), into SHIPPED_BANK."""
     from formats.atomic import write_atomic
     from model.inference import load_retriever
 
     retriever, texts = load_retriever("default", device="cpu"), default_text_bank()
     embeddings = retriever.encode_texts(texts)
+    sentences = retriever.backbone.sentence_embeddings(texts).numpy().astype(np.float16)
     key = np.array(bank_key(retriever.sha256, texts))
-    write_atomic(SHIPPED_BANK, lambda file: np.savez(file, key=key, embeddings=embeddings))
-    print(f"{SHIPPED_BANK}: {len(texts)} sentences, key {key}")
+    of_sentences = np.array(sentences_key(retriever.backbone.name, texts))
+    arrays = dict(key=key, embeddings=embeddings, sentences_key=of_sentences, sentences=sentences)
+    write_atomic(SHIPPED_BANK, lambda file: np.savez(file, **arrays))
+    print(f"{SHIPPED_BANK}: {len(texts)} sentences, key {key}, sentences key {of_sentences}")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ unrelated sentences) and `Z_CLEAR` (1: better than all but one in a thousand). B
 the model's own scores, per motion, so the figure needs no labelled data and follows any checkpoint.
 On the validation phrasings this separated correct top hits from gibberish's better than quantile or
 rank marks did (92% of correct hits above the most confident gibberish, against 67% and 13%).
+A text that describes no motion at all is caught on the text side instead: the confidence is scaled
+by how much the query reads like a description of a motion (`model/likeness.py`).
 """
 
 from __future__ import annotations
@@ -28,13 +30,14 @@ Z_CLEAR = 3.0902  # its 99.9th percentile
 NO_CLEAR_MATCH = 0.3
 
 
-def confidences(query: np.ndarray, motions: np.ndarray, bank: np.ndarray) -> np.ndarray:
+def confidences(query: np.ndarray, motions: np.ndarray, bank: np.ndarray, likeness: float = 1.0) -> np.ndarray:
     """(K,) confidences in [0, 1] of a query embedding (D,) with each of K motion embeddings (K, D),
-    given the (N, D) embeddings of a sentence bank (N >= 2); all unit norm."""
+    given the (N, D) embeddings of a sentence bank (N >= 2), all unit norm, and how much the query
+    reads like a description of a motion (`model/likeness.py`), which scales them."""
     motions = np.atleast_2d(np.asarray(motions, dtype=np.float32))
     if len(motions) == 0:
         return np.zeros(0, dtype=np.float32)
     scores = motions @ np.asarray(query, dtype=np.float32)  # (K,)
     crowd = np.asarray(bank, dtype=np.float32) @ motions.T  # (N, K)
     z = (scores - crowd.mean(axis=0)) / np.maximum(crowd.std(axis=0), 1e-6)
-    return np.clip((z - Z_CROWD) / (Z_CLEAR - Z_CROWD), 0.0, 1.0).astype(np.float32)
+    return (likeness * np.clip((z - Z_CROWD) / (Z_CLEAR - Z_CROWD), 0.0, 1.0)).astype(np.float32)

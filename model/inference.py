@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from model.bank import default_text_bank, sentences_key, shipped_bank_sentences
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint, recorded_text_folder
 from model.errors import TextModelError
+from model.likeness import LIKENESS_BACKBONE, description_likeness, mean_pooled
 from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
 from model.threads import threads_for, torch_threads
@@ -74,6 +76,7 @@ class Retriever:
         self.model = checkpoint.model.to(self.device).eval()
         self._text_folder = text_model
         self._backbone = backbone
+        self._bank_sentence_embeddings: np.ndarray | None = None
         if backbone is not None:
             self._check_width(backbone)
 
@@ -100,6 +103,32 @@ class Retriever:
         batches = self.backbone.padded_batches(texts, batch_size)
         rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
         return self._encode(len(texts), batches, self.model.encode_texts, rows)
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Text queries: (N, latent_dim) embeddings, as `encode_texts`, and (N,) how much each reads like
+        a description of a motion (`model/likeness.py`), from the same backbone run."""
+        if self.backbone.name != LIKENESS_BACKBONE:
+            return self.encode_texts(texts, batch_size), np.ones(len(texts), dtype=np.float32)
+        sentences = np.zeros((len(texts), self.backbone.width), dtype=np.float32)
+
+        def pooled(batches: Iterator[tuple[np.ndarray, Padded]]) -> Iterator[tuple[np.ndarray, Padded]]:
+            for batch, padded in batches:
+                sentences[batch] = mean_pooled(padded.x.float().cpu().numpy(), padded.mask.cpu().numpy())
+                yield batch, padded
+
+        rows = sum(len(text.split()) + 2 for text in texts)
+        embeddings = self._encode(len(texts), pooled(self.backbone.padded_batches(texts, batch_size)), self.model.encode_texts, rows)
+        return embeddings, description_likeness(sentences, self._bank_sentences())
+
+    def _bank_sentences(self) -> np.ndarray:
+        """The default bank's sentence embeddings in the backbone: shipped, else computed once."""
+        if self._bank_sentence_embeddings is None:
+            texts = default_text_bank()
+            shipped = shipped_bank_sentences(sentences_key(self.backbone.name, texts))
+            if shipped is None or len(shipped) != len(texts):
+                shipped = self.backbone.sentence_embeddings(texts).numpy()
+            self._bank_sentence_embeddings = shipped
+        return self._bank_sentence_embeddings
 
     def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """(T_i, n_feats) raw (unnormalised) features at the checkpoint's fps -> (N, latent_dim) unit-norm

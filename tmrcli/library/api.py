@@ -151,16 +151,17 @@ class Library:
 
         with self._store.snapshot() as view, torch_threads(1):
             check_checkpoint(view, self.model.sha256)  # before any encoding
-            bank = None
+            bank, likeness = None, 1.0
             if isinstance(query, str):
-                embedding, exclude = self.model.encode_texts([query])[0], None
+                embeddings, likenesses = self.model.encode_queries([query])
+                embedding, likeness, exclude = embeddings[0], float(likenesses[0]), None
                 bank = bank_embeddings(self.model, default_text_bank())
             else:
                 motion = query if isinstance(query, MotionFeatures) else _read(Path(query), LoadOptions())
                 embedding, exclude = embed_whole(self.model, motion.features), motion.path
             return search_library(
                 view, embedding, k, checkpoint_sha256=self.model.sha256, min_score=min_score, exclude=exclude,
-                bank=bank, min_confidence=min_confidence,
+                bank=bank, likeness=likeness, min_confidence=min_confidence,
             )  # fmt: skip
 
     def caption(

@@ -202,9 +202,12 @@ def curve_mean(curve: list[CurvePoint], start: float, end: float) -> float:
     return float(values[inside].mean())
 
 
-def localize_query(windows: MotionWindows, query: np.ndarray, top: int, bank: np.ndarray | None = None) -> Localization:
+def localize_query(
+    windows: MotionWindows, query: np.ndarray, top: int, bank: np.ndarray | None = None, likeness: float = 1.0
+) -> Localization:
     """Score the windows against a text embedding (dim,), embedding those the answer needs: the best
-    segments and the curve; with the embeddings of a sentence `bank`, the best segment's confidence."""
+    segments and the curve; with the embeddings of a sentence `bank`, the best segment's confidence
+    (scaled by the text's `likeness`, `model/likeness.py`)."""
     from model.calibration import confidences
 
     windows = windows.first_only()  # the fine windows of earlier queries are reused, not relied on
@@ -222,7 +225,7 @@ def localize_query(windows: MotionWindows, query: np.ndarray, top: int, bank: np
     confidence = None
     if bank is not None and found:
         best = windows.embedding(grid[found[0][1]])
-        confidence = None if best is None else round(float(confidences(query, best, bank)[0]), 3)
+        confidence = None if best is None else round(float(confidences(query, best, bank, likeness)[0]), 3)
     return Localization(segments, curve, round(windows.duration, 2), flat, confidence)
 
 
@@ -235,7 +238,8 @@ def localize(
     from tmrcli.library.caption import bank_embeddings
 
     bank = bank_embeddings(retriever, default_text_bank(), cache)
-    return localize_query(embed_windows(retriever, feats, duration), retriever.encode_texts([text])[0], top, bank)
+    queries, likeness = retriever.encode_queries([text])
+    return localize_query(embed_windows(retriever, feats, duration), queries[0], top, bank, float(likeness[0]))
 
 
 def localize_file(

@@ -95,13 +95,14 @@ def search_library(
     min_score: float = 0.0,
     exclude: str | None = None,
     bank: np.ndarray | None = None,
+    likeness: float = 1.0,
     min_confidence: float = 0.0,
 ) -> list[SearchHit]:
     """The k files best matching `query` (dim,) unit norm, best first, each with its best stretch;
     `exclude` leaves one path out (the example of a query by example). `checkpoint_sha256` names the
     checkpoint that embedded the query: StoreError unless it made the library's embeddings too. With
-    the embeddings of a sentence `bank` (text queries), each hit gets its confidence, and hits below
-    `min_confidence` are left out."""
+    the embeddings of a sentence `bank` (text queries), each hit gets its confidence (scaled by the
+    query's `likeness`, `model/likeness.py`), and hits below `min_confidence` are left out."""
     check_checkpoint(snapshot, checkpoint_sha256)
     scored: list[_Scored] = []
     for store_file, replaced in zip(snapshot.store_files, snapshot.replaced_after()):
@@ -116,7 +117,7 @@ def search_library(
     if bank is None:
         sure: list[float | None] = [None] * len(ranked)
     else:
-        sure = [round(float(c), 3) for c in confidences(query, np.array([s.embedding for s in ranked]), bank)]
+        sure = [round(float(c), 3) for c in confidences(query, np.array([s.embedding for s in ranked]), bank, likeness)]
         kept = [i for i, c in enumerate(sure) if c >= min_confidence]
         ranked, sure = [ranked[i] for i in kept], [sure[i] for i in kept]
     return [
@@ -153,9 +154,10 @@ def find_motions_on_disk(
 
     with store.snapshot() as view, torch_threads(1):
         check_checkpoint(view, retriever.sha256, checkpoint_reference(retriever.checkpoint))  # before any encoding
-        bank = None
+        bank, likeness = None, 1.0
         if like is None:
-            query, exclude = retriever.encode_texts([text or ""])[0], None
+            queries, likenesses = retriever.encode_queries([text or ""])
+            query, likeness, exclude = queries[0], float(likenesses[0]), None
             bank = bank_embeddings(retriever, default_text_bank(), cache)
         else:
             _, feats, _ = read_features(like, options or LoadOptions())
@@ -164,7 +166,7 @@ def find_motions_on_disk(
         while True:
             hits = search_library(
                 view, query, want, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude,
-                bank=bank, min_confidence=min_confidence,
+                bank=bank, likeness=likeness, min_confidence=min_confidence,
             )
             present = [hit for hit in hits if os.path.exists(hit.path)]
             if len(present) >= k or len(hits) < want:

@@ -326,3 +326,41 @@ def test_non_loopback_host_warns_and_a_port_in_use_is_one_line(tmp_path: Path) -
         result = CliRunner().invoke(app, ["serve", "--port", str(port), "--checkpoint", missing])
     assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr and "warning" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_accepted_connections_have_nagle_off(host: str) -> None:
+    """uvicorn writes an answer's headers and its body apart; with Nagle's algorithm on, the body waits
+    for the client's delayed ACK (~40 ms a request). The listener `tmr serve` binds is served as
+    uvicorn serves it (`loop.create_server(sock=...)`): each accepted connection must have TCP_NODELAY."""
+    import socket
+
+    from formats.errors import TmrError
+    from tmrcli.commands.serve import _listen
+
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        seen: asyncio.Future[int] = loop.create_future()
+
+        class Accepted(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                accepted = transport.get_extra_info("socket")
+                seen.set_result(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        try:
+            listener = _listen(host, 0)
+        except TmrError as error:  # a machine without IPv6 loopback
+            pytest.skip(f"cannot listen on {host}: {error}")
+        server = await loop.create_server(Accepted, sock=listener)
+        async with server:
+            _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(seen, 10)
+            finally:
+                writer.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0

@@ -64,7 +64,8 @@ def serve(
             out.print(_url(listener), markup=False)
             sys.stdout.flush()  # the URL is what a script waits for
             with torch_threads(1), contextlib.suppress(KeyboardInterrupt):
-                # One torch thread per query: concurrent queries use the cores side by side. uvicorn
+                # One torch thread per query: concurrent queries use the cores side by side (the text
+                # encoder takes the cores other processes leave idle, `web_answers.py`). uvicorn
                 # shuts down cleanly on Ctrl-C, then raises it again: it ends the command normally.
                 server.run(sockets=[listener])
         finally:

@@ -2,8 +2,8 @@
 reading motion files) that the app runs in worker threads. Motions are found by id in the live
 library (`tmrcli.library.live`), never by a path from the request. Text queries are encoded by one
 `QueryBatcher`, so the ones that arrive together are encoded together, on as many threads as the
-machine's other processes left cores idle over the last second (`model/idle_cores.py`): on an idle
-machine a lone query uses every core, on a busy one it keeps to one."""
+machine's other processes left cores idle over the last second (`model/idle_cores.py`), at most two:
+on an idle machine a lone query uses two cores, on a busy one it keeps to one."""
 
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = ["Answers", "hit_json"]
+
+# Threads a text batch may take on idle cores: two, what was tried (on 2-core machines); more
+# threads on a query's small matrix products are untried.
+MOST_QUERY_THREADS = 2
 
 
 def hit_json(hit: SearchHit) -> dict:
@@ -68,7 +72,7 @@ class Answers:
         return self.queries.submit(text)
 
     def _encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model.encode_texts(texts, threads=self._idle.threads())
+        return self.model.encode_texts(texts, threads=min(MOST_QUERY_THREADS, self._idle.threads()))
 
     def search_text(self, text: str, query: np.ndarray, k: int) -> dict:
         """The motions best matching `text`, whose embedding `encode_text` gave."""

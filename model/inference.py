@@ -98,11 +98,13 @@ class Retriever:
             self._backbone = backbone
         return self._backbone
 
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64, threads: int | None = None) -> np.ndarray:
+        """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings. `threads`: CPU threads for the
+        call (default: one for small work, `model/threads.py`); the embeddings equal those of any
+        other count up to float rounding."""
         batches = self.backbone.padded_batches(texts, batch_size)
         rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
-        return self._encode(len(texts), batches, self.model.encode_texts, rows)
+        return self._encode(len(texts), batches, self.model.encode_texts, rows, threads)
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Text queries: (N, latent_dim) embeddings, as `encode_texts`, and (N,) how much each reads like
@@ -184,10 +186,12 @@ class Retriever:
         batches: Iterator[tuple[np.ndarray, Padded]],
         encoder: Callable[[Padded], Tensor],
         rows: int,
+        threads: int | None = None,
     ) -> np.ndarray:
-        """Small work (a query, one clip) runs on one CPU thread (`model/threads.py`)."""
-        threads = torch_threads(threads_for(rows)) if self.device.type == "cpu" else contextlib.nullcontext()
-        with threads:
+        """Small work (a query, one clip) runs on one CPU thread (`model/threads.py`) unless `threads` says."""
+        cpu = self.device.type == "cpu"
+        within = torch_threads(threads or threads_for(rows)) if cpu else contextlib.nullcontext()
+        with within:
             return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
 
     def _check_width(self, backbone: TextBackbone) -> None:

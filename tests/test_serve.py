@@ -150,6 +150,45 @@ def test_text_queries_beyond_the_waiting_limit_are_503_and_the_rest_still_answer
         library.close()
 
 
+@pytest.mark.parametrize(("idle", "threads"), [(1, 1), (2, 2), (8, 2)])
+def test_text_queries_take_the_idle_cores_at_most_two(
+    server: Server, retriever, monkeypatch: pytest.MonkeyPatch, idle: int, threads: int
+) -> None:
+    """The encoder runs on the cores other processes left idle (`model/idle_cores.py`, tested there),
+    at most two; the hits are the library code's whatever the count (scores to one unit of their
+    last shown digit)."""
+    from starlette.testclient import TestClient
+
+    from model.idle_cores import IdleCores
+    from tmrcli.library.live import LiveLibrary
+    from tmrcli.library.store import MotionStore
+    from tmrcli.views.web import create_app
+
+    asked: list[int | None] = []
+    encode = retriever.encode_texts
+
+    def recording(texts, batch_size=64, threads=None):
+        asked.append(threads)
+        return encode(texts, batch_size, threads)
+
+    monkeypatch.setattr(retriever, "encode_texts", recording)
+    monkeypatch.setattr(IdleCores, "threads", lambda self: idle)
+    library = LiveLibrary(MotionStore(server.store), retriever)
+    try:
+        with TestClient(create_app(library)) as client:
+            response = client.get("/api/search", params={"q": "a person raises both hands", "k": 10})
+    finally:
+        library.close()
+    assert asked == [threads]
+    monkeypatch.undo()
+    served, expected = _hits(response), _library(server, retriever, text="a person raises both hands")
+    # Scores are shown to 4 decimals; threads change the embedding by float rounding (~6e-8), which can tip the last.
+    assert [(rank, path, start, end) for rank, _, path, start, end in served] == [
+        (rank, path, start, end) for rank, _, path, start, end in expected
+    ]
+    assert max(abs(a[1] - b[1]) for a, b in zip(served, expected)) <= 1e-4 + 1e-9
+
+
 def test_bad_queries_are_400_and_the_server_still_answers(server: Server) -> None:
     assert "?q=" in _error(server.get("/api/search"), 400)
     assert "?q=" in _error(server.get("/api/search", q="   "), 400)
@@ -326,3 +365,41 @@ def test_non_loopback_host_warns_and_a_port_in_use_is_one_line(tmp_path: Path) -
         result = CliRunner().invoke(app, ["serve", "--port", str(port), "--checkpoint", missing])
     assert result.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr and "warning" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_accepted_connections_have_nagle_off(host: str) -> None:
+    """uvicorn writes an answer's headers and its body apart; with Nagle's algorithm on, the body waits
+    for the client's delayed ACK (~40 ms a request). The listener `tmr serve` binds is served as
+    uvicorn serves it (`loop.create_server(sock=...)`): each accepted connection must have TCP_NODELAY."""
+    import socket
+
+    from formats.errors import TmrError
+    from tmrcli.commands.serve import _listen
+
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+
+    async def accepted_nodelay() -> int:
+        loop = asyncio.get_running_loop()
+        seen: asyncio.Future[int] = loop.create_future()
+
+        class Accepted(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                accepted = transport.get_extra_info("socket")
+                seen.set_result(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        try:
+            listener = _listen(host, 0)
+        except TmrError as error:  # a machine without IPv6 loopback
+            pytest.skip(f"cannot listen on {host}: {error}")
+        server = await loop.create_server(Accepted, sock=listener)
+        async with server:
+            _, writer = await asyncio.open_connection(*listener.getsockname()[:2])
+            try:
+                return await asyncio.wait_for(seen, 10)
+            finally:
+                writer.close()
+
+    assert asyncio.run(accepted_nodelay()) != 0

@@ -64,7 +64,8 @@ def serve(
             out.print(_url(listener), markup=False)
             sys.stdout.flush()  # the URL is what a script waits for
             with torch_threads(1), contextlib.suppress(KeyboardInterrupt):
-                # One torch thread per query: concurrent queries use the cores side by side. uvicorn
+                # One torch thread per query: concurrent queries use the cores side by side (the text
+                # encoder takes the cores other processes leave idle, `web_answers.py`). uvicorn
                 # shuts down cleanly on Ctrl-C, then raises it again: it ends the command normally.
                 server.run(sockets=[listener])
         finally:
@@ -99,12 +100,18 @@ def _is_loopback(host: str) -> bool:
 
 
 def _listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before uvicorn starts, so a port in use is one line of error."""
+    """The listening socket, bound before uvicorn starts, so a port in use is one line of error.
+
+    It says it is IPPROTO_TCP: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on accepted
+    sockets that say so, and `socket.create_server` leaves the protocol 0, which accepted sockets
+    inherit. With Nagle on, uvicorn's answer, written as headers then body, waits for the client's
+    delayed ACK before its body leaves: about 40 ms on every request of a kept-alive connection."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        return socket.create_server((host, port), family=family)
+        bound = socket.create_server((host, port), family=family)
     except OSError as error:
         raise TmrError(None, f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, fileno=bound.detach())
 
 
 def _url(listener: socket.socket) -> str:

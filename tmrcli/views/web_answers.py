@@ -1,12 +1,14 @@
 """What each `tmr serve` API request computes, as JSON-ready dicts: blocking work (the model, HDF5,
 reading motion files) that the app runs in worker threads. Motions are found by id in the live
 library (`tmrcli.library.live`), never by a path from the request. Text queries are encoded by one
-`QueryBatcher`, so the ones that arrive together are encoded together."""
+`QueryBatcher`, so the ones that arrive together are encoded together, on as many threads as the
+machine's other processes left cores idle over the last second (`model/idle_cores.py`), at most two:
+on an idle machine a lone query uses two cores, on a busy one it keeps to one."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cached_property
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from formats.errors import SegmentError, TmrError
 from formats.reading import LoadOptions, read_features
+from model.idle_cores import IdleCores
 from model.query_batcher import QueryBatcher
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.errors import StoreError
@@ -31,6 +34,10 @@ if TYPE_CHECKING:
 
 __all__ = ["Answers", "hit_json"]
 
+# Threads a text batch may take on idle cores: two, what was tried (on 2-core machines); more
+# threads on a query's small matrix products are untried.
+MOST_QUERY_THREADS = 2
+
 
 def hit_json(hit: SearchHit) -> dict:
     """A search hit as the API sends it: its motion id, every field of the hit, its duration."""
@@ -46,7 +53,8 @@ class Answers:
         self.library = library
         self.model = library.model
         self.options = options
-        self.queries = QueryBatcher(self.model.encode_texts, max_waiting_queries)
+        self._idle = IdleCores()
+        self.queries = QueryBatcher(self._encode_texts, max_waiting_queries)
 
     def close(self) -> None:
         """Stop the query encoder (after the queries that wait)."""
@@ -62,6 +70,9 @@ class Answers:
         """The embedding of a text query, encoded with the others that wait (QueriesWaiting when too
         many do)."""
         return self.queries.submit(text)
+
+    def _encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.model.encode_texts(texts, threads=min(MOST_QUERY_THREADS, self._idle.threads()))
 
     def search_text(self, text: str, query: np.ndarray, k: int) -> dict:
         """The motions best matching `text`, whose embedding `encode_text` gave."""

@@ -106,11 +106,13 @@ class Retriever:
         rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
         return self._encode(len(texts), batches, self.model.encode_texts, rows, threads)
 
-    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    def encode_queries(
+        self, texts: Sequence[str], batch_size: int = 64, threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Text queries: (N, latent_dim) embeddings, as `encode_texts`, and (N,) how much each reads like
         a description of a motion (`model/likeness.py`), from the same backbone run."""
         if self.backbone.name != LIKENESS_BACKBONE:
-            return self.encode_texts(texts, batch_size), np.ones(len(texts), dtype=np.float32)
+            return self.encode_texts(texts, batch_size, threads), np.ones(len(texts), dtype=np.float32)
         sentences = np.zeros((len(texts), self.backbone.width), dtype=np.float32)
 
         def pooled(batches: Iterator[tuple[np.ndarray, Padded]]) -> Iterator[tuple[np.ndarray, Padded]]:
@@ -119,7 +121,8 @@ class Retriever:
                 yield batch, padded
 
         rows = sum(len(text.split()) + 2 for text in texts)
-        embeddings = self._encode(len(texts), pooled(self.backbone.padded_batches(texts, batch_size)), self.model.encode_texts, rows)
+        batches = pooled(self.backbone.padded_batches(texts, batch_size))
+        embeddings = self._encode(len(texts), batches, self.model.encode_texts, rows, threads)
         return embeddings, description_likeness(sentences, self._bank_sentences())
 
     def _bank_sentences(self) -> np.ndarray:

@@ -10,7 +10,9 @@ text at once.
 Bounded: at most `max_waiting` texts wait, and each encode takes all of them, so no caller waits
 longer than the encode in progress plus its own. A text beyond that is refused (`QueriesWaiting`)
 rather than queued without end. Embeddings equal those of encoding the text alone up to float
-rounding (batched rows go through the same packed layers; about 2e-7 on unit vectors).
+rounding (batched rows go through the same packed layers; about 2e-7 on unit vectors). What a text
+gets is its row of what `encode` returns: an embedding, or whatever else the caller encodes with it
+(`tmr serve`: the embedding and how much the text reads like a motion description).
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-
-import numpy as np
+from typing import Generic, TypeVar
 
 __all__ = ["QueryBatcher", "QueriesWaiting"]
 
@@ -32,29 +33,32 @@ class QueriesWaiting(Exception):
         self.waiting = waiting
 
 
-class QueryBatcher:
+Row = TypeVar("Row")
+
+
+class QueryBatcher(Generic[Row]):
     """Encodes texts submitted from any thread, the ones that wait together in one `encode` call.
 
     Parameters
     ----------
-    encode: (N,) texts -> (N, dim) embeddings, for example `Retriever.encode_texts`; only the worker
-        thread calls it.
+    encode: (N,) texts -> N rows, one per text (for example `Retriever.encode_texts`: (N, dim)
+        embeddings); only the worker thread calls it.
     max_waiting: texts that may wait at once (and so the largest batch).
     """
 
-    def __init__(self, encode: Callable[[Sequence[str]], np.ndarray], max_waiting: int = 64) -> None:
+    def __init__(self, encode: Callable[[Sequence[str]], Sequence[Row]], max_waiting: int = 64) -> None:
         self._encode = encode
         self.max_waiting = max_waiting
-        self._waiting: list[tuple[str, Future[np.ndarray]]] = []
+        self._waiting: list[tuple[str, Future[Row]]] = []
         self._changed = threading.Condition()
         self._closed = False
         self._worker = threading.Thread(target=self._run, name="tmr-query-encoder", daemon=True)
         self._worker.start()
 
-    def submit(self, text: str) -> Future[np.ndarray]:
-        """A future of the text's (dim,) embedding. QueriesWaiting when `max_waiting` texts already
-        wait; RuntimeError after `close`."""
-        future: Future[np.ndarray] = Future()
+    def submit(self, text: str) -> Future[Row]:
+        """A future of the text's row (its (dim,) embedding). QueriesWaiting when `max_waiting` texts
+        already wait; RuntimeError after `close`."""
+        future: Future[Row] = Future()
         with self._changed:
             if self._closed:
                 raise RuntimeError("the query batcher is closed")
@@ -64,8 +68,8 @@ class QueryBatcher:
             self._changed.notify()
         return future
 
-    def encode(self, text: str) -> np.ndarray:
-        """The text's (dim,) embedding, waiting for it (`submit` then its result)."""
+    def encode(self, text: str) -> Row:
+        """The text's row, waiting for it (`submit` then its result)."""
         return self.submit(text).result()
 
     def close(self) -> None:
@@ -86,16 +90,16 @@ class QueryBatcher:
             # A caller that gave up (a client that went away) is dropped before any work is done.
             self._answer([(text, future) for text, future in batch if future.set_running_or_notify_cancel()])
 
-    def _answer(self, batch: list[tuple[str, Future[np.ndarray]]]) -> None:
+    def _answer(self, batch: list[tuple[str, Future[Row]]]) -> None:
         texts = list(dict.fromkeys(text for text, _ in batch))  # one row per distinct text
         if not texts:
             return
         try:
-            embeddings = self._encode(texts)
+            encoded = self._encode(texts)
         except Exception as error:  # handed on, not swallowed: every caller of the batch gets it
             for _, future in batch:
                 future.set_exception(error)
             return
         rows = {text: row for row, text in enumerate(texts)}
         for text, future in batch:
-            future.set_result(embeddings[rows[text]].copy())
+            future.set_result(encoded[rows[text]])

@@ -113,6 +113,20 @@ def test_search_ranks_as_the_library_does(server: Server, retriever) -> None:
     assert first["id"] == motion_id(first["path"]) and first["duration"] == pytest.approx(first["end"] - first["start"])
 
 
+@pytest.mark.parametrize("text", ["a person waves with the left hand", "bleep blop"])
+def test_text_hits_carry_the_confidence_tmr_search_gives(server: Server, retriever, text: str) -> None:
+    from tmrcli.library.search import find_motions
+    from tmrcli.library.store import MotionStore
+
+    served = [(hit["path"], hit["confidence"]) for hit in server.get("/api/search", q=text, k=5).json()["hits"]]
+    searched = [(h.path, h.confidence) for h in find_motions(MotionStore(server.store), retriever, 5, text=text)]
+    assert [path for path, _ in served] == [path for path, _ in searched]
+    assert all(isinstance(c, float) for _, c in served), served
+    assert [c for _, c in served] == pytest.approx([c for _, c in searched], abs=1e-3 + 1e-9)
+    if text == "bleep blop":  # describes no motion: never a clear match
+        assert max(c for _, c in served) < 0.3, served
+
+
 def test_queries_asked_at_once_answer_as_asked_alone(server: Server) -> None:
     """Texts that arrive together are encoded in one batch (`model/query_batcher.py`): the same hits
     as asking one at a time. Scores are shown to 4 decimals and batched embeddings differ from lone
@@ -165,13 +179,13 @@ def test_text_queries_take_the_idle_cores_at_most_two(
     from tmrcli.views.web import create_app
 
     asked: list[int | None] = []
-    encode = retriever.encode_texts
+    encode = retriever.encode_queries
 
     def recording(texts, batch_size=64, threads=None):
         asked.append(threads)
         return encode(texts, batch_size, threads)
 
-    monkeypatch.setattr(retriever, "encode_texts", recording)
+    monkeypatch.setattr(retriever, "encode_queries", recording)
     monkeypatch.setattr(IdleCores, "threads", lambda self: idle)
     library = LiveLibrary(MotionStore(server.store), retriever)
     try:

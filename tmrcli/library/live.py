@@ -47,9 +47,21 @@ class LiveView:
     snapshot: Snapshot
     files: dict[str, FileRecord]
 
-    def search(self, query: np.ndarray, k: int, sha256: str | None, exclude: str | None = None) -> list[SearchHit]:
-        """The k files best matching the unit embedding `query`, as `tmr search` ranks them."""
-        return search_library(self.snapshot, query, k, checkpoint_sha256=sha256, exclude=exclude)
+    def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        sha256: str | None,
+        exclude: str | None = None,
+        *,
+        bank: np.ndarray | None = None,
+        likeness: float = 1.0,
+    ) -> list[SearchHit]:
+        """The k files best matching the unit embedding `query`, as `tmr search` ranks them; with a
+        text query's sentence `bank` and `likeness`, with their confidence (`search_library`)."""
+        return search_library(
+            self.snapshot, query, k, checkpoint_sha256=sha256, exclude=exclude, bank=bank, likeness=likeness
+        )
 
 
 class LiveLibrary:

@@ -32,7 +32,10 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-__all__ = ["Answers", "hit_json"]
+__all__ = ["Answers", "hit_json", "TextQuery"]
+
+# A text query as encoded: its embedding and how much it reads like a description of a motion.
+TextQuery = tuple["np.ndarray", float]
 
 # Threads a text batch may take on idle cores: two, what was tried (on 2-core machines); more
 # threads on a query's small matrix products are untried.
@@ -66,17 +69,22 @@ class Answers:
 
         return asdict(library_info(self.library.store, self.model.sha256))
 
-    def encode_text(self, text: str) -> Future[np.ndarray]:
-        """The embedding of a text query, encoded with the others that wait (QueriesWaiting when too
-        many do)."""
+    def encode_text(self, text: str) -> Future[TextQuery]:
+        """The embedding of a text query and how much it reads like a motion description, encoded with
+        the others that wait (QueriesWaiting when too many do)."""
         return self.queries.submit(text)
 
-    def _encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.model.encode_texts(texts, threads=min(MOST_QUERY_THREADS, self._idle.threads()))
+    def _encode_texts(self, texts: Sequence[str]) -> list[TextQuery]:
+        embeddings, likeness = self.model.encode_queries(texts, threads=min(MOST_QUERY_THREADS, self._idle.threads()))
+        return [(embedding.copy(), float(like)) for embedding, like in zip(embeddings, likeness)]
 
-    def search_text(self, text: str, query: np.ndarray, k: int) -> dict:
-        """The motions best matching `text`, whose embedding `encode_text` gave."""
-        return {"query": text, **self._search(query, k)}
+    def search_text(self, text: str, query: TextQuery, k: int) -> dict:
+        """The motions best matching `text`, whose embedding `encode_text` gave, with their confidence
+        as `tmr search` gives it."""
+        embedding, likeness = query
+        with self.library.view() as view:
+            hits = view.search(embedding, k, self.model.sha256, bank=self._caption_bank[1], likeness=likeness)
+        return {"query": text, "k": k, "hits": [hit_json(hit) for hit in hits]}
 
     def search_like(self, ident: str, k: int) -> dict:
         """The motions most like the library's motion `ident`, which is left out."""

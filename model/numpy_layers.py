@@ -69,12 +69,23 @@ def erf(x: Array) -> Array:
     return p
 
 
+_GELU_CHUNK = 32_768  # elements per pass: the float64 temporaries of `erf` stay in the CPU's cache
+
+
 def gelu(x: Array) -> Array:
-    """The exact GELU, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (torch's default), as float32."""
-    phi = erf(x * np.float32(1.0 / math.sqrt(2.0)))
-    phi += 1.0
-    phi *= 0.5
-    return (phi * x).astype(np.float32)
+    """The exact GELU, x * Phi(x) = x (1 + erf(x / sqrt 2)) / 2 (torch's default), as float32. Computed
+    in chunks: on a take's windows (millions of values) a whole-array float64 pass per step is
+    memory-bound, three times slower."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty_like(flat)
+    for start in range(0, flat.size, _GELU_CHUNK):
+        part = flat[start : start + _GELU_CHUNK]
+        phi = erf(part * np.float32(1.0 / math.sqrt(2.0)))
+        phi += 1.0
+        phi *= 0.5
+        phi *= part
+        out[start : start + _GELU_CHUNK] = phi
+    return out.reshape(np.shape(x))
 
 
 def _gelu_tanh(x: Array) -> Array:
@@ -106,7 +117,10 @@ class Linear:
         return cls(_float32(weights, prefix + "weight"), _float32(weights, prefix + "bias"))
 
     def __call__(self, x: Array) -> Array:
-        return x @ self.weight.T + self.bias
+        """(..., in) -> (..., out), as one matrix product over every row (faster than one per batch item)."""
+        rows = x.reshape(-1, x.shape[-1]) @ self.weight.T
+        rows += self.bias
+        return rows.reshape(*x.shape[:-1], -1)
 
 
 @dataclass(frozen=True)

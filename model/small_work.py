@@ -10,8 +10,8 @@ big work to a torch `Retriever` loaded on first need, so callers need not know w
 - texts: numpy while they total under `SMALL_WORK_ROWS` tokens (`model/threads.py`) and the
   backbone is one `model/bert_files.py` accepts; otherwise (a bank of sentences, a backbone only
   transformers runs) torch;
-- motions: numpy for up to `MOTION_ROWS` frames in one call (one clip, or the windows of one take of a
-  few minutes), torch beyond.
+- motions: numpy for up to `MOTION_ROWS` rows in one call (one clip, or the windows of one take of up
+  to about seven minutes), torch beyond.
 
 Embeddings agree with torch's to 1e-5 (max abs difference of the unit vectors; `tests/test_small_work.py`).
 """
@@ -47,8 +47,8 @@ if TYPE_CHECKING:
 
 __all__ = ["MOTION_ROWS", "SmallWorkRetriever", "load_small_work_retriever"]
 
-# Frames of motion one call embeds in numpy (the windows of a take of about five minutes); beyond, the
-# torch encoder's threads and float16-weight kernels are worth its import.
+# Rows of motion one call embeds in numpy (the 5 s windows of a take of about seven minutes); beyond,
+# the torch encoder's threads are worth its import.
 MOTION_ROWS = 16_384
 _ENCODERS = ("text_encoder", "motion_encoder")
 

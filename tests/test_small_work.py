@@ -28,7 +28,7 @@ from tmrcli.library.embedding import embed_whole, window_spans
 from tmrcli.library.search import find_motions_on_disk
 from tmrcli.library.store import MotionStore
 from conftest import clip_table, corpus_cases
-from test_checkpoint import _damage_cases, _saved
+from test_checkpoint import _damage_cases, _rewrite, _saved
 
 TOLERANCE = 1e-5  # max abs difference of unit embeddings, numpy against torch
 CAPTIONS = Path(__file__).resolve().parents[1] / "model" / "assets" / "captions.tsv"
@@ -134,6 +134,21 @@ def test_checkpoint_errors_are_the_torch_paths(tmp_path: Path) -> None:
         with pytest.raises(CheckpointError) as torch_error:
             load_checkpoint(target)
         assert str(numpy_error.value) == str(torch_error.value) and "\n" not in str(numpy_error.value)
+    changes = {
+        "format_version": lambda m: {**m, "format_version": "99"},
+        "config": lambda m: {**m, "config": "{not json"},
+        "num_layers": lambda m: {**m, "config": json.dumps({**json.loads(m["config"]), "num_layers": 3})},
+    }
+    for name, change in changes.items():
+        target = tmp_path / f"changed_{name}.tmr"
+        target.write_bytes(path.read_bytes())
+        _rewrite(target, change)
+        with pytest.raises(CheckpointError) as numpy_error:
+            load_small_work_retriever(target)
+        with pytest.raises(CheckpointError) as torch_error:
+            load_checkpoint(target)
+        # The same reason; a config that does not fit the weights may name other first keys.
+        assert str(numpy_error.value).split(":")[:2] == str(torch_error.value).split(":")[:2], name
     from model.checkpoint import CheckpointRegistry, RegisteredCheckpoint
 
     tampered = CheckpointRegistry({"tampered": RegisteredCheckpoint(path, "0" * 64)})

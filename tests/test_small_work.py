@@ -183,3 +183,25 @@ def test_search_and_caption_give_the_torch_paths_results(data_dir: Path, tmp_pat
     assert result.exit_code == 0, result.output
     got = [(hit["text"], hit["score"]) for hit in json.loads(result.stdout)]
     assert got == [(hit.text, hit.score) for hit in caption_file(example, reference, 8)]
+
+
+@pytest.mark.parametrize("model_type", ["distilbert", "bert"])
+def test_bert_family_backbones_run_in_numpy_as_in_torch(model_type: str, tmp_path: Path) -> None:
+    """A DistilBERT (the official TMR models' backbone family) and a BERT saved by transformers: the
+    numpy backbone gives the plain-torch one's hidden states on real captions."""
+    from model.bert import load_bert
+    from model.bert_files import bert_folder
+    from model.small_work import _numpy_bert
+    from model_helpers import write_backbone
+
+    folder = write_backbone(tmp_path / model_type, model_type, width=64)
+    with CAPTIONS.open(newline="") as table:
+        texts = [row["text"] for row in csv.DictReader(table, delimiter="\t")][::50][:10]
+    found = bert_folder(folder)
+    assert found is not None and found.naming.model_prefix.startswith(model_type)
+    bert, tokenizer = _numpy_bert(found)
+    encoder, _ = load_bert(folder)
+    for ids in tokenizer.encode(texts, 64):
+        with torch.inference_mode():
+            want = encoder(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))[0].numpy()
+        assert np.abs(bert(ids) - want).max() < 1e-5

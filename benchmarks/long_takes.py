@@ -7,9 +7,13 @@
     it, in the same run, the coarse pass's windows embedded in one pass against one clip each (the
     way before `Retriever.encode_windows`): the ratio between the two;
   - show: the default GIF of the whole take (median seconds, target < 5 s; its size, target < 2 MB);
-  - caption: `tmr caption` in a fresh process with an empty cache (the first caption: the text bank
-    is embedded then; target < 2 s) and again with the cache filled (median of --runs);
+  - caption: `tmr caption` in a fresh process with an empty cache (the first caption on a machine:
+    the default model's text bank ships embedded, and the take is embedded in numpy without torch,
+    `model/small_work.py`; target < 2 s), alternating with the same caption through the torch
+    `Retriever` in a fresh process (the path it took before), and again with the cache filled
+    (median of --runs);
   - the `tmr localize` and `tmr show` commands end to end in fresh processes, start-up included.
+Fresh processes cache Python's bytecode, as an installed tmr does (`common.installed_env`).
 Every figure is wall time with the CPU seconds it used beside it (on a busy machine, the CPU seconds
 are the steadier figure).
 
@@ -30,7 +34,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from common import DEFAULT_DATA, machine
+from common import DEFAULT_DATA, installed_env, machine
 
 TAKE = Path("bandai-namco/dataset-1/data/dataset-1_dance-short_normal_001.bvh")  # 63 s of dance
 TEXT = "a person dances"
@@ -50,13 +54,21 @@ def timed(work: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
-def command(args: list[str], runs: int, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Median wall seconds and CPU seconds of `tmr ARGS` in fresh processes."""
+# `tmr caption TAKE` through the torch Retriever (what the command ran before), in a fresh process.
+TORCH_CAPTION = (
+    "import sys, tmrcli.app; from pathlib import Path; from model.inference import load_retriever; "
+    "from tmrcli.library.caption import caption_file; caption_file(Path(sys.argv[1]), load_retriever('default'), 5)"
+)
+
+
+def command(args: list[str], runs: int, env: dict[str, str] | None = None, program: list[str] | None = None,
+            ) -> tuple[float, float]:
+    """Median wall seconds and CPU seconds of `tmr ARGS` (or `program ARGS`) in fresh processes."""
     walls, cpus = [], []
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         wall = time.perf_counter()
-        subprocess.run([TMR, *args], check=True, capture_output=True, env=env)
+        subprocess.run([*(program or [TMR]), *args], check=True, capture_output=True, env=env)
         walls.append(time.perf_counter() - wall)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
@@ -128,13 +140,21 @@ def main() -> None:
               f"{'' if size < GIF_TARGET_MB else '  (above)'}")
 
         print("\nfresh processes, start-up included")
-        cache = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp) / "cache")}
-        cold = []
-        for run in range(args.runs):
-            cache["XDG_CACHE_HOME"] = str(Path(tmp) / f"cache-{run}")  # empty: the text bank is embedded
+        cache = installed_env(Path(tmp) / "pycache") | {"XDG_CACHE_HOME": str(Path(tmp) / "cache")}
+        torch_caption = [sys.executable, "-c", TORCH_CAPTION]
+        for program in ([TMR, "caption"], torch_caption, [TMR, "localize"], [TMR, "show"]):
+            subprocess.run([*program, "--help"] if program[0] == TMR else [*program, str(take)],
+                           check=True, capture_output=True, env=cache)  # untimed: fills the bytecode cache
+        cold, cold_torch = [], []
+        for run in range(args.runs):  # alternating, so that both see the same load
+            cache["XDG_CACHE_HOME"] = str(Path(tmp) / f"cache-{run}")  # empty
             cold.append(command(["caption", str(take), "--json"], 1, cache))
+            cache["XDG_CACHE_HOME"] = str(Path(tmp) / f"cache-torch-{run}")
+            cold_torch.append(command([str(take)], 1, cache, torch_caption))
         line("tmr caption, first (empty cache)", (statistics.median(c[0] for c in cold),
                                                    statistics.median(c[1] for c in cold)), TARGETS["caption cold"])
+        line("  the same through the torch Retriever", (statistics.median(c[0] for c in cold_torch),
+                                                         statistics.median(c[1] for c in cold_torch)))
         line("tmr caption, cache filled", command(["caption", str(take), "--json"], args.runs, cache))
         line("tmr localize", command(["localize", str(take), TEXT, "--json"], args.runs, cache))
         line("tmr show", command(["show", str(take), "-o", str(gif)], args.runs, cache))

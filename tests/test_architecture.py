@@ -93,6 +93,28 @@ def test_convert_loads_no_model(data_dir: Path, tmp_path: Path) -> None:
     assert result.stdout.strip() == "0 []", result.stdout + result.stderr
 
 
+def test_search_and_caption_load_no_torch(data_dir: Path, tmp_path: Path) -> None:
+    """A query sentence, a query motion and a caption of one motion run in numpy (`model/small_work.py`):
+    `tmr search TEXT`, `tmr search --like FILE` and `tmr caption FILE` must not pay torch's import."""
+    clips = data_dir / "bandai-namco" / "dataset-1" / "data"
+    bow, walk = clips / "dataset-1_bow_active_001.bvh", clips / "dataset-1_walk_active_001.bvh"
+    store = tmp_path / "library.h5"
+    indexed = CliRunner().invoke(app, ["index", str(bow), str(walk), "--store", str(store)])
+    assert indexed.exit_code == 0, indexed.output
+    for command in (
+        ["search", "a person bows", "--store", str(store)],
+        ["search", "--like", str(bow), "--store", str(store)],
+        ["caption", str(walk)],
+    ):
+        code = (
+            "import sys\nfrom typer.testing import CliRunner\nfrom tmrcli.app import app\n"
+            f"result = CliRunner().invoke(app, {command!r})\n"
+            "print(result.exit_code, [m for m in ('torch', 'transformers') if m in sys.modules])"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert result.stdout.strip().splitlines()[-1] == "0 []", (command, result.stdout + result.stderr)
+
+
 def test_version_and_help() -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--version"])

@@ -131,7 +131,7 @@ def info(
 
     sha256 = None
     if checkpoint is not None:
-        from model.checkpoint import checkpoint_sha256
+        from model.checkpoint_file import checkpoint_sha256
 
         sha256 = checkpoint_sha256(checkpoint)
     render_info(library_info(MotionStore(library_path(store)), sha256), json_)

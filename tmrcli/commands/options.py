@@ -23,6 +23,7 @@ from tmrcli.library.defaults import library_path
 if TYPE_CHECKING:
     from formats.reading import LoadOptions
     from model.inference import Retriever
+    from model.small_work import SmallWorkRetriever
 
 __all__ = [
     "MotionFileArgument",
@@ -183,13 +184,15 @@ class ModelChoice:
         """The library file (`library_path`)."""
         return library_path(self.store)
 
-    def load(self) -> Retriever:
+    def load(self, *, small_work: bool = False) -> Retriever | SmallWorkRetriever:
         """The model: --checkpoint, else the one the library recorded, else `default` (`library_checkpoint`);
-        its text backbone looked for as --text-model says."""
+        its text backbone looked for as --text-model says. `small_work`: for a command that embeds one
+        query or one motion, which then runs without torch (`model/small_work.py`)."""
         from tmrcli.library.defaults import load_library_model
         from tmrcli.library.store import MotionStore
 
-        return load_library_model(MotionStore(self.library()), self.checkpoint, text_model=self.text_model)
+        library = MotionStore(self.library())
+        return load_library_model(library, self.checkpoint, text_model=self.text_model, small_work=small_work)
 
     def cache(self) -> Path | None:
         """Where the command keeps its text-bank cache: beside the library when one was given (--store or

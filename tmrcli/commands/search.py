@@ -65,7 +65,7 @@ def search(
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     hits, gone = find_motions_on_disk(
-        MotionStore(choice.library()), choice.load(), k, text=text, like=like, min_score=min_score,
+        MotionStore(choice.library()), choice.load(small_work=True), k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options, cache=choice.cache(),
     )  # fmt: skip
     render_hits(hits, json_)
@@ -104,7 +104,7 @@ def caption(
     from tmrcli.views.render import render_captions
 
     with err.status("describing the motion"):
-        captions = caption_file(file, choice.load(), k, texts=texts, options=options, cache=choice.cache())
+        captions = caption_file(file, choice.load(small_work=True), k, texts=texts, options=options, cache=choice.cache())
     render_captions(captions, json_)
 
 

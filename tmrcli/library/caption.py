@@ -23,6 +23,7 @@ from tmrcli.library.results import CaptionHit
 
 if TYPE_CHECKING:
     from model import Retriever
+    from model.small_work import SmallWorkRetriever
 
 __all__ = ["read_text_bank", "bank_embeddings", "caption_motion", "caption_file"]
 
@@ -35,7 +36,7 @@ def read_text_bank(path: Path) -> list[str]:
     return texts
 
 
-def bank_embeddings(retriever: Retriever, texts: list[str], cache: Path | None = None) -> np.ndarray:
+def bank_embeddings(retriever: Retriever | SmallWorkRetriever, texts: list[str], cache: Path | None = None) -> np.ndarray:
     """(N, dim) embeddings of the bank, from the cache folder (`cache`, else the user's) when this
     checkpoint already embedded it (or from the shipped file, for the default bank and checkpoint)."""
     from model.bank import bank_key, shipped_bank_embeddings
@@ -71,7 +72,7 @@ def caption_motion(motion: np.ndarray, texts: list[str], embeddings: np.ndarray,
 
 def caption_file(
     path: Path,
-    retriever: Retriever,
+    retriever: Retriever | SmallWorkRetriever,
     k: int,
     *,
     texts: Path | None = None,

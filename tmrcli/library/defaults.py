@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from model.inference import Retriever
+    from model.small_work import SmallWorkRetriever
     from tmrcli.library.store import MotionStore
 
 __all__ = ["DEFAULT_CHECKPOINT", "library_path", "library_checkpoint", "load_library_model"]
@@ -39,7 +40,7 @@ def library_checkpoint(library: MotionStore, given: str | Path | None) -> str | 
     recorded = library.recorded_checkpoint()
     if recorded is None:
         return DEFAULT_CHECKPOINT
-    from model.checkpoint import available_checkpoints
+    from model.checkpoint_file import available_checkpoints
 
     if recorded not in available_checkpoints() and not Path(recorded).is_file():
         from tmrcli.library.errors import StoreError
@@ -59,9 +60,16 @@ def load_library_model(
     *,
     text_model: str | Path | None = None,
     device: str | None = None,
-) -> Retriever:
+    small_work: bool = False,
+) -> Retriever | SmallWorkRetriever:
     """The model of `library_checkpoint`, its text backbone found by name unless `text_model` (a folder)
-    is given; CheckpointError when it cannot be loaded."""
+    is given; CheckpointError when it cannot be loaded. With `small_work` (one query, one motion), the
+    numpy `SmallWorkRetriever`, which imports torch only for big work, on the CPU (`device` unused)."""
+    checkpoint = library_checkpoint(library, given)
+    if small_work:
+        from model.small_work import load_small_work_retriever
+
+        return load_small_work_retriever(checkpoint, text_model=text_model)
     from model import load_retriever
 
-    return load_retriever(library_checkpoint(library, given), text_model=text_model, device=device)
+    return load_retriever(checkpoint, text_model=text_model, device=device)

@@ -21,6 +21,7 @@ from tmrcli.library.storefile import FileRecord, StoreRecord
 
 if TYPE_CHECKING:
     from model import Retriever
+    from model.small_work import SmallWorkRetriever
 
 __all__ = [
     "WHOLE_MAX_SECONDS",
@@ -92,7 +93,7 @@ def embed_clips(retriever: Retriever, clips: Sequence[MotionClip], batch_size: i
     return records
 
 
-def embed_whole(retriever: Retriever, feats: np.ndarray) -> np.ndarray:
+def embed_whole(retriever: Retriever | SmallWorkRetriever, feats: np.ndarray) -> np.ndarray:
     """(dim,) the whole-take embedding of one motion, as the library computes it."""
     spans = _index_spans(len(feats))
     if spans is None:

@@ -47,7 +47,7 @@ def checkpoint_mismatch(library: Snapshot, in_use_sha256: str | None, in_use: st
     """The library's embeddings were made by another checkpoint than the one in use (`in_use`: its name
     or path, when known): searching them with it would rank nonsense, and adding to them would mix two
     spaces. The hint names the exact --checkpoint to pass, when the library recorded it."""
-    from model.checkpoint import registered_name
+    from model.checkpoint_file import registered_name
 
     stored = library.checkpoint or registered_name(library.checkpoint_sha256)
     made_by = describe_checkpoint(stored, library.checkpoint_sha256)

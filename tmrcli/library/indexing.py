@@ -269,7 +269,7 @@ def _embed_and_write(
 
 def run_index(request: IndexRequest, retriever: Retriever, progress: IndexProgress) -> IndexReport:
     """Index `request.paths` into the library: the whole pipeline, under the library's lock."""
-    from model.checkpoint import checkpoint_reference
+    from model.checkpoint_file import checkpoint_reference
     from model.inference import torch_threads  # here: worker processes import this module without torch
 
     sha256 = retriever.sha256 or ""

@@ -36,7 +36,7 @@ class LibraryInfo:
 def library_info(store: MotionStore, checkpoint_sha256: str | None = None) -> LibraryInfo:
     """Read the library (no lock needed) and sum it up; StoreError when missing or damaged.
     With `checkpoint_sha256`, also whether that checkpoint made the library's embeddings."""
-    from model.checkpoint import registered_name
+    from model.checkpoint_file import registered_name
 
     sha256 = checkpoint_sha256
     with store.snapshot() as view:

@@ -7,17 +7,17 @@ windows of one long take; the hit's start and end say where in the take the matc
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from formats.reading import LoadOptions, read_features
 from model.bank import default_text_bank
 from model.calibration import confidences
-from model.inference import Retriever, torch_threads
 from model.similarity import cosine_to_score
 from tmrcli.library.ann import ann_candidates
 from tmrcli.library.caption import bank_embeddings
@@ -26,6 +26,10 @@ from tmrcli.library.errors import checkpoint_mismatch
 from tmrcli.library.results import SearchHit
 from tmrcli.library.store import MotionStore, Snapshot
 from tmrcli.library.storefile import StoreFile
+
+if TYPE_CHECKING:
+    from model.inference import Retriever
+    from model.small_work import SmallWorkRetriever
 
 __all__ = ["check_checkpoint", "search_library", "find_motions", "find_motions_on_disk"]
 
@@ -126,14 +130,26 @@ def search_library(
     ]
 
 
-def find_motions(store: MotionStore, retriever: Retriever, k: int, **query: Any) -> list[SearchHit]:
+def find_motions(store: MotionStore, retriever: Retriever | SmallWorkRetriever, k: int, **query: Any) -> list[SearchHit]:
     """`tmr search`'s hits (find_motions_on_disk's, whose keywords it takes), without the count of gone files."""
     return find_motions_on_disk(store, retriever, k, **query)[0]
 
 
+def _one_thread(retriever: Retriever | SmallWorkRetriever) -> contextlib.AbstractContextManager[None]:
+    """One query is too small to share between threads: one is about as fast on an idle machine and
+    several times faster on a busy one. A `SmallWorkRetriever` sees to it itself, without torch."""
+    from model.small_work import SmallWorkRetriever
+
+    if isinstance(retriever, SmallWorkRetriever):
+        return contextlib.nullcontext()
+    from model.threads import torch_threads
+
+    return torch_threads(1)
+
+
 def find_motions_on_disk(
     store: MotionStore,
-    retriever: Retriever,
+    retriever: Retriever | SmallWorkRetriever,
     k: int,
     *,
     text: str | None = None,
@@ -148,11 +164,9 @@ def find_motions_on_disk(
     better-scoring indexed files were left out because they are gone. StoreError when the library was
     embedded by another checkpoint than the retriever's. Text hits carry their confidence against the
     model's caption bank (embedded once per checkpoint, cached in `cache`, else the user's cache)."""
-    # One query is too small to share between threads: one is about as fast on an idle machine and
-    # several times faster on a busy one.
-    from model.checkpoint import checkpoint_reference
+    from model.checkpoint_file import checkpoint_reference
 
-    with store.snapshot() as view, torch_threads(1):
+    with store.snapshot() as view, _one_thread(retriever):
         check_checkpoint(view, retriever.sha256, checkpoint_reference(retriever.checkpoint))  # before any encoding
         bank, likeness = None, 1.0
         if like is None:

@@ -127,7 +127,7 @@ class MotionStore:
         """What `--checkpoint` takes to load the model that made this library: the name or path it
         recorded, else the registered name of its SHA256; None for no library, an empty or unreadable
         one, or a model it cannot name (the commands that use it then say which SHA256 it wants)."""
-        from model.checkpoint import registered_name
+        from model.checkpoint_file import registered_name
 
         try:
             with self.snapshot() as view:

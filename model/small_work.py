@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model.bank import default_text_bank, sentences_key, shipped_bank_sentences
 from model.bert_files import BertFolder, BertTokenizer, bert_folder, rename
 from model.checkpoint_file import (
     SHIPPED,
@@ -37,6 +38,7 @@ from model.checkpoint_file import (
     tensor_data,
 )
 from model.errors import TextModelError
+from model.likeness import LIKENESS_BACKBONE, description_likeness
 from model.numpy_layers import NumpyActorEncoder, NumpyBert, actor_weight_shapes
 from model.similarity import cosine_to_score, unit_rows
 from model.text_location import locate_text_model
@@ -70,8 +72,8 @@ def _numpy_bert(folder: BertFolder) -> tuple[NumpyBert, BertTokenizer]:
 
 
 class SmallWorkRetriever:
-    """`Retriever`'s interface (encode_texts, encode_motions, encode_windows, scores, sha256,
-    checkpoint) on one checkpoint: small work in numpy, the rest by a torch `Retriever`.
+    """`Retriever`'s interface (encode_texts, encode_queries, encode_motions, encode_windows, scores,
+    sha256, checkpoint) on one checkpoint: small work in numpy, the rest by a torch `Retriever`.
 
     Parameters
     ----------
@@ -123,18 +125,44 @@ class SmallWorkRetriever:
 
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
+        found = self._numpy_texts(texts)
+        return self.torch.encode_texts(texts, batch_size) if found is None else found[0]
+
+    def encode_queries(
+        self, texts: Sequence[str], batch_size: int = 64, threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Text queries: embeddings, as `encode_texts`, and how much each reads like a description of a
+        motion (`model/likeness.py`), as `Retriever.encode_queries`."""
+        found = self._numpy_texts(texts)
+        if found is None:
+            return self.torch.encode_queries(texts, batch_size, threads)
+        embeddings, sentences = found
+        if self.config.text_model != LIKENESS_BACKBONE:
+            return embeddings, np.ones(len(texts), dtype=np.float32)
+        bank = default_text_bank()
+        bank_sentences = shipped_bank_sentences(sentences_key(self.config.text_model, bank))
+        if bank_sentences is None or len(bank_sentences) != len(bank):
+            return self.torch.encode_queries(texts, batch_size, threads)  # embeds the bank's sentences once
+        return embeddings, description_likeness(sentences, bank_sentences)
+
+    def _numpy_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(N, latent_dim) unit-norm embeddings and (N, width) unit-norm sentence embeddings (the
+        backbone's mean-pooled token features) in numpy, or None when this is work for torch."""
         rows = sum(len(text.split()) + 2 for text in texts)  # about the token count, as `Retriever` counts
         backbone = self._numpy_backbone() if rows < SMALL_WORK_ROWS else None
         if backbone is None:
-            return self.torch.encode_texts(texts, batch_size)
+            return None
         bert, tokenizer = backbone
         max_length = min(self.config.max_text_length, bert.max_positions)
         encoder = self._encoder("text_encoder")
         out = np.zeros((len(texts), self.config.latent_dim), dtype=np.float32)
+        sentences = np.zeros((len(texts), bert.position_embeddings.shape[1]), dtype=np.float32)
         with numpy_threads(1):
             for i, ids in enumerate(tokenizer.encode(list(texts), max_length)):
-                out[i] = encoder(bert(ids)[None])[0]
-        return unit_rows(out).astype(np.float32)
+                hidden = bert(ids)  # (L, width)
+                out[i] = encoder(hidden[None])[0]
+                sentences[i] = hidden.mean(axis=0)
+        return unit_rows(out).astype(np.float32), unit_rows(sentences).astype(np.float32)
 
     def encode_motions(self, motions: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """(T_i, n_feats) raw features at the checkpoint's fps -> (N, latent_dim) unit-norm float32

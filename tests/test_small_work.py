@@ -205,3 +205,17 @@ def test_bert_family_backbones_run_in_numpy_as_in_torch(model_type: str, tmp_pat
         with torch.inference_mode():
             want = encoder(torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long))[0].numpy()
         assert np.abs(bert(ids) - want).max() < 1e-5
+
+
+@pytest.mark.parametrize("checkpoint", ["default", "every-source"])
+def test_queries_and_their_likeness_are_torchs(checkpoint: str) -> None:
+    """What search ranks with: the embedding and how much the text reads like a motion description."""
+    from model import load_retriever
+    from model.small_work import load_small_work_retriever
+
+    texts = ["a person sits down", "bleep blop", "purple monkey dishwasher", "holding a crate while moving", ""]
+    small, torch_side = load_small_work_retriever(checkpoint), load_retriever(checkpoint, device="cpu")
+    (embeddings, likeness), (expected, expected_likeness) = small.encode_queries(texts), torch_side.encode_queries(texts)
+    assert np.abs(embeddings - expected).max() < 1e-5
+    np.testing.assert_allclose(likeness, expected_likeness, atol=0.02)  # the shipped bank's sentences are float16
+    assert "torch" not in small.__dict__  # answered in numpy

@@ -18,6 +18,7 @@ from torch import Tensor
 from model.bank import default_text_bank, sentences_key, shipped_bank_sentences
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint, recorded_text_folder
+from model.encoder_inputs import check_motion, window_spans
 from model.errors import TextModelError
 from model.likeness import LIKENESS_BACKBONE, description_likeness, mean_pooled
 from model.similarity import UNIT_EPS, cosine_to_score
@@ -154,10 +155,7 @@ class Retriever:
         at most `batch_rows` rows (no padding, no attention mask). Raises ValueError as
         `encode_motions` does, or for a span outside the motion."""
         self._check_motion(0, feats)
-        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-        sizes = spans[:, 1] - spans[:, 0]
-        if len(spans) and (spans[:, 0].min() < 0 or spans[:, 1].max() > len(feats) or sizes.min() < 1):
-            raise ValueError(f"window spans must lie within the motion's {len(feats)} rows and be non-empty")
+        spans, sizes = window_spans(spans, len(feats))
         normalised = torch.from_numpy(self.checkpoint.normalizer.normalize(feats))
 
         def batches() -> Iterator[tuple[np.ndarray, Padded]]:
@@ -172,11 +170,7 @@ class Retriever:
         return self._encode(len(spans), batches(), self.model.encode_motions, int(sizes.sum()))
 
     def _check_motion(self, i: int, feats: np.ndarray) -> None:
-        n_feats = self.checkpoint.config.n_feats
-        if feats.ndim != 2 or feats.shape[1] != n_feats or len(feats) == 0:
-            raise ValueError(f"motion {i}: expected (T, {n_feats}) features with T >= 1, got {feats.shape}")
-        if not np.isfinite(feats).all():
-            raise ValueError(f"motion {i}: features contain NaN or infinity")
+        check_motion(i, feats, self.checkpoint.config.n_feats)
 
     @staticmethod
     def scores(a: np.ndarray, b: np.ndarray) -> np.ndarray:

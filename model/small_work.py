@@ -37,6 +37,7 @@ from model.checkpoint_file import (
     take_normalizer,
     tensor_data,
 )
+from model.encoder_inputs import check_motion, window_spans
 from model.errors import TextModelError
 from model.likeness import LIKENESS_BACKBONE, description_likeness
 from model.numpy_layers import NumpyActorEncoder, NumpyBert, actor_weight_shapes
@@ -183,10 +184,7 @@ class SmallWorkRetriever:
         features and (N, 2) [start, end) rows -> (N, latent_dim); windows of one size in dense batches
         of at most `batch_rows` rows."""
         self._check_motion(0, feats)
-        spans = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
-        sizes = spans[:, 1] - spans[:, 0]
-        if len(spans) and (spans[:, 0].min() < 0 or spans[:, 1].max() > len(feats) or sizes.min() < 1):
-            raise ValueError(f"window spans must lie within the motion's {len(feats)} rows and be non-empty")
+        spans, sizes = window_spans(spans, len(feats))
         if sizes.sum() > MOTION_ROWS:
             return self.torch.encode_windows(feats, spans, batch_rows)
         normalised = self.normalizer.normalize(feats)
@@ -237,11 +235,7 @@ class SmallWorkRetriever:
         return self._backbone  # type: ignore[return-value]
 
     def _check_motion(self, i: int, feats: np.ndarray) -> None:
-        n_feats = self.config.n_feats
-        if feats.ndim != 2 or feats.shape[1] != n_feats or len(feats) == 0:
-            raise ValueError(f"motion {i}: expected (T, {n_feats}) features with T >= 1, got {feats.shape}")
-        if not np.isfinite(feats).all():
-            raise ValueError(f"motion {i}: features contain NaN or infinity")
+        check_motion(i, feats, self.config.n_feats)
 
 
 def load_small_work_retriever(

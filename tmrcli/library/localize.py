@@ -56,9 +56,9 @@ FLAT_PROMINENCE = 0.02  # curve peak above its median, in (cos + 1) / 2 units, b
 NMS_IOU = 0.1  # a segment overlapping a better one by more than this is the same moment
 VOTE_IOU = 0.3  # windows overlapping a kept one by at least this vote on its extent
 VOTE_SPREAD = 0.3  # a voter's weight is exp(-(how much worse it scores, in standard deviations) / this)
-FINE_IOU = 0.6  # the fine pass embeds the windows overlapping a candidate stretch by at least this
+FINE_IOU = 0.7  # the fine pass embeds the windows overlapping a candidate stretch by at least this (val split)
 FINE_SECONDS = 0.5  # ... of each size every this; the windows in between are interpolated
-FINE_ROUNDS = 3  # fine passes at most: each one around where the candidates have moved to
+FINE_ROUNDS = 4  # fine passes at most: each one around where the candidates have moved to (val split)
 MIN_CANDIDATES = 2  # stretches refined at least, so that the best one is chosen among refined ones
 
 

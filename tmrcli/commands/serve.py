@@ -44,6 +44,7 @@ def serve(
     import uvicorn
 
     from model.inference import torch_threads
+    from model.threads import numpy_threads
     from tmrcli.library.live import LiveLibrary
     from tmrcli.library.store import MotionStore
     from tmrcli.views.web import create_app
@@ -63,9 +64,11 @@ def serve(
             server = uvicorn.Server(uvicorn.Config(create_app(library, options), log_level="warning", access_log=False))
             out.print(_url(listener), markup=False)
             sys.stdout.flush()  # the URL is what a script waits for
-            with torch_threads(1), contextlib.suppress(KeyboardInterrupt):
+            with torch_threads(1), numpy_threads(1), contextlib.suppress(KeyboardInterrupt):
                 # One torch thread per query: concurrent queries use the cores side by side (the text
-                # encoder takes the cores other processes leave idle, `web_answers.py`). uvicorn
+                # encoder takes the cores other processes leave idle, `web_answers.py`). numpy's too:
+                # its BLAS threads spin after each product (a query's confidence, a search), which
+                # doubled the server's CPU time per request. uvicorn
                 # shuts down cleanly on Ctrl-C, then raises it again: it ends the command normally.
                 server.run(sockets=[listener])
         finally:

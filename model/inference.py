@@ -99,21 +99,17 @@ class Retriever:
             self._backbone = backbone
         return self._backbone
 
-    def encode_texts(self, texts: Sequence[str], batch_size: int = 64, threads: int | None = None) -> np.ndarray:
-        """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings. `threads`: CPU threads for the
-        call (default: one for small work, `model/threads.py`); the embeddings equal those of any
-        other count up to float rounding."""
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
         batches = self.backbone.padded_batches(texts, batch_size)
         rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
-        return self._encode(len(texts), batches, self.model.encode_texts, rows, threads)
+        return self._encode(len(texts), batches, self.model.encode_texts, rows)
 
-    def encode_queries(
-        self, texts: Sequence[str], batch_size: int = 64, threads: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Text queries: (N, latent_dim) embeddings, as `encode_texts`, and (N,) how much each reads like
         a description of a motion (`model/likeness.py`), from the same backbone run."""
         if self.backbone.name != LIKENESS_BACKBONE:
-            return self.encode_texts(texts, batch_size, threads), np.ones(len(texts), dtype=np.float32)
+            return self.encode_texts(texts, batch_size), np.ones(len(texts), dtype=np.float32)
         sentences = np.zeros((len(texts), self.backbone.width), dtype=np.float32)
 
         def pooled(batches: Iterator[tuple[np.ndarray, Padded]]) -> Iterator[tuple[np.ndarray, Padded]]:
@@ -123,7 +119,7 @@ class Retriever:
 
         rows = sum(len(text.split()) + 2 for text in texts)
         batches = pooled(self.backbone.padded_batches(texts, batch_size))
-        embeddings = self._encode(len(texts), batches, self.model.encode_texts, rows, threads)
+        embeddings = self._encode(len(texts), batches, self.model.encode_texts, rows)
         return embeddings, description_likeness(sentences, self._bank_sentences())
 
     def _bank_sentences(self) -> np.ndarray:
@@ -183,12 +179,10 @@ class Retriever:
         batches: Iterator[tuple[np.ndarray, Padded]],
         encoder: Callable[[Padded], Tensor],
         rows: int,
-        threads: int | None = None,
     ) -> np.ndarray:
-        """Small work (a query, one clip) runs on one CPU thread (`model/threads.py`) unless `threads` says."""
-        cpu = self.device.type == "cpu"
-        within = torch_threads(threads or threads_for(rows)) if cpu else contextlib.nullcontext()
-        with within:
+        """Small work (a query, one clip) runs on one CPU thread (`model/threads.py`)."""
+        threads = torch_threads(threads_for(rows)) if self.device.type == "cpu" else contextlib.nullcontext()
+        with threads:
             return encode_batches(batches, encoder, count, self.checkpoint.config.latent_dim, self.device)
 
     def _check_width(self, backbone: TextBackbone) -> None:

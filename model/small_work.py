@@ -129,21 +129,19 @@ class SmallWorkRetriever:
         found = self._numpy_texts(texts)
         return self.torch.encode_texts(texts, batch_size) if found is None else found[0]
 
-    def encode_queries(
-        self, texts: Sequence[str], batch_size: int = 64, threads: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Text queries: embeddings, as `encode_texts`, and how much each reads like a description of a
         motion (`model/likeness.py`), as `Retriever.encode_queries`."""
         found = self._numpy_texts(texts)
         if found is None:
-            return self.torch.encode_queries(texts, batch_size, threads)
+            return self.torch.encode_queries(texts, batch_size)
         embeddings, sentences = found
         if self.config.text_model != LIKENESS_BACKBONE:
             return embeddings, np.ones(len(texts), dtype=np.float32)
         bank = default_text_bank()
         bank_sentences = shipped_bank_sentences(sentences_key(self.config.text_model, bank))
         if bank_sentences is None or len(bank_sentences) != len(bank):
-            return self.torch.encode_queries(texts, batch_size, threads)  # embeds the bank's sentences once
+            return self.torch.encode_queries(texts, batch_size)  # embeds the bank's sentences once
         return embeddings, description_likeness(sentences, bank_sentences)
 
     def _numpy_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:

@@ -110,25 +110,3 @@ def test_every_shipped_checkpoint_loads_and_ranks_a_real_clip(name: str, data_di
     assert np.isfinite(motion).all() and motion.shape == (1, retriever.checkpoint.config.latent_dim)
     scores = Retriever.scores(motion, texts)[0]
     assert scores[0] > scores[1], scores
-
-
-def test_a_text_call_runs_on_the_threads_asked_and_embeds_the_same() -> None:
-    """`tmr serve` gives a lone query the cores nobody else uses: the count it asks is what the
-    encoders run on, the setting is restored after, and the embeddings are the one-thread ones up to
-    float rounding."""
-    import torch
-
-    retriever = load_retriever("default")
-    seen: list[int] = []
-    encode = retriever.model.encode_texts
-
-    def counting(texts):
-        seen.append(torch.get_num_threads())
-        return encode(texts)
-
-    retriever.model.encode_texts = counting  # type: ignore[method-assign]
-    before = torch.get_num_threads()
-    alone = retriever.encode_texts(TEXTS)
-    paired = retriever.encode_texts(TEXTS, threads=2)
-    assert seen == [1, 2] and torch.get_num_threads() == before  # small work: one thread unless asked
-    np.testing.assert_allclose(paired, alone, atol=1e-6)

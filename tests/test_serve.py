@@ -164,45 +164,6 @@ def test_text_queries_beyond_the_waiting_limit_are_503_and_the_rest_still_answer
         library.close()
 
 
-@pytest.mark.parametrize(("idle", "threads"), [(1, 1), (2, 2), (8, 2)])
-def test_text_queries_take_the_idle_cores_at_most_two(
-    server: Server, retriever, monkeypatch: pytest.MonkeyPatch, idle: int, threads: int
-) -> None:
-    """The encoder runs on the cores other processes left idle (`model/idle_cores.py`, tested there),
-    at most two; the hits are the library code's whatever the count (scores to one unit of their
-    last shown digit)."""
-    from starlette.testclient import TestClient
-
-    from model.idle_cores import IdleCores
-    from tmrcli.library.live import LiveLibrary
-    from tmrcli.library.store import MotionStore
-    from tmrcli.views.web import create_app
-
-    asked: list[int | None] = []
-    encode = retriever.encode_queries
-
-    def recording(texts, batch_size=64, threads=None):
-        asked.append(threads)
-        return encode(texts, batch_size, threads)
-
-    monkeypatch.setattr(retriever, "encode_queries", recording)
-    monkeypatch.setattr(IdleCores, "threads", lambda self: idle)
-    library = LiveLibrary(MotionStore(server.store), retriever)
-    try:
-        with TestClient(create_app(library)) as client:
-            response = client.get("/api/search", params={"q": "a person raises both hands", "k": 10})
-    finally:
-        library.close()
-    assert asked == [threads]
-    monkeypatch.undo()
-    served, expected = _hits(response), _library(server, retriever, text="a person raises both hands")
-    # Scores are shown to 4 decimals; threads change the embedding by float rounding (~6e-8), which can tip the last.
-    assert [(rank, path, start, end) for rank, _, path, start, end in served] == [
-        (rank, path, start, end) for rank, _, path, start, end in expected
-    ]
-    assert max(abs(a[1] - b[1]) for a, b in zip(served, expected)) <= 1e-4 + 1e-9
-
-
 def test_bad_queries_are_400_and_the_server_still_answers(server: Server) -> None:
     assert "?q=" in _error(server.get("/api/search"), 400)
     assert "?q=" in _error(server.get("/api/search", q="   "), 400)

@@ -1,9 +1,7 @@
 """What each `tmr serve` API request computes, as JSON-ready dicts: blocking work (the model, HDF5,
 reading motion files) that the app runs in worker threads. Motions are found by id in the live
 library (`tmrcli.library.live`), never by a path from the request. Text queries are encoded by one
-`QueryBatcher`, so the ones that arrive together are encoded together, on as many threads as the
-machine's other processes left cores idle over the last second (`model/idle_cores.py`), at most two:
-on an idle machine a lone query uses two cores, on a busy one it keeps to one."""
+`QueryBatcher`, so the ones that arrive together are encoded together."""
 
 from __future__ import annotations
 
@@ -17,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from formats.errors import SegmentError, TmrError
 from formats.reading import LoadOptions, read_features
-from model.idle_cores import IdleCores
 from model.query_batcher import QueryBatcher
 from tmrcli.library.embedding import embed_whole
 from tmrcli.library.errors import StoreError
@@ -37,11 +34,6 @@ __all__ = ["Answers", "hit_json", "TextQuery"]
 # A text query as encoded: its embedding and how much it reads like a description of a motion.
 TextQuery = tuple["np.ndarray", float]
 
-# Threads a text batch may take on idle cores: two, what was tried (on 2-core machines); more
-# threads on a query's small matrix products are untried.
-MOST_QUERY_THREADS = 2
-
-
 def hit_json(hit: SearchHit) -> dict:
     """A search hit as the API sends it: its motion id, every field of the hit, its duration."""
     # vars, not asdict: the fields are plain values, which asdict deep-copies (0.15 ms for 10 hits
@@ -56,7 +48,6 @@ class Answers:
         self.library = library
         self.model = library.model
         self.options = options
-        self._idle = IdleCores()
         self.queries = QueryBatcher(self._encode_texts, max_waiting_queries)
 
     def close(self) -> None:
@@ -75,7 +66,7 @@ class Answers:
         return self.queries.submit(text)
 
     def _encode_texts(self, texts: Sequence[str]) -> list[TextQuery]:
-        embeddings, likeness = self.model.encode_queries(texts, threads=min(MOST_QUERY_THREADS, self._idle.threads()))
+        embeddings, likeness = self.model.encode_queries(texts)
         return [(embedding.copy(), float(like)) for embedding, like in zip(embeddings, likeness)]
 
     def search_text(self, text: str, query: TextQuery, k: int) -> dict:

@@ -42,7 +42,7 @@ def probe(threads: int, per_call: bool, repeats: int) -> dict[str, float]:
     import torch
 
     from model import Padded, TextBackbone, load_checkpoint
-    from model.threads import threads_for, torch_threads
+    from model.threads import text_rows, threads_for, torch_threads
 
     if threads:
         torch.set_num_threads(threads)
@@ -55,7 +55,7 @@ def probe(threads: int, per_call: bool, repeats: int) -> dict[str, float]:
     def texts() -> None:
         for text in queries:
             for _, padded in backbone.padded_batches([text]):
-                with torch_threads(threads_for(len(text.split()) + 2) if per_call else torch.get_num_threads()):
+                with torch_threads(threads_for(text_rows([text])) if per_call else torch.get_num_threads()):
                     model.encode_texts(padded)
 
     def motions_of(count: int) -> None:

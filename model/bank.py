@@ -19,7 +19,15 @@ import numpy as np
 
 from model.corpus import read_caption_table
 
-__all__ = ["SHIPPED_BANK", "default_text_bank", "bank_key", "shipped_bank_embeddings", "sentences_key", "shipped_bank_sentences"]
+__all__ = [
+    "SHIPPED_BANK",
+    "default_text_bank",
+    "bank_key",
+    "shipped_bank_embeddings",
+    "sentences_key",
+    "shipped_bank_sentences",
+    "shipped_default_bank_sentences",
+]
 
 SHIPPED_BANK = Path(__file__).parent / "assets" / "default_bank.npz"
 
@@ -53,6 +61,14 @@ def shipped_bank_sentences(key: str, path: Path = SHIPPED_BANK) -> np.ndarray | 
     """The shipped (N, width) float32 sentence embeddings when they were made for `key` (`sentences_key`), else None."""
     found = _shipped(path, "sentences_key", "sentences", key)
     return None if found is None else found.astype(np.float32)
+
+
+def shipped_default_bank_sentences(backbone: str) -> np.ndarray | None:
+    """The default bank's shipped sentence embeddings in `backbone` (by name), or None when none ship
+    for it (another backbone, an edited caption table, a damaged file)."""
+    texts = default_text_bank()
+    found = shipped_bank_sentences(sentences_key(backbone, texts))
+    return found if found is not None and len(found) == len(texts) else None
 
 
 def _shipped(path: Path, key_name: str, array_name: str, key: str) -> np.ndarray | None:

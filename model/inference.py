@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from model.bank import default_text_bank, sentences_key, shipped_bank_sentences
+from model.bank import default_text_bank, shipped_default_bank_sentences
 from model.batching import Padded, length_sorted_batches
 from model.checkpoint import Checkpoint, load_checkpoint, recorded_text_folder
 from model.encoder_inputs import check_motion, window_spans
@@ -23,7 +23,7 @@ from model.errors import TextModelError
 from model.likeness import LIKENESS_BACKBONE, description_likeness, mean_pooled
 from model.similarity import UNIT_EPS, cosine_to_score
 from model.text import TextBackbone
-from model.threads import threads_for, torch_threads
+from model.threads import text_rows, threads_for, torch_threads
 
 __all__ = ["Retriever", "load_retriever", "default_device", "encode_batches", "torch_threads"]
 
@@ -102,8 +102,7 @@ class Retriever:
     def encode_texts(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """(N,) texts -> (N, latent_dim) unit-norm float32 embeddings."""
         batches = self.backbone.padded_batches(texts, batch_size)
-        rows = sum(len(text.split()) + 2 for text in texts)  # about the token count: [CLS], words, [SEP]
-        return self._encode(len(texts), batches, self.model.encode_texts, rows)
+        return self._encode(len(texts), batches, self.model.encode_texts, text_rows(texts))
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
         """Text queries: (N, latent_dim) embeddings, as `encode_texts`, and (N,) how much each reads like
@@ -117,18 +116,16 @@ class Retriever:
                 sentences[batch] = mean_pooled(padded.x.float().cpu().numpy(), padded.mask.cpu().numpy())
                 yield batch, padded
 
-        rows = sum(len(text.split()) + 2 for text in texts)
         batches = pooled(self.backbone.padded_batches(texts, batch_size))
-        embeddings = self._encode(len(texts), batches, self.model.encode_texts, rows)
+        embeddings = self._encode(len(texts), batches, self.model.encode_texts, text_rows(texts))
         return embeddings, description_likeness(sentences, self._bank_sentences())
 
     def _bank_sentences(self) -> np.ndarray:
         """The default bank's sentence embeddings in the backbone: shipped, else computed once."""
         if self._bank_sentence_embeddings is None:
-            texts = default_text_bank()
-            shipped = shipped_bank_sentences(sentences_key(self.backbone.name, texts))
-            if shipped is None or len(shipped) != len(texts):
-                shipped = self.backbone.sentence_embeddings(texts).numpy()
+            shipped = shipped_default_bank_sentences(self.backbone.name)
+            if shipped is None:
+                shipped = self.backbone.sentence_embeddings(default_text_bank()).numpy()
             self._bank_sentence_embeddings = shipped
         return self._bank_sentence_embeddings
 

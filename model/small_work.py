@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from model.bank import default_text_bank, sentences_key, shipped_bank_sentences
+from model.bank import shipped_default_bank_sentences
 from model.bert_files import BertFolder, BertTokenizer, bert_folder, rename
 from model.checkpoint_file import (
     SHIPPED,
@@ -43,7 +43,7 @@ from model.likeness import LIKENESS_BACKBONE, description_likeness
 from model.numpy_layers import NumpyActorEncoder, NumpyBert, actor_weight_shapes
 from model.similarity import cosine_to_score, unit_rows
 from model.text_location import locate_text_model
-from model.threads import SMALL_WORK_ROWS, numpy_threads
+from model.threads import SMALL_WORK_ROWS, numpy_threads, text_rows
 
 if TYPE_CHECKING:
     from model.inference import Retriever
@@ -138,17 +138,15 @@ class SmallWorkRetriever:
         embeddings, sentences = found
         if self.config.text_model != LIKENESS_BACKBONE:
             return embeddings, np.ones(len(texts), dtype=np.float32)
-        bank = default_text_bank()
-        bank_sentences = shipped_bank_sentences(sentences_key(self.config.text_model, bank))
-        if bank_sentences is None or len(bank_sentences) != len(bank):
+        bank_sentences = shipped_default_bank_sentences(self.config.text_model)
+        if bank_sentences is None:
             return self.torch.encode_queries(texts, batch_size)  # embeds the bank's sentences once
         return embeddings, description_likeness(sentences, bank_sentences)
 
     def _numpy_texts(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
         """(N, latent_dim) unit-norm embeddings and (N, width) unit-norm sentence embeddings (the
         backbone's mean-pooled token features) in numpy, or None when this is work for torch."""
-        rows = sum(len(text.split()) + 2 for text in texts)  # about the token count, as `Retriever` counts
-        backbone = self._numpy_backbone() if rows < SMALL_WORK_ROWS else None
+        backbone = self._numpy_backbone() if text_rows(texts) < SMALL_WORK_ROWS else None
         if backbone is None:
             return None
         bert, tokenizer = backbone

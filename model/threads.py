@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import ctypes
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["SMALL_WORK_ROWS", "threads_for", "torch_threads", "numpy_threads"]
+__all__ = ["SMALL_WORK_ROWS", "text_rows", "threads_for", "torch_threads", "numpy_threads"]
 
 SMALL_WORK_ROWS = 512  # rows (tokens or frames) below which one call runs on one thread
+
+
+def text_rows(texts: Sequence[str]) -> int:
+    """About the token count of `texts` ([CLS], words, [SEP]), what `threads_for` weighs, without
+    running the tokenizer."""
+    return sum(len(text.split()) + 2 for text in texts)
 
 
 def threads_for(rows: int) -> int:

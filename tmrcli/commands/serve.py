@@ -65,11 +65,10 @@ def serve(
             out.print(_url(listener), markup=False)
             sys.stdout.flush()  # the URL is what a script waits for
             with torch_threads(1), numpy_threads(1), contextlib.suppress(KeyboardInterrupt):
-                # One torch thread per query: concurrent queries use the cores side by side (the text
-                # encoder takes the cores other processes leave idle, `web_answers.py`). numpy's too:
-                # its BLAS threads spin after each product (a query's confidence, a search), which
-                # doubled the server's CPU time per request. uvicorn
-                # shuts down cleanly on Ctrl-C, then raises it again: it ends the command normally.
+                # One torch thread per query: concurrent queries use the cores side by side. numpy's
+                # too: its BLAS threads spin after each product (a query's confidence, a search),
+                # which doubled the server's CPU time per request. uvicorn shuts down cleanly on
+                # Ctrl-C, then raises it again: it ends the command normally.
                 server.run(sockets=[listener])
         finally:
             library.close()

@@ -28,7 +28,7 @@ import numpy as np
 from formats.reading import LoadOptions, available_cores, read_features
 from tmrcli.library.caption import bank_embeddings, caption_motion
 from tmrcli.library.defaults import DEFAULT_CHECKPOINT, library_path, load_library_model
-from tmrcli.library.embedding import embed_whole
+from tmrcli.library.embedding import embed_text_query, embed_whole
 from tmrcli.library.indexing import IndexProgress, IndexReport, IndexRequest, run_index
 from tmrcli.library.info import LibraryInfo, library_info
 from tmrcli.library.localize import Localization, localize
@@ -153,8 +153,7 @@ class Library:
             check_checkpoint(view, self.model.sha256)  # before any encoding
             bank, likeness = None, 1.0
             if isinstance(query, str):
-                embeddings, likenesses = self.model.encode_queries([query])
-                embedding, likeness, exclude = embeddings[0], float(likenesses[0]), None
+                (embedding, likeness), exclude = embed_text_query(self.model, query), None
                 bank = bank_embeddings(self.model, default_text_bank())
             else:
                 motion = query if isinstance(query, MotionFeatures) else _read(Path(query), LoadOptions())

@@ -31,6 +31,7 @@ __all__ = [
     "window_spans",
     "embed_clips",
     "embed_whole",
+    "embed_text_query",
 ]
 
 WHOLE_MAX_SECONDS = 12.0
@@ -91,6 +92,13 @@ def embed_clips(retriever: Retriever, clips: Sequence[MotionClip], batch_size: i
             emb = np.vstack([_unit(windows.mean(axis=0)), windows])
         records.append(StoreRecord(clip.file, starts, ends.astype(np.float32), emb.astype(np.float32)))
     return records
+
+
+def embed_text_query(retriever: Retriever | SmallWorkRetriever, text: str) -> tuple[np.ndarray, float]:
+    """(dim,) the embedding of a text query, and how much it reads like a description of a motion
+    (`model/likeness.py`), which its hits' confidence is scaled by."""
+    embeddings, likeness = retriever.encode_queries([text])
+    return embeddings[0], float(likeness[0])
 
 
 def embed_whole(retriever: Retriever | SmallWorkRetriever, feats: np.ndarray) -> np.ndarray:

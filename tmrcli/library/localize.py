@@ -28,6 +28,7 @@ import numpy as np
 
 from formats import FEATURE_FPS
 from formats.reading import LoadOptions, read_features
+from tmrcli.library.embedding import embed_text_query
 from tmrcli.library.results import Segment
 from tmrcli.library.take_windows import MotionWindows, coarse_spans, predicted_scores, stride_rows
 
@@ -238,8 +239,8 @@ def localize(
     from tmrcli.library.caption import bank_embeddings
 
     bank = bank_embeddings(retriever, default_text_bank(), cache)
-    queries, likeness = retriever.encode_queries([text])
-    return localize_query(embed_windows(retriever, feats, duration), queries[0], top, bank, float(likeness[0]))
+    query, likeness = embed_text_query(retriever, text)
+    return localize_query(embed_windows(retriever, feats, duration), query, top, bank, likeness)
 
 
 def localize_file(

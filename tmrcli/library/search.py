@@ -21,7 +21,7 @@ from model.calibration import confidences
 from model.similarity import cosine_to_score
 from tmrcli.library.ann import ann_candidates
 from tmrcli.library.caption import bank_embeddings
-from tmrcli.library.embedding import embed_whole
+from tmrcli.library.embedding import embed_text_query, embed_whole
 from tmrcli.library.errors import checkpoint_mismatch
 from tmrcli.library.results import SearchHit
 from tmrcli.library.store import MotionStore, Snapshot
@@ -170,8 +170,7 @@ def find_motions_on_disk(
         check_checkpoint(view, retriever.sha256, checkpoint_reference(retriever.checkpoint))  # before any encoding
         bank, likeness = None, 1.0
         if like is None:
-            queries, likenesses = retriever.encode_queries([text or ""])
-            query, likeness, exclude = queries[0], float(likenesses[0]), None
+            (query, likeness), exclude = embed_text_query(retriever, text or ""), None
             bank = bank_embeddings(retriever, default_text_bank(), cache)
         else:
             _, feats, _ = read_features(like, options or LoadOptions())

@@ -34,6 +34,7 @@ __all__ = ["Answers", "hit_json", "TextQuery"]
 # A text query as encoded: its embedding and how much it reads like a description of a motion.
 TextQuery = tuple["np.ndarray", float]
 
+
 def hit_json(hit: SearchHit) -> dict:
     """A search hit as the API sends it: its motion id, every field of the hit, its duration."""
     # vars, not asdict: the fields are plain values, which asdict deep-copies (0.15 ms for 10 hits
@@ -73,9 +74,7 @@ class Answers:
         """The motions best matching `text`, whose embedding `encode_text` gave, with their confidence
         as `tmr search` gives it."""
         embedding, likeness = query
-        with self.library.view() as view:
-            hits = view.search(embedding, k, self.model.sha256, bank=self._caption_bank[1], likeness=likeness)
-        return {"query": text, "k": k, "hits": [hit_json(hit) for hit in hits]}
+        return {"query": text, **self._search(embedding, k, bank=self._caption_bank[1], likeness=likeness)}
 
     def search_like(self, ident: str, k: int) -> dict:
         """The motions most like the library's motion `ident`, which is left out."""
@@ -145,9 +144,11 @@ class Answers:
             motion, features, _ = read_features(Path(record.path), self.options)
         return motion, features
 
-    def _search(self, query: np.ndarray, k: int, exclude: str | None = None) -> dict:
+    def _search(
+        self, query: np.ndarray, k: int, exclude: str | None = None, *, bank: np.ndarray | None = None, likeness: float = 1.0
+    ) -> dict:
         with self.library.view() as view:
-            hits = view.search(query, k, self.model.sha256, exclude)
+            hits = view.search(query, k, self.model.sha256, exclude, bank=bank, likeness=likeness)
         return {"k": k, "hits": [hit_json(hit) for hit in hits]}
 
 

@@ -154,11 +154,9 @@ def load_checkpoint(
     damaged or foreign file, a newer format, or weights that do not fit the stored config.
     """
     file = read_checkpoint_file(name_or_path, registry=registry)
-    tensors = tensor_data(file, load_tensors)
+    tensors = tensor_data(file, load_tensors, with_decoder=with_decoder)
     config = file.config
     has_decoder = file.has_decoder and with_decoder
-    if file.has_decoder and not with_decoder:
-        tensors = {key: value for key, value in tensors.items() if not key.startswith("motion_decoder.")}
     with torch.device("meta"):  # shapes only: the loaded tensors become the weights (no random init)
         model = TMR(config, with_decoder=has_decoder)
     normalizer = take_normalizer(tensors, config, file.path)

@@ -163,13 +163,19 @@ def read_checkpoint_file(name_or_path: str | Path, *, registry: CheckpointRegist
     return CheckpointFile(path, sha256, blob, metadata, config, provenance)
 
 
-def tensor_data(file: CheckpointFile, load: Callable[[bytes], dict[str, Any]]) -> dict[str, Any]:
-    """The file's tensors decoded by `load` (safetensors' torch or numpy `load`); CheckpointError when
-    the tensor data cannot be decoded."""
+def tensor_data(
+    file: CheckpointFile, load: Callable[[bytes], dict[str, Any]], *, with_decoder: bool = True
+) -> dict[str, Any]:
+    """The file's tensors decoded by `load` (safetensors' torch or numpy `load`), the motion decoder's
+    left out unless `with_decoder` (retrieval never decodes); CheckpointError when the tensor data
+    cannot be decoded."""
     try:
-        return load(file.blob)
+        tensors = load(file.blob)
     except SafetensorError as error:
         raise CheckpointError(file.path, f"damaged tensor data ({error})") from None
+    if with_decoder or not file.has_decoder:
+        return tensors
+    return {key: value for key, value in tensors.items() if not key.startswith("motion_decoder.")}
 
 
 def take_normalizer(tensors: dict[str, Any], config: TMRConfig, path: Path) -> Normalizer:

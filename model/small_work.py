@@ -99,9 +99,7 @@ class SmallWorkRetriever:
         self._text_model = text_model
         from safetensors.numpy import load
 
-        tensors = tensor_data(file, load)
-        if file.has_decoder:
-            tensors = {key: value for key, value in tensors.items() if not key.startswith("motion_decoder.")}
+        tensors = tensor_data(file, load, with_decoder=False)
         self.normalizer = take_normalizer(tensors, file.config, file.path)
         widths = {"text_encoder": file.config.text_width, "motion_encoder": file.config.n_feats}
         expected = {

@@ -63,8 +63,12 @@ def test_erf_and_gelu_match_the_exact_functions() -> None:
     xs = np.linspace(-8.0, 8.0, 400_001)
     assert np.abs(erf(xs) - np.array([math.erf(x) for x in xs])).max() < 1e-7
     x32 = np.linspace(-8.0, 8.0, 100_001, dtype=np.float32)
+    exact = np.array([x * (1.0 + math.erf(x / math.sqrt(2.0))) / 2.0 for x in x32.astype(np.float64)])
+    assert gelu(x32).dtype == np.float32 and np.abs(gelu(x32) - exact).max() < 1e-6
+    # torch's float32 kernel is itself up to 1.1e-6 from the exact GELU on AVX-512 CPUs (one to two
+    # float32 steps near x = 8), so against it the two errors add.
     want = torch.nn.functional.gelu(torch.from_numpy(x32)).numpy()
-    assert gelu(x32).dtype == np.float32 and np.abs(gelu(x32) - want).max() < 1e-6
+    assert np.abs(gelu(x32) - want).max() < 2e-6
 
 
 def test_positions_match_torchs_table() -> None:

@@ -7,10 +7,13 @@ Each thread setting runs in a fresh process (OpenMP reads its wait policy when t
     tmr                  what the CLI does: PASSIVE, and one thread for small work (`model/threads.py`)
 and measures a text query (batch 1), a 10 s motion (batch 1) and 64 motions of 10 s (batch 64), first
 with the machine as it is, then beside --hogs busy-looping processes this script starts and stops
-(each also ends by itself after --hog-seconds). Figures are items per second, medians.
+(each also ends by itself after --hog-seconds). The settings alternate: --rounds times, each setting
+once per round, so a burst of other work falls on every setting alike. Figures are items per second,
+medians over the rounds of each round's median; each ratio is the median of the rounds' own ratios
+(a setting against the 1-thread run of the same round).
 Target: the `tmr` row beside the hog at least the 1-thread row beside the hog, on every column.
 
-Usage: .venv/bin/python benchmarks/under_load.py [--hogs 2] [--repeats 5]
+Usage: .venv/bin/python benchmarks/under_load.py [--hogs 2] [--repeats 5] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 from common import REPO, machine
@@ -35,7 +39,6 @@ _HOG = "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() 
 def probe(threads: int, per_call: bool, repeats: int) -> dict[str, float]:
     """Items per second of each workload in this process (torch imported here, after the environment
     is set). threads 0 = torch's default; per_call applies tmr's one-thread-for-small-work choice."""
-    import statistics
     import time
 
     import numpy as np
@@ -99,12 +102,24 @@ def _beside_hogs(hogs: int, seconds: float, run):
             process.wait()
 
 
-def _print(title: str, results: dict[str, dict[str, float]]) -> None:
-    floor = results["1 thread"]
+def _alternating(rounds: int, run) -> list[dict[str, dict[str, float]]]:
+    """Every setting once per round, `run(setting)` giving its rates: one dict per round."""
+    return [{setting: run(setting) for setting in SETTINGS} for _ in range(rounds)]
+
+
+def _ratio(rounds: list[dict[str, dict[str, float]]], setting: str, workload: str) -> float:
+    """The median over rounds of `setting`'s rate against the same round's 1-thread rate."""
+    return statistics.median(r[setting][workload] / r["1 thread"][workload] for r in rounds)
+
+
+def _print(title: str, rounds: list[dict[str, dict[str, float]]]) -> None:
     print(f"\n{title}")
     print(f"{'setting':<22}" + "".join(f"{w:>22}" for w in WORKLOADS))
-    for setting, rates in results.items():
-        cells = "".join(f"{rates[w]:>11.1f}/s {rates[w] / floor[w]:>7.2f}x" for w in WORKLOADS)
+    for setting in SETTINGS:
+        cells = "".join(
+            f"{statistics.median(r[setting][w] for r in rounds):>11.1f}/s {_ratio(rounds, setting, w):>7.2f}x"
+            for w in WORKLOADS
+        )
         print(f"{setting:<22}{cells}")
 
 
@@ -113,6 +128,7 @@ def main() -> None:
     parser.add_argument("--hogs", type=int, default=len(os.sched_getaffinity(0)), help="busy processes (default: cores)")
     parser.add_argument("--hog-seconds", type=float, default=120.0, help="each hog ends by itself after this")
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per figure (median reported)")
+    parser.add_argument("--rounds", type=int, default=3, help="times every setting runs, alternating")
     parser.add_argument("--probe", nargs=2, type=int, metavar=("THREADS", "PER_CALL"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
@@ -120,15 +136,15 @@ def main() -> None:
         return
 
     cores = len(os.sched_getaffinity(0))
-    print(f"{machine()}; N = {cores}")
-    as_is = {setting: _probe_in_fresh_process(setting, args.repeats) for setting in SETTINGS}
+    print(f"{machine()}; N = {cores}; {args.rounds} alternating rounds")
+    as_is = _alternating(args.rounds, lambda setting: _probe_in_fresh_process(setting, args.repeats))
     _print("as the machine is (ratio to 1 thread)", as_is)
-    loaded = {
-        setting: _beside_hogs(args.hogs, args.hog_seconds, lambda s=setting: _probe_in_fresh_process(s, args.repeats))
-        for setting in SETTINGS
-    }
+    loaded = _alternating(
+        args.rounds,
+        lambda setting: _beside_hogs(args.hogs, args.hog_seconds, lambda: _probe_in_fresh_process(setting, args.repeats)),
+    )
     _print(f"beside {args.hogs} busy processes (ratio to 1 thread; target for tmr: >= 1.00x)", loaded)
-    worst = min(loaded["tmr"][w] / loaded["1 thread"][w] for w in WORKLOADS)
+    worst = min(_ratio(loaded, "tmr", w) for w in WORKLOADS)
     print(f"\ntmr beside the hog: worst ratio to 1 thread {worst:.2f}x (target >= 1.00x)"
           f"{'' if worst >= 1.0 else '  below target'}")
 

@@ -4,6 +4,7 @@ they are on real clips, give what the commands give."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import asdict
@@ -88,6 +89,10 @@ def test_search_by_example_localize_and_info(notebook: tuple[dict, Path, list[Pa
     like = library.search(motion, k=3)
     assert len(like) == 3 and motion.path not in [h.path for h in like]  # the example itself is left out
     assert library.search(clips[0], k=3) == like
+    indexed = [h.path for h in library.search("a person walks", k=10)]
+    for path in indexed[:3]:  # a library file asked for by a relative path is still not its own hit
+        relative = os.path.relpath(path)
+        assert not os.path.isabs(relative) and path not in [h.path for h in library.search(relative, k=3)]
     found = library.localize(motion, "a person raises both hands", top=2)
     assert 1 <= len(found.segments) <= 2 and all(0 <= s.start < s.end <= motion.duration + 0.1 for s in found.segments)
     localized = CliRunner().invoke(app, ["localize", str(clips[0]), "a person raises both hands", "--top", "2", "--json"])

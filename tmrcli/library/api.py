@@ -28,12 +28,12 @@ import numpy as np
 from formats.reading import LoadOptions, available_cores, read_features
 from tmrcli.library.caption import bank_embeddings, caption_motion
 from tmrcli.library.defaults import DEFAULT_CHECKPOINT, library_path, load_library_model
-from tmrcli.library.embedding import embed_text_query, embed_whole
+from tmrcli.library.embedding import embed_whole
 from tmrcli.library.indexing import IndexProgress, IndexReport, IndexRequest, run_index
 from tmrcli.library.info import LibraryInfo, library_info
 from tmrcli.library.localize import Localization, localize
 from tmrcli.library.results import CaptionHit, SearchHit
-from tmrcli.library.search import check_checkpoint, search_library
+from tmrcli.library.search import check_checkpoint, example_query, search_library, text_query
 from tmrcli.library.store import MotionStore
 
 if TYPE_CHECKING:
@@ -146,21 +146,18 @@ class Library:
     ) -> list[SearchHit]:
         """The k files that best match a text, or (a path or a read motion) an example motion, best first;
         the example itself is left out. Text hits carry their confidence, as in `tmr search`."""
-        from model.bank import default_text_bank
         from model.inference import torch_threads
 
         with self._store.snapshot() as view, torch_threads(1):
             check_checkpoint(view, self.model.sha256)  # before any encoding
-            bank, likeness = None, 1.0
             if isinstance(query, str):
-                (embedding, likeness), exclude = embed_text_query(self.model, query), None
-                bank = bank_embeddings(self.model, default_text_bank())
+                found = text_query(self.model, query)
             else:
                 motion = query if isinstance(query, MotionFeatures) else _read(Path(query), LoadOptions())
-                embedding, exclude = embed_whole(self.model, motion.features), motion.path
+                found = example_query(self.model, motion.features, motion.path)
             return search_library(
-                view, embedding, k, checkpoint_sha256=self.model.sha256, min_score=min_score, exclude=exclude,
-                bank=bank, likeness=likeness, min_confidence=min_confidence,
+                view, found.embedding, k, checkpoint_sha256=self.model.sha256, min_score=min_score,
+                exclude=found.exclude, bank=found.bank, likeness=found.likeness, min_confidence=min_confidence,
             )  # fmt: skip
 
     def caption(

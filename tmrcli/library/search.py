@@ -31,7 +31,10 @@ if TYPE_CHECKING:
     from model.inference import Retriever
     from model.small_work import SmallWorkRetriever
 
-__all__ = ["check_checkpoint", "search_library", "find_motions", "find_motions_on_disk"]
+__all__ = [
+    "LibraryQuery", "text_query", "example_query", "check_checkpoint", "search_library", "find_motions",
+    "find_motions_on_disk",
+]  # fmt: skip
 
 _FIRST_CANDIDATES = 8  # per wanted hit: windows of one take crowd the nearest neighbours
 
@@ -43,6 +46,30 @@ class _Scored:
     end: float
     score: float
     embedding: np.ndarray
+
+
+@dataclass(frozen=True)
+class LibraryQuery:
+    """What a library is searched with: the query's (dim,) embedding; for a text, the embeddings of
+    the caption bank its hits' confidence is measured against and how much it reads like a motion
+    description; for an example motion, its own file, which is never its own hit."""
+
+    embedding: np.ndarray
+    bank: np.ndarray | None = None
+    likeness: float = 1.0
+    exclude: str | None = None
+
+
+def text_query(retriever: Retriever | SmallWorkRetriever, text: str, cache: Path | None = None) -> LibraryQuery:
+    """A text query with its caption bank (embedded once per checkpoint, cached in `cache`, else the
+    user's cache)."""
+    embedding, likeness = embed_text_query(retriever, text)
+    return LibraryQuery(embedding, bank_embeddings(retriever, default_text_bank(), cache), likeness)
+
+
+def example_query(retriever: Retriever | SmallWorkRetriever, feats: np.ndarray, path: str | None) -> LibraryQuery:
+    """A query by the example motion `feats`, read from `path` (left out of its own hits)."""
+    return LibraryQuery(embed_whole(retriever, feats), exclude=None if path is None else os.path.abspath(path))
 
 
 def check_checkpoint(snapshot: Snapshot, sha256: str | None, in_use: str | None = None) -> None:
@@ -168,18 +195,15 @@ def find_motions_on_disk(
 
     with store.snapshot() as view, _one_thread(retriever):
         check_checkpoint(view, retriever.sha256, checkpoint_reference(retriever.checkpoint))  # before any encoding
-        bank, likeness = None, 1.0
         if like is None:
-            (query, likeness), exclude = embed_text_query(retriever, text or ""), None
-            bank = bank_embeddings(retriever, default_text_bank(), cache)
+            query = text_query(retriever, text or "", cache)
         else:
-            _, feats, _ = read_features(like, options or LoadOptions())
-            query, exclude = embed_whole(retriever, feats), os.path.abspath(like)
+            query = example_query(retriever, read_features(like, options or LoadOptions())[1], str(like))
         want = k
         while True:
             hits = search_library(
-                view, query, want, checkpoint_sha256=retriever.sha256, min_score=min_score, exclude=exclude,
-                bank=bank, likeness=likeness, min_confidence=min_confidence,
+                view, query.embedding, want, checkpoint_sha256=retriever.sha256, min_score=min_score,
+                exclude=query.exclude, bank=query.bank, likeness=query.likeness, min_confidence=min_confidence,
             )
             present = [hit for hit in hits if os.path.exists(hit.path)]
             if len(present) >= k or len(hits) < want:

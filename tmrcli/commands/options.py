@@ -13,6 +13,7 @@ import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from formats.reading import LoadOptions
     from model.inference import Retriever
     from model.small_work import SmallWorkRetriever
+    from tmrcli.library.store import MotionStore
 
 __all__ = [
     "MotionFileArgument",
@@ -180,29 +182,27 @@ class ModelChoice:
     checkpoint: str | None = None
     text_model: str | None = None
 
-    def library(self) -> Path:
-        """The library file (`library_path`)."""
-        return library_path(self.store)
+    @cached_property
+    def motion_store(self) -> MotionStore:
+        """The library (`library_path`), opened once for every use by the command."""
+        from tmrcli.library.store import MotionStore
+
+        return MotionStore(library_path(self.store))
 
     def load(self, *, small_work: bool = False) -> Retriever | SmallWorkRetriever:
         """The model: --checkpoint, else the one the library recorded, else `default` (`library_checkpoint`);
         its text backbone looked for as --text-model says. `small_work`: for a command that embeds one
         query or one motion, which then runs without torch (`model/small_work.py`)."""
         from tmrcli.library.defaults import load_library_model
-        from tmrcli.library.store import MotionStore
 
-        library = MotionStore(self.library())
-        return load_library_model(library, self.checkpoint, text_model=self.text_model, small_work=small_work)
+        return load_library_model(self.motion_store, self.checkpoint, text_model=self.text_model, small_work=small_work)
 
     def cache(self) -> Path | None:
         """Where the command keeps its text-bank cache: beside the library when one was given (--store or
         $TMR_STORE) and exists, else None (the user's cache folder, $XDG_CACHE_HOME/tmr)."""
         if self.store is None:
             return None
-        from tmrcli.library.store import MotionStore
-
-        library = MotionStore(self.library())
-        return library.cache_folder if library.exists() else None
+        return self.motion_store.cache_folder if self.motion_store.exists() else None
 
 
 def load_options(

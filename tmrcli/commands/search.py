@@ -56,7 +56,6 @@ def search(
     from tmrcli.views.html_page import write_search_page
     from tmrcli.views.render import plural, render_hits
     from tmrcli.library.search import find_motions_on_disk
-    from tmrcli.library.store import MotionStore
 
     from model.calibration import NO_CLEAR_MATCH
 
@@ -65,7 +64,7 @@ def search(
     if text is not None and not text.strip():
         raise typer.BadParameter("the text is empty: say what to look for, in words", param_hint="TEXT")
     hits, gone = find_motions_on_disk(
-        MotionStore(choice.library()), choice.load(small_work=True), k, text=text, like=like, min_score=min_score,
+        choice.motion_store, choice.load(small_work=True), k, text=text, like=like, min_score=min_score,
         min_confidence=min_confidence, options=options, cache=choice.cache(),
     )  # fmt: skip
     render_hits(hits, json_)

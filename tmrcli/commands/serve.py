@@ -46,7 +46,6 @@ def serve(
     from model.inference import torch_threads
     from model.threads import numpy_threads
     from tmrcli.library.live import LiveLibrary
-    from tmrcli.library.store import MotionStore
     from tmrcli.views.web import create_app
 
     if not _is_loopback(host):
@@ -56,7 +55,7 @@ def serve(
         )  # fmt: skip
     listener = _listen(host, port)  # first: a port in use is said before the model is loaded
     with listener:
-        motions = MotionStore(choice.library())
+        motions = choice.motion_store
         with err.status("loading the model"):
             library = LiveLibrary(motions, choice.load(), choice.cache())
         try:

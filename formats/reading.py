@@ -7,7 +7,6 @@ Here, in the lowest layer, so that converting, indexing, searching and the Pytho
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,8 @@ import numpy as np
 from formats.deepmimic import DEEPMIMIC_SUFFIXES, is_deepmimic
 from formats.errors import TmrError
 from formats.features import canonicalize_joints, features_from_canonical, features_to_joints
-from formats.motion import MOTION_SUFFIXES, Motion, load_motion
+from formats.load_options import LoadOptions
+from formats.motion import MOTION_SUFFIXES, Motion
 
 __all__ = [
     "LoadOptions",
@@ -27,30 +27,6 @@ __all__ = [
     "is_motion_file",
     "available_cores",
 ]
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    """How to read motion files: the `load_motion` keyword arguments, as the user gave them."""
-
-    skeleton_map: Mapping[str, str] | None = None
-    fps: float | None = None
-    body_model: Path | None = None
-    asf: Path | None = None
-    character: Path | None = None
-    max_duration: float | None = None  # seconds; None: formats.limits.MAX_DURATION
-
-    def load(self, path: Path) -> Motion:
-        """`load_motion` of `path` with these options."""
-        return load_motion(
-            path,
-            skeleton_map=self.skeleton_map,
-            fps=self.fps,
-            body_model=self.body_model,
-            asf=self.asf,
-            character=self.character,
-            max_duration=self.max_duration,
-        )
 
 
 @dataclass(frozen=True)

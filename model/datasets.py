@@ -25,7 +25,6 @@ import numpy as np
 from formats.atomic import save_npy_atomic
 from formats.errors import FormatError, TmrError
 from formats.features import FEATURE_DIM, FEATURE_FPS, extract_features
-from formats.motion import load_motion
 from formats.text_files import read_lines, read_tsv
 
 __all__ = [
@@ -148,6 +147,8 @@ def load_features_cached(path: Path, cache_dir: Path | None) -> np.ndarray:
     cached = None if cache_dir is None else cache_dir / f"{digest}.npy"
     if cached is not None and cached.is_file():
         return np.load(cached)
+    from formats.motion import load_motion  # the readers, only where a dataset holds motion files
+
     motion = load_motion(path)
     feats = motion.feats if motion.feats is not None else extract_features(motion.joints)
     if cached is not None:

@@ -115,6 +115,35 @@ def test_search_and_caption_load_no_torch(data_dir: Path, tmp_path: Path) -> Non
         assert result.stdout.strip().splitlines()[-1] == "0 []", (command, result.stdout + result.stderr)
 
 
+def test_a_text_search_loads_no_motion_reader(data_dir: Path, tmp_path: Path) -> None:
+    """`tmr search TEXT` reads no motion file, so it must not pay for importing the readers (about a
+    tenth of its CPU time at a cold start)."""
+    bow = data_dir / "bandai-namco" / "dataset-1" / "data" / "dataset-1_bow_active_001.bvh"
+    store = tmp_path / "library.h5"
+    assert CliRunner().invoke(app, ["index", str(bow), "--store", str(store)]).exit_code == 0
+    readers = ("formats.motion", "formats.reading", "formats.bvh", "formats.amc", "formats.fbx", "formats.gltf")
+    code = (
+        "import sys\nfrom typer.testing import CliRunner\nfrom tmrcli.app import app\n"
+        f"result = CliRunner().invoke(app, ['search', 'a person bows', '--store', {str(store)!r}])\n"
+        f"print(result.exit_code, [m for m in {readers!r} if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "0 []", result.stdout + result.stderr
+
+
+def test_the_formats_package_exports_what_its_modules_declare() -> None:
+    """`formats` names its exports without importing their modules; the table must stay the modules' own."""
+    import importlib
+
+    import formats
+
+    declared = {}
+    for module in sorted(set(formats._HOMES.values())):
+        declared.update(dict.fromkeys(importlib.import_module(module).__all__, module))
+    assert formats._HOMES == declared
+    assert all(getattr(formats, name) is getattr(importlib.import_module(home), name) for name, home in declared.items())
+
+
 def test_version_and_help() -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["--version"])

@@ -22,7 +22,7 @@ import typer
 from tmrcli.library.defaults import library_path
 
 if TYPE_CHECKING:
-    from formats.reading import LoadOptions
+    from formats.load_options import LoadOptions
     from model.inference import Retriever
     from model.small_work import SmallWorkRetriever
     from tmrcli.library.store import MotionStore
@@ -214,9 +214,8 @@ def load_options(
     max_duration: float | None = None,
 ) -> LoadOptions:
     """How to read motion files, from the shared options; bad values are usage errors (exit 2)."""
-    from formats import SkeletonError, read_skeleton_map
     from formats.limits import MAX_FPS, MIN_FPS
-    from formats.reading import LoadOptions
+    from formats.load_options import LoadOptions
 
     if fps is not None and not MIN_FPS <= fps <= MAX_FPS:
         raise typer.BadParameter(
@@ -226,6 +225,8 @@ def load_options(
         raise typer.BadParameter("must be a positive number of seconds", param_hint="--max-duration")
     mapping = None
     if skeleton_map is not None:
+        from formats import SkeletonError, read_skeleton_map
+
         try:
             mapping = read_skeleton_map(skeleton_map)
         except SkeletonError as error:  # one line naming the map, exit 2 (a usage error)

@@ -53,7 +53,6 @@ def search(
 
     Example: tmr search "a person waves with the left hand" -k 5
     """
-    from tmrcli.views.html_page import write_search_page
     from tmrcli.views.render import plural, render_hits
     from tmrcli.library.search import find_motions_on_disk
 
@@ -77,6 +76,8 @@ def search(
     if gone:
         err.print(f"left out {plural(gone, 'indexed file')} gone from disk; tmr index --prune drops them", markup=False)
     if html is not None:
+        from tmrcli.views.html_page import write_search_page  # the readers, for the hits' joints
+
         write_search_page(html, text if text is not None else f"motions like {like}", hits, options)
         print_written(html, "results page")
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from formats.atomic import save_npy_atomic
 from formats.errors import TmrError
-from formats.reading import LoadOptions, read_features
+from formats.load_options import LoadOptions
 from formats.text_files import read_lines
 from formats.user_dirs import user_cache_dir
 from tmrcli.library.embedding import embed_whole
@@ -81,6 +81,7 @@ def caption_file(
 ) -> list[CaptionHit]:
     """`tmr caption`: the k sentences of the bank (the user's file, else the default model's) that best
     describe the motion file at `path`; the bank's embeddings are cached in `cache` (else the user's)."""
+    from formats.reading import read_features
     from model.bank import default_text_bank
 
     bank = read_text_bank(texts) if texts is not None else default_text_bank()

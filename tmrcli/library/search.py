@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from formats.reading import LoadOptions, read_features
+from formats.load_options import LoadOptions
 from model.bank import default_text_bank
 from model.calibration import confidences
 from model.similarity import cosine_to_score
@@ -198,6 +198,8 @@ def find_motions_on_disk(
         if like is None:
             query = text_query(retriever, text or "", cache)
         else:
+            from formats.reading import read_features  # the readers, only for a query by example
+
             query = example_query(retriever, read_features(like, options or LoadOptions())[1], str(like))
         want = k
         while True:

@@ -24,7 +24,7 @@ import numpy as np
 from formats import JOINT_INDEX, NUM_JOINTS
 from formats.atomic import reporting_write_errors, write_atomic
 from formats.errors import TmrError
-from formats.reading import LoadOptions
+from formats.load_options import LoadOptions
 from tmrcli.library.motion_segment import load_segment
 from tmrcli.library.results import SearchHit, Segment
 from tmrcli.views.console import format_span

@@ -18,7 +18,6 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from formats import skip_summary
 from tmrcli.library.results import CaptionHit, SearchHit, Segment
 from tmrcli.views.console import err, out, print_error, print_unwrapped, printable
 
@@ -307,6 +306,8 @@ def render_index_report(report: IndexReport, json_: bool) -> None:
             highlight=False,
         )
     if report.skipped:
+        from formats import skip_summary
+
         err.print(skip_summary(report.skipped), markup=False, highlight=False, soft_wrap=True)
     for failure in report.failed:
         print_error(failure.input, failure.reason)

@@ -9,11 +9,14 @@ whole view spanning [0, 1].
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from formats import JOINT_INDEX, PARENTS, SMPL_JOINTS, canonicalize_joints
-from tmrcli.library.motion_segment import MotionSegment
+
+if TYPE_CHECKING:
+    from tmrcli.library.motion_segment import MotionSegment
 
 __all__ = ["BONES", "SIDE_COLOURS", "Scene", "build_scene"]
 

@@ -185,7 +185,7 @@ def test_an_amass_file_needs_the_body_model(tmp_path: Path) -> None:
         (["{good}", "-o", "{out}", "--skeleton-map", "{badmap}"], "'belly' is not an SMPL joint"),
         (["{good}", "-o", "{good}"], "exists and is not a folder"),
         (["{good}"], "Missing option"),
-        (["{good}", "-o", "{out}", "--jobs", "0"], "greater than or equal to 1"),
+        (["{good}", "-o", "{out}", "--jobs", "0"], "0 is not in the range x>=1"),
     ],
 )
 def test_usage_errors_exit_2(

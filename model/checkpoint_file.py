@@ -107,7 +107,7 @@ SHIPPED = CheckpointRegistry(
             _CHECKPOINT_DIR / "default.safetensors", "7142b4239f597c926197e9f60c50590b27e9684608fbe7ad2a169bfd9398f82c"
         ),
         "every-source": RegisteredCheckpoint(
-            _CHECKPOINT_DIR / "every-source.safetensors", "8fd1bd77ff0ff876a2e9622e6d986c35b161ff57821be53ca6a4608b2d67f7aa"
+            _CHECKPOINT_DIR / "every-source.safetensors", "cc26e721b2a2a548495a344e159a86f2396921027b4a472992463c4fe282327b"
         ),
     }
 )

@@ -86,6 +86,20 @@ def test_compaction_keeps_rewrites_proportional(tmp_path: Path) -> None:
     assert len(_held(store)) == 200
 
 
+def test_a_model_updated_under_the_same_name_asks_for_a_rebuild(tmp_path: Path) -> None:
+    """A library indexed with a shipped model that a later tmr replaced (same name, another file): passing
+    that name again cannot help, so the message says the model changed and the hint is the rebuild."""
+    store = MotionStore(tmp_path / "library.h5")
+    with store.writer(CKPT_A, 8, checkpoint="every-source") as writer:
+        writer.commit([fake_record("/m/a")])
+        writer.finish()
+    with pytest.raises(StoreError, match="cannot be mixed") as raised:
+        with store.writer(CKPT_B, 8, checkpoint="every-source"):
+            pass
+    assert "an earlier every-source" in raised.value.reason
+    assert "--rebuild" in raised.value.hint and "--checkpoint every-source" not in raised.value.hint
+
+
 def test_another_checkpoint_is_refused_and_rebuild_replaces_at_the_end(tmp_path: Path) -> None:
     store = MotionStore(tmp_path / "library.h5")
     with store.writer(CKPT_A, 8) as writer:

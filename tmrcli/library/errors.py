@@ -51,6 +51,13 @@ def checkpoint_mismatch(library: Snapshot, in_use_sha256: str | None, in_use: st
 
     stored = library.checkpoint or registered_name(library.checkpoint_sha256)
     made_by = describe_checkpoint(stored, library.checkpoint_sha256)
+    if stored is not None and stored == in_use:  # the same name, another file: the model was updated
+        return StoreError(
+            library.store.path,
+            f"the library holds embeddings made by an earlier {made_by} than the one that name loads now, "
+            f"{describe_checkpoint(in_use, in_use_sha256)}; they cannot be mixed",
+            hint=REBUILD_HINT,
+        )
     wanted = f"--checkpoint {stored}" if stored else f"the --checkpoint whose sha256 is {library.checkpoint_sha256}"
     return StoreError(
         library.store.path,

@@ -56,9 +56,9 @@ def probe(threads: int, per_call: bool, repeats: int) -> dict[str, float]:
     queries = ["a person walks forward and then turns around", "someone jumps twice", "a man waves his left hand"]
 
     def texts() -> None:
-        for text in queries:
-            for _, padded in backbone.padded_batches([text]):
-                with torch_threads(threads_for(text_rows([text])) if per_call else torch.get_num_threads()):
+        for text in queries:  # the backbone too runs under the call's thread count, as in `Retriever`
+            with torch_threads(threads_for(text_rows([text])) if per_call else torch.get_num_threads()):
+                for _, padded in backbone.padded_batches([text]):
                     model.encode_texts(padded)
 
     def motions_of(count: int) -> None:

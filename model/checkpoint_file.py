@@ -107,7 +107,7 @@ SHIPPED = CheckpointRegistry(
             _CHECKPOINT_DIR / "default.safetensors", "7142b4239f597c926197e9f60c50590b27e9684608fbe7ad2a169bfd9398f82c"
         ),
         "every-source": RegisteredCheckpoint(
-            _CHECKPOINT_DIR / "every-source.safetensors", "aca5bfac2e7db3c23df258dca7d2279cf4261800879a3c040ce18d1f0994f3fe"
+            _CHECKPOINT_DIR / "every-source.safetensors", "ca6b78222f01a2c16a23ad8e92861d6db47e60685c3244730d1a2c61c87d0f00"
         ),
     }
 )

@@ -67,9 +67,9 @@ def text_query(retriever: Retriever | SmallWorkRetriever, text: str, cache: Path
     return LibraryQuery(embedding, bank_embeddings(retriever, default_text_bank(), cache), likeness)
 
 
-def example_query(retriever: Retriever | SmallWorkRetriever, feats: np.ndarray, path: str | None) -> LibraryQuery:
+def example_query(retriever: Retriever | SmallWorkRetriever, feats: np.ndarray, path: str) -> LibraryQuery:
     """A query by the example motion `feats`, read from `path` (left out of its own hits)."""
-    return LibraryQuery(embed_whole(retriever, feats), exclude=None if path is None else os.path.abspath(path))
+    return LibraryQuery(embed_whole(retriever, feats), exclude=os.path.abspath(path))
 
 
 def check_checkpoint(snapshot: Snapshot, sha256: str | None, in_use: str | None = None) -> None:

@@ -61,11 +61,15 @@ class TrainBatch:
     texts: frozen backbone token features of each motion's caption, (B, L, D_text) padded.
     sentence_emb: unit-norm sentence embeddings of the captions (B, D_sent), used only to filter
         wrong negatives; None trains without filtering.
+    partners: for the rows `partner_rows` (P,), a normalised motion of the same action from another
+        source, (P, T', F) padded; None trains without the cross-rig term.
     """
 
     motions: Padded
     texts: Padded
     sentence_emb: Tensor | None = None
+    partners: Padded | None = None
+    partner_rows: Tensor | None = None
 
     def __post_init__(self) -> None:
         sizes = {len(self.motions), len(self.texts)}
@@ -73,11 +77,17 @@ class TrainBatch:
             sizes.add(len(self.sentence_emb))
         if len(sizes) != 1:
             raise ValueError(f"batch parts disagree in size: {sorted(sizes)}")
+        if (self.partners is None) != (self.partner_rows is None):
+            raise ValueError("partners and partner_rows come together")
+        if self.partners is not None and len(self.partners) != len(self.partner_rows):
+            raise ValueError(f"{len(self.partners)} partner motions for {len(self.partner_rows)} partner rows")
 
     def to(self, device: torch.device | str) -> TrainBatch:
         """The same batch on `device`."""
         emb = None if self.sentence_emb is None else self.sentence_emb.to(device, non_blocking=True)
-        return TrainBatch(motions=self.motions.to(device), texts=self.texts.to(device), sentence_emb=emb)
+        partners = None if self.partners is None else self.partners.to(device)
+        rows = None if self.partner_rows is None else self.partner_rows.to(device)
+        return TrainBatch(self.motions.to(device), self.texts.to(device), emb, partners, rows)
 
 
 def collate_pairs(

@@ -86,15 +86,23 @@ class LossConfig:
     # Off-diagonal pairs whose captions' scaled similarity (cos + 1) / 2 exceeds this are dropped from
     # the InfoNCE denominators (paper section 3.3); None disables the filtering.
     threshold_selfsim: float | None = 0.8
+    # Weight of the cross-rig term: InfoNCE between each motion and a motion of the same action (same
+    # tags) from another source, filtered as the contrastive term (0: off, the reference's).
+    cross_rig: float = 0.0
 
     def __post_init__(self) -> None:
         if self.temperature <= 0:
             raise ValueError(f"temperature must be positive, not {self.temperature}")
+        if self.cross_rig < 0:
+            raise ValueError(f"cross_rig must not be negative, not {self.cross_rig}")
 
     @property
     def weights(self) -> dict[str, float]:
         """The weight of each named loss in the total."""
-        return {"recons": self.recons, "kl": self.kl, "latent": self.latent, "contrastive": self.contrastive}
+        return {
+            "recons": self.recons, "kl": self.kl, "latent": self.latent, "contrastive": self.contrastive,
+            "cross_rig": self.cross_rig,
+        }  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """A plain JSON-able dict."""

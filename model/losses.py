@@ -8,6 +8,11 @@
 - latent: SmoothL1 between the text and motion latents (the cross-modal embedding loss L_E).
 - contrastive: symmetric InfoNCE on the cosine of the latents with temperature 0.1, where off-diagonal
   pairs whose captions are near-paraphrases are removed from the denominators (section 3.3).
+- cross_rig (not in the paper; weight 0 by default): the same InfoNCE between the motion latents of the
+  rows that have a partner and their partners' latents, a motion of the same action from another source.
+  The contrastive term only ties each motion to its caption, so two rigs performing one action can stay
+  apart as long as their captions differ; this ties them to each other, which is what `search --like`
+  across sources needs.
 
 Like the reference, the latents z fed to `latent`, `contrastive` and the decoder are the sampled ones
 during training, and the reconstruction mean runs over the padded (B, T, F) tensors, whose padding is
@@ -50,6 +55,8 @@ class TMROutputs:
     motion_z: Tensor  # (B, D)
     text_recons: Tensor  # (B, T, F) motion decoded from text_z, zero on padding
     motion_recons: Tensor  # (B, T, F) motion decoded from motion_z, zero on padding
+    partner_z: Tensor | None = None  # (P, D) latents of the partner motions of the rows `partner_rows`
+    partner_rows: Tensor | None = None  # (P,) batch rows that have a partner
 
 
 def _at_least_float32(x: Tensor) -> Tensor:
@@ -125,6 +132,10 @@ class TMRLoss(nn.Module):
         }
         if out.text_dist is not None and out.motion_dist is not None:
             losses["kl"] = self._kl_terms(out.text_dist, out.motion_dist)
+        if out.partner_z is not None and out.partner_rows is not None and len(out.partner_rows) > 1:
+            rows = out.partner_rows
+            emb = None if sentence_emb is None else sentence_emb[rows]
+            losses["cross_rig"] = self.contrastive(out.motion_z[rows], out.partner_z, emb)
         weights = self.config.weights
         losses["loss"] = sum(weights[name] * value for name, value in losses.items())
         return losses

@@ -336,6 +336,8 @@ class TMR(nn.Module):
         text_z, text_dist = self._encode(self.text_encoder, batch.texts)
         motion_z, motion_dist = self._encode(self.motion_encoder, batch.motions)
         mask = batch.motions.mask
+        # Partners are encoded only: the cross-rig term compares latents, nothing decodes them.
+        partner_z = None if batch.partners is None else self._encode(self.motion_encoder, batch.partners)[0]
         return TMROutputs(
             text_dist=text_dist,
             motion_dist=motion_dist,
@@ -343,8 +345,11 @@ class TMR(nn.Module):
             motion_z=motion_z,
             text_recons=self.motion_decoder(text_z, mask),
             motion_recons=self.motion_decoder(motion_z, mask),
+            partner_z=partner_z,
+            partner_rows=batch.partner_rows,
         )
 
     def forward(self, batch: TrainBatch) -> dict[str, Tensor]:
-        """Named losses (recons, kl, latent, contrastive) and their weighted sum under "loss"."""
+        """Named losses (recons, kl, latent, contrastive, and cross_rig when the batch has partners) and
+        their weighted sum under "loss"."""
         return self.criterion(self.encode_decode(batch), batch.motions.x, batch.sentence_emb)

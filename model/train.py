@@ -17,6 +17,7 @@ import json
 import math
 import random
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -28,7 +29,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from formats.atomic import write_atomic
 from formats.features import FEATURE_DIM, FEATURE_GROUPS, mirror_features
-from model.batching import TrainBatch, collate_pairs
+from model.batching import Padded, TrainBatch, collate_pairs
 from model.checkpoint import TEXT_FOLDER_KEY, Checkpoint, Provenance, load_checkpoint, save_checkpoint
 from model.config import NEGATIVE_FILTERS, PRECISIONS, LossConfig, TMRConfig, TrainConfig
 from model.datasets import DatasetError, MotionRecord
@@ -60,6 +61,8 @@ __all__ = [
     "uses_bf16",
     "drop_words",
     "negative_key",
+    "source_folder",
+    "rig_partners",
 ]
 
 TRAIN_STATE = "train_state.pt"
@@ -69,11 +72,14 @@ BEST = "best.safetensors"
 
 @dataclass(frozen=True)
 class TrainingSample:
-    """One pair of an epoch: a (cropped, maybe mirrored) motion, its caption and its action label."""
+    """One pair of an epoch: a (cropped, maybe mirrored) motion, its caption and its action label,
+    and for the cross-rig term a motion of the same action from another source (cropped and mirrored
+    alike), when one exists."""
 
     feats: np.ndarray
     text: str
     label: str
+    partner: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -189,22 +195,58 @@ def negative_key(record: MotionRecord) -> str:
     return ",".join(sorted(record.tags)) + "|" + side
 
 
-def training_samples(records: list[MotionRecord], config: TrainConfig, rng: np.random.Generator) -> list[TrainingSample]:
+def source_folder(record: MotionRecord) -> str:
+    """The top folder of a record's path ("accad" of "accad/.../x.bvh"): one source, and so one rig
+    family; "" for records keyed by a bare id (HumanML3D)."""
+    return record.key.split("/", 1)[0] if "/" in record.key else ""
+
+
+def rig_partners(records: list[MotionRecord]) -> list[tuple[int, ...]]:
+    """For each record, the records of the same action (same `negative_key`: tags and side) from
+    another source folder, by index; () for a record without tags or without such a partner."""
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        if record.tags and source_folder(record):
+            by_key[negative_key(record)].append(i)
+    partners = []
+    for record in records:
+        same = by_key.get(negative_key(record), []) if record.tags and source_folder(record) else []
+        partners.append(tuple(j for j in same if source_folder(records[j]) != source_folder(record)))
+    return partners
+
+
+def _crop(feats: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:
+    if len(feats) <= frames:
+        return feats
+    start = int(rng.integers(len(feats) - frames + 1))
+    return feats[start : start + frames]
+
+
+def training_samples(
+    records: list[MotionRecord],
+    config: TrainConfig,
+    rng: np.random.Generator,
+    partners: list[tuple[int, ...]] | None = None,
+) -> list[TrainingSample]:
     """One epoch's pairs: a random caption per motion, its segment cropped at random to `max_seconds`,
     mirrored (motion, and "left"/"right" in caption and label) with probability `mirror_probability`;
-    shuffled."""
+    shuffled. With `partners` (from `rig_partners`), each sample that has one also gets a random
+    partner's whole motion, cropped at random to the sample's length (so the batch's padding stays
+    small) and mirrored with it."""
     max_frames = int(round(config.max_seconds * 20))
     samples = []
-    for record in records:
+    for i, record in enumerate(records):
         caption = record.captions[rng.integers(len(record.captions))]
-        sample = TrainingSample(record.segment(caption), caption.text, negative_key(record))
-        if len(sample.feats) > max_frames:
-            start = int(rng.integers(len(sample.feats) - max_frames + 1))
-            sample = dataclasses.replace(sample, feats=sample.feats[start : start + max_frames])
+        feats = _crop(record.segment(caption), max_frames, rng)
+        partner = None
+        if partners is not None and partners[i]:
+            partner = _crop(records[partners[i][rng.integers(len(partners[i]))]].feats, len(feats), rng)
+        sample = TrainingSample(feats, caption.text, negative_key(record), partner)
         if rng.random() < config.mirror_probability:
             sample = TrainingSample(
-                mirror_features(sample.feats), swap_left_right(sample.text), swap_left_right(sample.label)
-            )
+                mirror_features(sample.feats), swap_left_right(sample.text), swap_left_right(sample.label),
+                None if partner is None else mirror_features(partner),
+            )  # fmt: skip
         samples.append(sample)
     return [samples[i] for i in rng.permutation(len(samples))]
 
@@ -304,14 +346,19 @@ class TextFeatures:
         rng: np.random.Generator | None = None,
     ) -> TrainBatch:
         """Normalised motions, caption token features (words dropped with probability `word_dropout`,
-        drawn from `rng`) and filter embeddings of `samples`, padded."""
+        drawn from `rng`), filter embeddings and partner motions of `samples`, padded."""
         motions = [torch.from_numpy(normalizer.normalize(s.feats)) for s in samples]
         tokens = [self.tokens[s.text] for s in samples]
         if word_dropout > 0:
             if rng is None:
                 raise ValueError("word dropout needs a random generator")
             tokens = [drop_words(t, word_dropout, rng) for t in tokens]
-        return collate_pairs(motions, tokens, self._filter_embeddings(samples))
+        batch = collate_pairs(motions, tokens, self._filter_embeddings(samples))
+        rows = [i for i, s in enumerate(samples) if s.partner is not None]
+        if len(rows) < 2:  # a contrastive term needs a negative
+            return batch
+        partners = Padded.from_sequences([normalizer.normalize(samples[i].partner) for i in rows])
+        return dataclasses.replace(batch, partners=partners, partner_rows=torch.tensor(rows))
 
 
 def _text_features(
@@ -484,9 +531,12 @@ def train(
         device_ids = [device.index] if device.type == "cuda" else None
         stepper = torch.nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
+    partners = rig_partners(data.train) if loss_config.cross_rig > 0 else None
+    if partners is not None:
+        status(f"cross-rig term: {sum(map(bool, partners))} of {len(partners)} training motions have a partner")
     for epoch in range(state.epoch + 1, config.epochs + 1):
         started = time.perf_counter()
-        samples = training_samples(data.train, config, rng)
+        samples = training_samples(data.train, config, rng, partners)
         batches = _shard(length_grouped_batches(samples, config.batch_size, rng), distributed)
         losses = _run_epoch(
             stepper, optimizer, batches, text_features, normalizer, device, bf16, config.word_dropout, rng, average

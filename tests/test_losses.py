@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -10,7 +11,8 @@ import torch
 
 from model import LossConfig, Padded, TrainBatch
 from model.losses import Gaussian, InfoNCEWithFiltering, kl_divergence
-from model_helpers import tiny_model
+from model.network import TMR
+from model_helpers import TINY, tiny_model
 
 
 def _direct_infonce(text: np.ndarray, motion: np.ndarray, tau: float, removed: set[tuple[int, int]]) -> float:
@@ -109,9 +111,28 @@ def test_named_losses_and_weighted_total() -> None:
     losses = model(_batch())
     assert set(losses) == {"recons", "kl", "latent", "contrastive", "loss"}
     weights = LossConfig().weights
-    total = sum(weights[name] * losses[name] for name in weights)
+    total = sum(weights[name] * losses[name] for name in losses if name != "loss")
     assert losses["loss"].item() == pytest.approx(total.item(), rel=1e-6)
-    assert weights == {"recons": 1.0, "kl": 1e-5, "latent": 1e-5, "contrastive": 0.1}
+    assert weights == {"recons": 1.0, "kl": 1e-5, "latent": 1e-5, "contrastive": 0.1, "cross_rig": 0.0}
+
+
+def test_partners_add_a_cross_rig_term_on_their_rows_only() -> None:
+    """The term is InfoNCE between the motion latents of the rows with a partner and the partners'
+    latents: two partners that are the rows' own motions score lower than two swapped ones."""
+    torch.manual_seed(0)
+    model = TMR(TINY, loss=LossConfig(cross_rig=0.5)).eval()  # eval: latents are means, no sampling
+    batch = _batch(size=4)
+    rows = torch.tensor([1, 3])
+    own = [batch.motions.x[i, : int(batch.motions.lengths[i])] for i in rows]
+    aligned = model(dataclasses.replace(batch, partners=Padded.from_sequences(own), partner_rows=rows))
+    swapped = model(dataclasses.replace(batch, partners=Padded.from_sequences(own[::-1]), partner_rows=rows))
+    assert "cross_rig" not in model(batch)
+    assert aligned["cross_rig"] < swapped["cross_rig"]
+    latents = model.encode_motions(batch.motions)[rows]
+    expected = model.criterion.contrastive(latents, latents, batch.sentence_emb[rows])
+    assert aligned["cross_rig"].item() == pytest.approx(expected.item(), rel=1e-5)
+    without = sum(LossConfig().weights[n] * aligned[n] for n in aligned if n not in ("loss", "cross_rig"))
+    assert aligned["loss"].item() == pytest.approx((without + 0.5 * aligned["cross_rig"]).item(), rel=1e-6)
 
 
 def test_without_vae_there_is_no_kl() -> None:

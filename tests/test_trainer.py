@@ -17,14 +17,49 @@ from model.train import (
     TrainingSample,
     drop_words,
     length_grouped_batches,
+    rig_partners,
     training_samples,
 )
 from model_helpers import minilm
 
 
-def _record(key: str, frames: int, label: str, text: str) -> MotionRecord:
+def _record(key: str, frames: int, label: str, text: str, tags: tuple[str, ...] = ()) -> MotionRecord:
     feats = np.random.default_rng(frames).normal(size=(frames, 263)).astype(np.float32)
-    return MotionRecord(key, feats, (Caption(text),), label)
+    return MotionRecord(key, feats, (Caption(text),), label, tags)
+
+
+def test_rig_partners_are_the_same_action_from_another_source_folder() -> None:
+    records = [
+        _record("bandai-namco/a/walk_1.bvh", 50, "walk", "a person walks", ("walk",)),
+        _record("bandai-namco/b/walk_2.bvh", 51, "walk", "someone walks", ("walk",)),
+        _record("accad/Walk.bvh", 52, "Walk", "a person walks", ("walk",)),
+        _record("accad/WalkLeft.bvh", 53, "walk-left", "walks to the left", ("walk",)),  # another side
+        _record("hdm05/sit.amc", 54, "sitDown", "sits down", ("sit-down",)),
+        _record("000123", 55, "", "a person walks"),  # HumanML3D: no tags, no partner
+    ]
+    assert rig_partners(records) == [(2,), (2,), (0, 1), (), (), ()]
+
+
+def test_a_partner_is_cropped_to_its_samples_length_and_mirrored_with_it() -> None:
+    records = [
+        _record("bandai-namco/wave_left.bvh", 300, "wave-left-hand", "waves the left hand", ("wave",)),
+        _record("accad/WaveLeft.bvh", 150, "wave-left", "waves the left hand", ("wave",)),
+        _record("hdm05/jump.amc", 60, "jump", "jumps", ("jump",)),
+    ]
+    config = TrainConfig(mirror_probability=1.0)
+    samples = training_samples(records, config, np.random.default_rng(3), rig_partners(records))
+    by_length = {len(sample.feats): sample for sample in samples}  # 300 frames are cropped to 200
+    bandai, accad, alone = by_length[200], by_length[150], by_length[60]
+    assert bandai.label == accad.label == "wave|right"  # the partners' action key, mirrored
+    assert alone.partner is None
+    assert len(bandai.feats) == 200 and len(bandai.partner) == 150  # a shorter partner is whole
+    np.testing.assert_allclose(bandai.partner, mirror_features(records[1].feats), atol=1e-6)
+    assert len(accad.partner) == 150  # a longer one is cropped to the sample's length
+    mirrored = mirror_features(records[0].feats)
+    assert any(np.allclose(mirrored[i : i + 150], accad.partner, atol=1e-6) for i in range(151))
+    batch = TextFeatures(minilm(), sorted({s.text for s in samples})).batch(samples, Normalizer.identity(263))
+    assert sorted(len(samples[i].feats) for i in batch.partner_rows.tolist()) == [150, 200]
+    assert batch.partners.lengths.tolist() == [len(samples[i].partner) for i in batch.partner_rows.tolist()]
 
 
 def test_samples_are_cropped_to_ten_seconds_and_mirrored_with_their_words() -> None:

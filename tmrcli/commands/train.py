@@ -51,6 +51,14 @@ def train(
         float, typer.Option(help="Negatives whose captions' scaled similarity exceeds this are filtered; 1 disables.")
     ] = LossConfig.threshold_selfsim,
     temperature: Annotated[float, typer.Option(min=1e-4, help="InfoNCE temperature.")] = LossConfig.temperature,
+    cross_rig: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Weight of an InfoNCE term tying each motion to one of the same action (same tags) from "
+            "another source folder, so rigs meet (0: off, the paper's; the contrastive term's is 0.1).",
+        ),
+    ] = LossConfig.cross_rig,
     word_dropout: Annotated[
         float,
         typer.Option(
@@ -124,7 +132,9 @@ def train(
             std_floor=std_floor, init_from=init or "",
         ),
         model=TMRConfig(text_model=text_model, num_layers=layers, latent_dim=latent_dim, ff_size=ff_size),
-        loss=LossConfig(temperature=temperature, threshold_selfsim=None if threshold >= 1 else threshold),
+        loss=LossConfig(
+            temperature=temperature, threshold_selfsim=None if threshold >= 1 else threshold, cross_rig=cross_rig
+        ),
     )  # fmt: skip
     try:
         best, inference = run_training(request, on_epoch=_json_line if json_ else _epoch_line, progress=BarProgress())

@@ -204,15 +204,16 @@ def source_folder(record: MotionRecord) -> str:
 def rig_partners(records: list[MotionRecord]) -> list[tuple[int, ...]]:
     """For each record, the records of the same action (same `negative_key`: tags and side) from
     another source folder, by index; () for a record without tags or without such a partner."""
+    folders = [source_folder(record) for record in records]
+    keys = [negative_key(record) if record.tags and folder else None for record, folder in zip(records, folders)]
     by_key: dict[str, list[int]] = defaultdict(list)
-    for i, record in enumerate(records):
-        if record.tags and source_folder(record):
-            by_key[negative_key(record)].append(i)
-    partners = []
-    for record in records:
-        same = by_key.get(negative_key(record), []) if record.tags and source_folder(record) else []
-        partners.append(tuple(j for j in same if source_folder(records[j]) != source_folder(record)))
-    return partners
+    for i, key in enumerate(keys):
+        if key is not None:
+            by_key[key].append(i)
+    return [
+        () if key is None else tuple(j for j in by_key[key] if folders[j] != folder)
+        for key, folder in zip(keys, folders)
+    ]
 
 
 def _crop(feats: np.ndarray, frames: int, rng: np.random.Generator) -> np.ndarray:

@@ -35,7 +35,9 @@ SHIPPED_BANK = Path(__file__).parent / "assets" / "default_bank.npz"
 def default_text_bank() -> list[str]:
     """The distinct action sentences of the shipped caption table (Bandai-Namco contents, per-clip,
     per-tag and per-source-label captions), in table order. Style phrases and the parts of ACCAD's
-    transitions are left out: alone they describe no motion."""
+    transitions are left out: alone they describe no motion. So are the tags' extra wordings (kind
+    `paraphrase`, training captions): the bank stands for many different actions (the crowd a confidence
+    is measured against), and a dozen wordings of one would weigh it toward that one."""
     table = read_caption_table()
     kinds = ("content", "clip", "tag", "label")
     sentences = (text.strip() for kind in kinds for texts in table[kind].values() for text in texts)

@@ -7,7 +7,7 @@ shared data folder. Captions come from four places, all kept as data:
 - sentences we wrote for each source label (`assets/captions.tsv`, kind `label`, key `source:label`)
   and, for ACCAD's names such as "WalkToCrouch", for each of the parts of a transition (kind `part`),
   composed into "a person walks, then crouches down"; children's captures are said as such;
-- sentences we wrote for each canonical tag (kind `tag`), for clips whose label we wrote nothing for;
+- sentences we wrote for each canonical tag (kinds `tag` and `paraphrase`), for every clip that carries it;
 - the human KIT-ML and HumanML3D captions of the CMU trials we hold (HumanML3D's with their span).
 """
 
@@ -145,14 +145,19 @@ def _said_of_a_child(texts: list[str]) -> list[str]:
     return out
 
 
+def _tag_sentences(row: ClipRow, table: dict[str, dict[str, list[str]]]) -> list[str]:
+    """The sentences written for each of the clip's tags (kinds `tag` and `paraphrase`). Every clip gets
+    them, on top of its own: a tag's many wordings are shared by its clips of every source, where a
+    label's two or three are not, so a new wording of an action meets that action on every rig."""
+    return [text for tag in row.tags for kind in ("tag", "paraphrase") for text in table[kind].get(tag, [])]
+
+
 def _written(row: ClipRow, table: dict[str, dict[str, list[str]]]) -> list[str]:
-    """Our sentences for a clip outside Bandai-Namco and CMU: its label's, else its parts', else its tags'."""
+    """Our sentences for a clip outside Bandai-Namco and CMU: its label's and its parts', then its tags'."""
     texts = list(table["label"].get(f"{row.source}:{row.label}", []))
     if row.source == "accad":
         texts += _composed(accad_parts(row.label), table["part"])
-    if not texts:
-        for tag in row.tags:
-            texts += table["tag"].get(tag, [])
+    texts += _tag_sentences(row, table)
     if row.subject in _CHILD_SUBJECTS:
         texts = _said_of_a_child(texts) + texts[:2]
     return list(dict.fromkeys(texts))
@@ -168,7 +173,8 @@ def clip_entries(root: Path, rows: list[ClipRow] | None = None) -> list[CorpusEn
     entries = []
     for row in rows:
         base = known.get(row.path)
-        captions: list[Caption] = [Caption(t) for t in (base.texts if base else _written(row, table))]
+        texts = [*base.texts, *_tag_sentences(row, table)] if base else _written(row, table)
+        captions: list[Caption] = [Caption(t) for t in texts]
         trial = _cmu_trial(row, cmu_ids)
         if trial is not None:
             captions += trials.get(trial, [])

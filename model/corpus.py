@@ -32,7 +32,8 @@ def _read_tsv(path: Path) -> list[dict[str, str]]:
 
 
 def read_caption_table() -> dict[str, dict[str, list[str]]]:
-    """The shipped sentences: {"content" | "style" | "clip": {label: [text, ...]}}."""
+    """The shipped sentences by kind ("content", "style", "clip", "label", "part", "tag", "paraphrase"):
+    {kind: {label: [text, ...]}}."""
     table: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     text = resources.files("model.assets").joinpath(CAPTION_TABLE).read_text(encoding="utf-8")
     for row in csv.DictReader(text.splitlines(), delimiter="\t"):

@@ -68,3 +68,23 @@ def test_tag_phrasings_are_many_and_new(entries: dict, name: str) -> None:
     assert len(set(texts)) == len(texts)
     for text in texts:
         assert text not in training and text not in others, text
+
+
+def test_every_clip_carries_its_tags_wordings(data_dir: Path, entries: dict) -> None:
+    """A tag's many wordings reach its clips of every source, labelled or not (here every kick), and stay
+    out of the caption bank that confidences are measured against."""
+    from model.bank import default_text_bank
+    from model.corpus import read_caption_table
+
+    table = read_caption_table()
+    wordings = {*table["tag"]["kick"], *table["paraphrase"]["kick"]}
+    assert len(table["paraphrase"]["kick"]) >= 5
+    kicks = [r for r in read_clips_table(data_dir) if "kick" in r.tags]
+    assert len({r.source for r in kicks}) >= 4
+    for row in kicks:
+        texts = {c.text for c in entries[row.path].texts}
+        if row.subject not in {"5yr_old", "8yr_old"}:  # children's are said of a child
+            assert wordings <= texts, row.path
+    elsewhere = {t for kind, labels in table.items() if kind != "paraphrase" for texts in labels.values() for t in texts}
+    only_paraphrases = {t for texts in table["paraphrase"].values() for t in texts} - elsewhere
+    assert only_paraphrases and not only_paraphrases & set(default_text_bank())

@@ -107,7 +107,7 @@ SHIPPED = CheckpointRegistry(
             _CHECKPOINT_DIR / "default.safetensors", "7142b4239f597c926197e9f60c50590b27e9684608fbe7ad2a169bfd9398f82c"
         ),
         "every-source": RegisteredCheckpoint(
-            _CHECKPOINT_DIR / "every-source.safetensors", "ca6b78222f01a2c16a23ad8e92861d6db47e60685c3244730d1a2c61c87d0f00"
+            _CHECKPOINT_DIR / "every-source.safetensors", "7547f5973d50152f309eb8b4ed91afb15bc2771f49af4e4705596a085893a899"
         ),
     }
 )
